@@ -1,0 +1,436 @@
+import type { z } from "zod";
+import {
+  AskSettled,
+  childSessionOf,
+  MessageUpdated,
+  ModelSwitched,
+  PartDelta,
+  PartUpdated,
+  PermissionAsked,
+  QuestionAsked,
+  SessionChanged,
+  SessionError,
+  SessionIdle,
+  SessionStatus,
+  sessionIdOf,
+  type ModelRef,
+  type Part,
+  type PermissionRequest,
+  type QuestionRequest,
+} from "./events.js";
+import type { ErrorCode, ModelChange, Reply, Usage } from "./replies.js";
+
+// The pure heart of the engine: opencode events in, host replies out. No I/O, no clock, no
+// randomness; the state is never mutated, only replaced.
+
+export type Ask =
+  | { readonly kind: "permission"; readonly request: PermissionRequest }
+  | { readonly kind: "question"; readonly request: QuestionRequest };
+
+export interface Failure {
+  readonly code: ErrorCode;
+  readonly error: string;
+}
+
+interface PartTrack {
+  readonly kind: "text" | "reasoning" | "other";
+  /** Characters of this part already sent as delta/reasoning replies. */
+  readonly sent: number;
+}
+
+interface CallTrack {
+  readonly tool: string;
+  readonly called: boolean;
+  readonly resulted: boolean;
+}
+
+export interface TurnState {
+  readonly traceId: string;
+  readonly sessionId: string;
+  /** The id this turn gave its user message in `prompt_async`: the key to every event of the turn. */
+  readonly messageId: string;
+  readonly maxProviderRetries: number;
+  readonly family: ReadonlySet<string>;
+  readonly userSeen: boolean;
+  readonly assistantIds: ReadonlySet<string>;
+  readonly parts: ReadonlyMap<string, PartTrack>;
+  /** Deltas that arrived before their part announced its type. */
+  readonly earlyDeltas: ReadonlyMap<string, readonly string[]>;
+  readonly calls: ReadonlyMap<string, CallTrack>;
+  readonly content: string;
+  readonly usage: Usage | undefined;
+  /** Permission and question asks waiting for an answer, oldest first. */
+  readonly asks: readonly Ask[];
+  /** Set when the turn is being stopped (cancel, deadline, retry cap): its end is this error. */
+  readonly stopping: Failure | undefined;
+  readonly terminal: "final" | "error" | undefined;
+  readonly failure: Failure | undefined;
+  /** Events that could not be used: unknown types, or known types with missing fields. */
+  readonly skipped: number;
+}
+
+export interface TurnIdentity {
+  traceId: string;
+  sessionId: string;
+  messageId: string;
+  maxProviderRetries: number;
+}
+
+export interface CodecResult {
+  readonly state: TurnState;
+  readonly replies: readonly Reply[];
+}
+
+const NONE: readonly Reply[] = Object.freeze([]);
+
+export function initialTurnState(identity: TurnIdentity): TurnState {
+  return {
+    ...identity,
+    family: new Set([identity.sessionId]),
+    userSeen: false,
+    assistantIds: new Set(),
+    parts: new Map(),
+    earlyDeltas: new Map(),
+    calls: new Map(),
+    content: "",
+    usage: undefined,
+    asks: [],
+    stopping: undefined,
+    terminal: undefined,
+    failure: undefined,
+    skipped: 0,
+  };
+}
+
+/** Events opencode sends that a turn has no use for; they are not counted as skipped. */
+const IRRELEVANT = new Set([
+  "server.connected",
+  "server.heartbeat",
+  "session.diff",
+  "session.compacted",
+  "session.deleted",
+  "session.next.model.switched",
+  "session.next.agent.switched",
+  "message.removed",
+  "message.part.removed",
+  "todo.updated",
+  "file.edited",
+  "file.watcher.updated",
+  "lsp.updated",
+  "lsp.client.diagnostics",
+  "plugin.added",
+  "project.updated",
+  "vcs.branch.updated",
+  "installation.updated",
+  "command.executed",
+]);
+
+export function mapOpencodeEvent(event: unknown, state: TurnState): CodecResult {
+  const type = (event as { type?: unknown } | null)?.type;
+  if (typeof type !== "string") return skip(state);
+  if (type === "message.part.delta") return onDelta(event, state);
+
+  const sessionId = sessionIdOf(event);
+  if (type === "session.created" || type === "session.updated") {
+    const child = childSessionOf(event, state.family);
+    if (child === undefined) return same(state);
+    return { state: { ...state, family: new Set(state.family).add(child) }, replies: NONE };
+  }
+  if (sessionId !== undefined && !state.family.has(sessionId)) return same(state);
+
+  switch (type) {
+    case "message.updated":
+      return onMessage(event, state);
+    case "message.part.updated":
+      return onPart(event, state);
+    case "session.idle":
+      return parsed(SessionIdle, event, state, (e) => (e.properties.sessionID === state.sessionId ? onIdle(state) : same(state)));
+    case "session.status":
+      return parsed(SessionStatus, event, state, (e) => onStatus(e, state));
+    case "session.error":
+      return parsed(SessionError, event, state, (e) => onSessionError(e, state));
+    case "permission.asked":
+      return parsed(PermissionAsked, event, state, (e) => addAsk(state, { kind: "permission", request: e.properties }));
+    case "question.asked":
+      return parsed(QuestionAsked, event, state, (e) => addAsk(state, { kind: "question", request: e.properties }));
+    case "permission.replied":
+    case "question.replied":
+    case "question.rejected":
+      return parsed(AskSettled, event, state, (e) => settleAsk(state, e.properties.requestID));
+    default:
+      return IRRELEVANT.has(type) ? same(state) : skip(state);
+  }
+}
+
+/** Ends the turn with an error unless it has already ended; the machine's own failures come here. */
+export function failTurn(state: TurnState, failure: Failure): CodecResult {
+  if (state.terminal) return same(state);
+  return {
+    state: { ...state, terminal: "error", failure, asks: [] },
+    replies: [{ kind: "error", trace_id: state.traceId, error: failure.error, code: failure.code }],
+  };
+}
+
+/** Marks the turn as being stopped; the idle (or abort error) that follows ends it with `failure`. */
+export function stopTurn(state: TurnState, failure: Failure): TurnState {
+  return state.terminal || state.stopping ? state : { ...state, stopping: failure };
+}
+
+/** Drops the oldest ask once it has been answered. */
+export function answeredAsk(state: TurnState): TurnState {
+  return state.asks.length === 0 ? state : { ...state, asks: state.asks.slice(1) };
+}
+
+function onDelta(event: unknown, state: TurnState): CodecResult {
+  if (state.terminal) return same(state);
+  const result = PartDelta.safeParse(event);
+  if (!result.success) return skip(state);
+  const { sessionID, messageID, partID, field, delta } = result.data.properties;
+  if (sessionID !== state.sessionId || field !== "text" || messageID === state.messageId) return same(state);
+  const part = state.parts.get(partID);
+  if (part === undefined) {
+    // The part's first update has not arrived: its type (text or reasoning) is not known yet.
+    const early = state.earlyDeltas.get(partID) ?? [];
+    return { state: { ...state, earlyDeltas: new Map(state.earlyDeltas).set(partID, [...early, delta]) }, replies: NONE };
+  }
+  return emitText(state, partID, part, delta);
+}
+
+function emitText(state: TurnState, partID: string, part: PartTrack, text: string): CodecResult {
+  if (part.kind === "other" || text.length === 0) return same(state);
+  const parts = new Map(state.parts).set(partID, { kind: part.kind, sent: part.sent + text.length });
+  if (part.kind === "reasoning") {
+    return { state: { ...state, parts }, replies: [{ kind: "reasoning", trace_id: state.traceId, content: text }] };
+  }
+  return {
+    state: { ...state, parts, content: state.content + text },
+    replies: [{ kind: "delta", trace_id: state.traceId, content: text }],
+  };
+}
+
+function onMessage(event: unknown, state: TurnState): CodecResult {
+  const result = MessageUpdated.safeParse(event);
+  if (!result.success) return skip(state);
+  const info = result.data.properties.info;
+  if (info.sessionID !== state.sessionId) return same(state);
+  if (info.role === "user") {
+    return info.id === state.messageId && !state.userSeen ? { state: { ...state, userSeen: true }, replies: NONE } : same(state);
+  }
+  if (info.role !== "assistant" || info.parentID !== state.messageId || state.assistantIds.has(info.id)) return same(state);
+  return { state: { ...state, assistantIds: new Set(state.assistantIds).add(info.id) }, replies: NONE };
+}
+
+function onPart(event: unknown, state: TurnState): CodecResult {
+  if (state.terminal) return same(state);
+  const result = PartUpdated.safeParse(event);
+  if (!result.success) return skip(state);
+  const part = result.data.properties.part;
+  if (!state.assistantIds.has(part.messageID)) {
+    // Not this turn's answer: the user's own text, or a part of another turn. Its early deltas go too.
+    return state.earlyDeltas.has(part.id) ? { state: { ...state, earlyDeltas: without(state.earlyDeltas, part.id) }, replies: NONE } : same(state);
+  }
+  switch (part.type) {
+    case "text":
+    case "reasoning":
+      return onTextPart(part, state);
+    case "tool":
+      return onToolPart(part, state);
+    case "step-finish":
+      return { state: { ...state, usage: addUsage(state.usage, part) }, replies: NONE };
+    default:
+      return same(state);
+  }
+}
+
+function onTextPart(part: Part, state: TurnState): CodecResult {
+  const kind = part.type === "reasoning" ? "reasoning" : "text";
+  let track = state.parts.get(part.id);
+  let current: TurnState = state;
+  const replies: Reply[] = [];
+  if (track === undefined) {
+    track = { kind, sent: 0 };
+    current = { ...current, parts: new Map(current.parts).set(part.id, track) };
+    for (const delta of current.earlyDeltas.get(part.id) ?? []) {
+      const step = emitText(current, part.id, current.parts.get(part.id)!, delta);
+      current = step.state;
+      replies.push(...step.replies);
+    }
+    if (current.earlyDeltas.has(part.id)) current = { ...current, earlyDeltas: without(current.earlyDeltas, part.id) };
+  }
+  // A closed part carries its whole text: whatever its deltas did not bring (missed while the
+  // stream was away) is sent now, so `final` still equals the concatenation of the deltas.
+  const ended = (part.time as { end?: unknown } | undefined)?.end !== undefined;
+  const sent = current.parts.get(part.id)!;
+  if (ended && part.text !== undefined && part.text.length > sent.sent) {
+    const step = emitText(current, part.id, sent, part.text.slice(sent.sent));
+    current = step.state;
+    replies.push(...step.replies);
+  }
+  return { state: current, replies: replies.length === 0 ? NONE : replies };
+}
+
+function onToolPart(part: Part, state: TurnState): CodecResult {
+  const callId = part.callID || part.id;
+  const status = part.state?.status;
+  const known = state.calls.get(callId);
+  // The first name seen is the model's; an unknown tool later runs under the name "invalid".
+  const tool = known?.tool && known.tool !== "unknown" ? known.tool : part.tool || "unknown";
+  let track: CallTrack = known ?? { tool, called: false, resulted: false };
+  if (track.tool !== tool) track = { ...track, tool };
+  const replies: Reply[] = [];
+  const finished = status === "completed" || status === "error";
+  if (!track.called && (status === "running" || finished)) {
+    replies.push({ kind: "tool_call", trace_id: state.traceId, tool, args: part.state?.input ?? {}, call_id: callId });
+    track = { ...track, called: true };
+  }
+  if (!track.resulted && finished) {
+    const success = status === "completed";
+    const result = success ? (part.state?.output ?? "") : (part.state?.error ?? "tool failed");
+    replies.push({ kind: "tool_result", trace_id: state.traceId, tool, result, success, call_id: callId });
+    track = { ...track, resulted: true };
+  }
+  if (track === known) return same(state);
+  return { state: { ...state, calls: new Map(state.calls).set(callId, track) }, replies: replies.length === 0 ? NONE : replies };
+}
+
+function onIdle(state: TurnState): CodecResult {
+  // An idle before this turn's user message is the tail of an earlier (aborted) turn.
+  if (!state.userSeen || state.terminal) return same(state);
+  if (state.stopping) return failTurn(state, state.stopping);
+  return {
+    state: { ...state, terminal: "final", asks: [] },
+    replies: [{ kind: "final", trace_id: state.traceId, content: state.content }],
+  };
+}
+
+function onStatus(event: z.infer<typeof SessionStatus>, state: TurnState): CodecResult {
+  const { sessionID, status } = event.properties;
+  if (sessionID !== state.sessionId) return same(state);
+  if (status.type === "idle") return onIdle(state);
+  if (status.type === "retry" && !state.terminal && state.userSeen && (status.attempt ?? 0) > state.maxProviderRetries) {
+    const tries = state.maxProviderRetries + 1;
+    const reason = status.message ? `: ${status.message}` : "";
+    const error = `The model provider failed ${tries} time${tries === 1 ? "" : "s"} in a row, so the turn was stopped${reason}`;
+    return { state: stopTurn(state, { code: "provider_error", error }), replies: NONE };
+  }
+  return same(state);
+}
+
+const ERROR_CODES: Record<string, ErrorCode> = {
+  APIError: "provider_error",
+  UnknownError: "provider_error",
+  MessageOutputLengthError: "provider_error",
+  ContextOverflowError: "provider_error",
+  ContentFilterError: "provider_error",
+  ProviderAuthError: "unauthorized",
+  MessageAbortedError: "aborted",
+};
+
+function onSessionError(event: z.infer<typeof SessionError>, state: TurnState): CodecResult {
+  const { sessionID, error } = event.properties;
+  if (sessionID !== undefined && sessionID !== state.sessionId) return same(state);
+  // An error before this turn's user message belongs to an earlier turn.
+  if (!state.userSeen || state.terminal) return same(state);
+  if (state.stopping) return failTurn(state, state.stopping);
+  const name = error?.name ?? "UnknownError";
+  const code = ERROR_CODES[name] ?? "internal";
+  const detail = error?.data?.message || name;
+  return failTurn(state, { code, error: describeError(code, detail) });
+}
+
+function describeError(code: ErrorCode, detail: string): string {
+  switch (code) {
+    case "provider_error":
+      return `The model provider failed: ${detail}`;
+    case "unauthorized":
+      return `The model provider rejected opencode's credentials; check the provider's API key: ${detail}`;
+    case "aborted":
+      return `The turn was aborted: ${detail}`;
+    default:
+      return `opencode reported an error: ${detail}`;
+  }
+}
+
+function addAsk(state: TurnState, ask: Ask): CodecResult {
+  if (state.terminal || state.asks.some((a) => a.request.id === ask.request.id)) return same(state);
+  return { state: { ...state, asks: [...state.asks, ask] }, replies: NONE };
+}
+
+function settleAsk(state: TurnState, requestId: string): CodecResult {
+  // The head of the queue is being answered by the machine right now; it leaves through answeredAsk.
+  const index = state.asks.findIndex((a) => a.request.id === requestId);
+  if (index <= 0) return same(state);
+  return { state: { ...state, asks: state.asks.filter((_, i) => i !== index) }, replies: NONE };
+}
+
+function addUsage(usage: Usage | undefined, part: Part): Usage | undefined {
+  if (part.tokens === undefined && part.cost === undefined) return usage;
+  const base = usage ?? { tokens: { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } }, cost: 0 };
+  const t = part.tokens;
+  return {
+    tokens: {
+      input: base.tokens.input + (t?.input ?? 0),
+      output: base.tokens.output + (t?.output ?? 0),
+      reasoning: base.tokens.reasoning + (t?.reasoning ?? 0),
+      cache: {
+        read: base.tokens.cache.read + (t?.cache?.read ?? 0),
+        write: base.tokens.cache.write + (t?.cache?.write ?? 0),
+      },
+    },
+    cost: base.cost + (part.cost ?? 0),
+  };
+}
+
+// Model tracking: session-wide, not per turn. The adapter runs it on every event of its session,
+// also between turns, and keeps the changes for the host to reconcile.
+
+export interface ModelTrack {
+  readonly model: ModelRef | undefined;
+  readonly change: ModelChange | undefined;
+}
+
+export function trackModel(event: unknown, sessionId: string, known: ModelRef | undefined): ModelTrack {
+  const type = (event as { type?: unknown } | null)?.type;
+  if (type === "session.next.model.switched") {
+    const result = ModelSwitched.safeParse(event);
+    if (!result.success || result.data.properties.sessionID !== sessionId) return { model: known, change: undefined };
+    const { model, timestamp } = result.data.properties;
+    // opencode 1.15 announces the model at every prompt; only a different one is a change.
+    if (sameModel(known, model)) return { model: known, change: undefined };
+    const at = typeof timestamp === "number" ? timestamp : Date.parse(timestamp);
+    return { model, change: { providerID: model.providerID, modelID: model.id, source: "model.switched", at: Number.isNaN(at) ? 0 : at } };
+  }
+  if (type === "session.updated") {
+    const result = SessionChanged.safeParse(event);
+    const info = result.success ? result.data.properties.info : undefined;
+    if (info?.id !== sessionId || info.model === undefined || sameModel(known, info.model)) return { model: known, change: undefined };
+    // The first model seen is where the session starts, not a change.
+    if (known === undefined) return { model: info.model, change: undefined };
+    const change: ModelChange = { providerID: info.model.providerID, modelID: info.model.id, source: "session.updated", at: info.time?.updated ?? 0 };
+    return { model: info.model, change };
+  }
+  return { model: known, change: undefined };
+}
+
+function sameModel(a: ModelRef | undefined, b: ModelRef): boolean {
+  return a !== undefined && a.id === b.id && a.providerID === b.providerID;
+}
+
+function parsed<S extends z.ZodType>(schema: S, event: unknown, state: TurnState, then: (event: z.infer<S>) => CodecResult): CodecResult {
+  const result = schema.safeParse(event);
+  return result.success ? then(result.data) : skip(state);
+}
+
+function without<V>(map: ReadonlyMap<string, V>, key: string): Map<string, V> {
+  const next = new Map(map);
+  next.delete(key);
+  return next;
+}
+
+function same(state: TurnState): CodecResult {
+  return { state, replies: NONE };
+}
+
+function skip(state: TurnState): CodecResult {
+  return { state: { ...state, skipped: state.skipped + 1 }, replies: NONE };
+}

@@ -1,0 +1,180 @@
+import { z } from "zod";
+
+// The opencode events this engine reads. Parsed loosely: the server adds fields freely, and only
+// the fields named here are relied on. Anything that does not parse is skipped by the codec.
+
+const id = z.string().min(1);
+
+export const ModelRef = z.looseObject({ id, providerID: id });
+export type ModelRef = z.infer<typeof ModelRef>;
+
+export const SessionInfo = z.looseObject({
+  id,
+  parentID: z.string().optional(),
+  model: ModelRef.optional(),
+  time: z.looseObject({ updated: z.number().optional() }).optional(),
+});
+
+export const SessionChanged = z.looseObject({
+  type: z.enum(["session.created", "session.updated"]),
+  properties: z.looseObject({ info: SessionInfo }),
+});
+
+export const MessageUpdated = z.looseObject({
+  type: z.literal("message.updated"),
+  properties: z.looseObject({
+    info: z.looseObject({
+      id,
+      sessionID: id,
+      role: z.string(),
+      parentID: z.string().optional(),
+    }),
+  }),
+});
+
+const ToolState = z.looseObject({
+  status: z.string(),
+  input: z.record(z.string(), z.unknown()).optional(),
+  output: z.unknown().optional(),
+  error: z.unknown().optional(),
+});
+
+const Tokens = z.looseObject({
+  input: z.number().default(0),
+  output: z.number().default(0),
+  reasoning: z.number().default(0),
+  cache: z.looseObject({ read: z.number().default(0), write: z.number().default(0) }).optional(),
+});
+
+export const Part = z.looseObject({
+  id,
+  sessionID: id,
+  messageID: id,
+  type: z.string(),
+  text: z.string().optional(),
+  tool: z.string().optional(),
+  callID: z.string().optional(),
+  state: ToolState.optional(),
+  tokens: Tokens.optional(),
+  cost: z.number().optional(),
+});
+export type Part = z.infer<typeof Part>;
+
+export const PartUpdated = z.looseObject({
+  type: z.literal("message.part.updated"),
+  properties: z.looseObject({ part: Part }),
+});
+
+export const PartDelta = z.looseObject({
+  type: z.literal("message.part.delta"),
+  properties: z.looseObject({
+    sessionID: id,
+    messageID: id,
+    partID: id,
+    field: z.string(),
+    delta: z.string(),
+  }),
+});
+
+export const SessionIdle = z.looseObject({
+  type: z.literal("session.idle"),
+  properties: z.looseObject({ sessionID: id }),
+});
+
+export const SessionStatus = z.looseObject({
+  type: z.literal("session.status"),
+  properties: z.looseObject({
+    sessionID: id,
+    status: z.looseObject({
+      type: z.string(),
+      attempt: z.number().optional(),
+      message: z.string().optional(),
+    }),
+  }),
+});
+
+export const SessionError = z.looseObject({
+  type: z.literal("session.error"),
+  properties: z.looseObject({
+    sessionID: z.string().optional(),
+    error: z
+      .looseObject({
+        name: z.string(),
+        data: z.looseObject({ message: z.string().optional() }).optional(),
+      })
+      .optional(),
+  }),
+});
+
+export const PermissionAsked = z.looseObject({
+  type: z.literal("permission.asked"),
+  properties: z.looseObject({
+    id,
+    sessionID: id,
+    permission: z.string(),
+    patterns: z.array(z.string()).default([]),
+    metadata: z.record(z.string(), z.unknown()).default({}),
+    always: z.array(z.string()).default([]),
+    tool: z.looseObject({ messageID: z.string(), callID: z.string() }).optional(),
+  }),
+});
+export type PermissionRequest = z.infer<typeof PermissionAsked>["properties"];
+
+export const QuestionAsked = z.looseObject({
+  type: z.literal("question.asked"),
+  properties: z.looseObject({
+    id,
+    sessionID: id,
+    questions: z.array(
+      z.looseObject({
+        question: z.string(),
+        header: z.string().optional(),
+        options: z.array(z.looseObject({ label: z.string(), description: z.string().optional() })).default([]),
+        multiple: z.boolean().optional(),
+      }),
+    ),
+  }),
+});
+export type QuestionRequest = z.infer<typeof QuestionAsked>["properties"];
+
+/** `permission.replied`, `question.replied`, `question.rejected`: an ask was settled (maybe by someone else). */
+export const AskSettled = z.looseObject({
+  type: z.enum(["permission.replied", "question.replied", "question.rejected"]),
+  properties: z.looseObject({ sessionID: id, requestID: id }),
+});
+
+export const ModelSwitched = z.looseObject({
+  type: z.literal("session.next.model.switched"),
+  properties: z.looseObject({
+    sessionID: id,
+    timestamp: z.union([z.number(), z.string()]),
+    model: ModelRef,
+  }),
+});
+
+/**
+ * The session an event is about, read without a full parse: it is on the per-event hot path of the
+ * hub. opencode puts `sessionID` on `properties` for almost every event; a part carries it on
+ * `properties.part`, a session on `properties.info`.
+ */
+export function sessionIdOf(event: unknown): string | undefined {
+  const properties = (event as { properties?: Record<string, unknown> } | null)?.properties;
+  if (typeof properties !== "object" || properties === null) return undefined;
+  if (typeof properties.sessionID === "string") return properties.sessionID;
+  const nested = (properties.part ?? properties.info) as { sessionID?: unknown; id?: unknown } | undefined;
+  if (typeof nested?.sessionID === "string") return nested.sessionID;
+  return undefined;
+}
+
+/**
+ * The one session-membership rule: a session belongs to a family when it is the family's root or a
+ * child whose `parentID` is in the family (the `task` tool spawns such children, and their
+ * permission asks must be answered). Returns the child to add, if this event reveals one.
+ */
+export function childSessionOf(event: unknown, family: ReadonlySet<string>): string | undefined {
+  const type = (event as { type?: unknown } | null)?.type;
+  if (type !== "session.created" && type !== "session.updated") return undefined;
+  const info = (event as { properties?: { info?: { id?: unknown; parentID?: unknown } } }).properties?.info;
+  if (typeof info?.id !== "string" || typeof info.parentID !== "string") return undefined;
+  return family.has(info.parentID) && !family.has(info.id) ? info.id : undefined;
+}

@@ -1,0 +1,18 @@
+import type { ErrorCode } from "./replies.js";
+
+/** A failure with the contract's error code and a sentence a person can act on. */
+export class TurnError extends Error {
+  override readonly name = "TurnError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function asTurnError(error: unknown): TurnError {
+  if (error instanceof TurnError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new TurnError("internal", `Unexpected failure: ${message}`);
+}
