@@ -171,7 +171,7 @@ export function sessionIdOf(event: unknown): string | undefined {
  * child whose `parentID` is in the family (the `task` tool spawns such children, and their
  * permission asks must be answered). Returns the child to add, if this event reveals one.
  */
-export function childSessionOf(event: unknown, family: ReadonlySet<string>): string | undefined {
+export function childSessionOf(event: unknown, family: { has(sessionId: string): boolean }): string | undefined {
   const type = (event as { type?: unknown } | null)?.type;
   if (type !== "session.created" && type !== "session.updated") return undefined;
   const info = (event as { properties?: { info?: { id?: unknown; parentID?: unknown } } }).properties?.info;

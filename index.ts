@@ -1,0 +1,18 @@
+export { OpenCodeAdapter, type AdapterOptions, type PromptOptions, type Sink } from "./src/adapter.js";
+export { turnMachine, type TurnContext, type TurnEvent, type TurnInput } from "./machines/turn.machine.js";
+export { mapOpencodeEvent, initialTurnState, trackModel, failTurn, stopTurn, answeredAsk, type TurnState, type CodecResult, type Ask, type Failure } from "./src/codec.js";
+export {
+  AdapterConfig,
+  ConfigError,
+  resolveConfig,
+  type AdapterConfigInput,
+  type ResolvedConfig,
+  type PermissionPolicy,
+  type PermissionDecision,
+  type QuestionPolicy,
+  type QuestionDecision,
+} from "./src/config.js";
+export { Reply, ErrorCode, TurnResult, ModelChange, Usage } from "./src/replies.js";
+export { Attachment } from "./src/attachments.js";
+export { TurnError } from "./src/turn-error.js";
+export { EventHub, acquireHub } from "./src/transport/event-hub.js";

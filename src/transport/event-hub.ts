@@ -1,0 +1,210 @@
+import { childSessionOf, sessionIdOf } from "../events.js";
+import { TurnError } from "../turn-error.js";
+import { OpencodeHttp, type ServerTarget } from "./http.js";
+import { SseFrames } from "./sse.js";
+
+/** Receives the events of one session family, a batch per network chunk, in stream order. */
+export interface HubListener {
+  events(batch: readonly unknown[]): void;
+  lost(error: TurnError): void;
+}
+
+export interface HubOptions {
+  heartbeatTimeoutMs: number;
+}
+
+interface Connection {
+  readonly controller: AbortController;
+  readonly ready: Promise<void>;
+  connected: boolean;
+  /** Why the connection was cut from this side (watchdog, close), if it was. */
+  cutReason: TurnError | undefined;
+  resolve(): void;
+  reject(error: TurnError): void;
+}
+
+/**
+ * One `/event` stream per opencode server (and directory), shared by every turn of the process.
+ * Each frame is parsed once and routed by session id in O(1); listeners get one batch per chunk.
+ * The stream is a subscription: it does not belong to any turn.
+ */
+export class EventHub {
+  readonly stats = { frames: 0, malformed: 0, routed: 0, connections: 0 };
+  private readonly routes = new Map<string, Set<HubListener>>();
+  private connection: Connection | undefined;
+  private closed = false;
+
+  constructor(
+    readonly http: OpencodeHttp,
+    private readonly options: HubOptions,
+  ) {}
+
+  /** Routes the events of `sessionId` and of its child sessions to `listener` until the returned function is called. */
+  subscribe(sessionId: string, listener: HubListener): () => void {
+    let listeners = this.routes.get(sessionId);
+    if (listeners === undefined) this.routes.set(sessionId, (listeners = new Set()));
+    listeners.add(listener);
+    return () => {
+      for (const [id, set] of this.routes) {
+        if (set.delete(listener) && set.size === 0) this.routes.delete(id);
+      }
+    };
+  }
+
+  /** Resolves once the stream is open and `server.connected` has arrived. */
+  connect(): Promise<void> {
+    if (this.closed) return Promise.reject(new TurnError("closed", "The adapter was closed."));
+    return (this.connection ??= this.open()).ready;
+  }
+
+  get isConnected(): boolean {
+    return this.connection?.connected === true;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.cut(new TurnError("closed", "The adapter was closed."));
+    this.routes.clear();
+    await this.http.close();
+  }
+
+  /** Cuts the current connection, if any; its listeners are told `reason`. */
+  cut(reason: TurnError): void {
+    const connection = this.connection;
+    if (connection === undefined) return;
+    connection.cutReason ??= reason;
+    connection.controller.abort();
+  }
+
+  private open(): Connection {
+    let resolve!: () => void;
+    let reject!: (error: TurnError) => void;
+    const ready = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Callers observe `ready` through connect(); an unobserved rejection is not a crash.
+    ready.catch(() => undefined);
+    const connection: Connection = { controller: new AbortController(), ready, connected: false, cutReason: undefined, resolve, reject };
+    this.stats.connections++;
+    void this.run(connection);
+    return connection;
+  }
+
+  private async run(connection: Connection): Promise<void> {
+    const { connectTimeoutMs } = this.http.target;
+    const origin = this.http.origin;
+    const connectTimer = setTimeout(() => {
+      this.cut(new TurnError("unreachable", `opencode at ${origin} sent no server.connected within ${connectTimeoutMs} ms`));
+    }, connectTimeoutMs);
+    const silence = this.options.heartbeatTimeoutMs;
+    const watchdog = setTimeout(() => {
+      this.cut(new TurnError("stream_lost", `The event stream from opencode at ${origin} went silent for ${silence} ms (no heartbeat)`));
+    }, silence);
+    let ending: TurnError;
+    try {
+      const body = await this.http.openEvents(connection.controller.signal);
+      const frames = new SseFrames();
+      for await (const chunk of body) {
+        watchdog.refresh();
+        this.dispatch(frames.push(chunk as Uint8Array), connection, connectTimer);
+      }
+      ending = new TurnError("stream_lost", `The event stream from opencode at ${origin} ended`);
+    } catch (error) {
+      ending =
+        connection.cutReason ??
+        (error instanceof TurnError ? error : new TurnError("stream_lost", `The event stream from opencode at ${origin} broke: ${(error as Error).message}`));
+    } finally {
+      clearTimeout(connectTimer);
+      clearTimeout(watchdog);
+      if (this.connection === connection) this.connection = undefined;
+    }
+    if (!connection.connected) {
+      connection.reject(ending);
+      return;
+    }
+    const listeners = new Set([...this.routes.values()].flatMap((set) => [...set]));
+    for (const listener of listeners) listener.lost(ending);
+  }
+
+  private dispatch(frames: string[], connection: Connection, connectTimer: NodeJS.Timeout): void {
+    if (frames.length === 0) return;
+    let batches: Map<HubListener, unknown[]> | undefined;
+    for (const data of frames) {
+      this.stats.frames++;
+      let event: unknown;
+      try {
+        event = JSON.parse(data);
+      } catch {
+        this.stats.malformed++;
+        continue;
+      }
+      const sessionId = sessionIdOf(event);
+      if (sessionId === undefined) {
+        if ((event as { type?: unknown } | null)?.type === "server.connected" && !connection.connected) {
+          connection.connected = true;
+          clearTimeout(connectTimer);
+          connection.resolve();
+        }
+        continue;
+      }
+      let listeners = this.routes.get(sessionId);
+      if (listeners === undefined) {
+        listeners = this.adoptChild(event);
+        if (listeners === undefined) continue;
+      }
+      this.stats.routed++;
+      batches ??= new Map();
+      for (const listener of listeners) {
+        const batch = batches.get(listener);
+        if (batch === undefined) batches.set(listener, [event]);
+        else batch.push(event);
+      }
+    }
+    if (batches === undefined) return;
+    for (const [listener, batch] of batches) listener.events(batch);
+  }
+
+  /** A new child of a routed session gets its parent's listeners (its permission asks matter). */
+  private adoptChild(event: unknown): Set<HubListener> | undefined {
+    const child = childSessionOf(event, this.routes);
+    if (child === undefined) return undefined;
+    const parentId = (event as { properties: { info: { parentID: string } } }).properties.info.parentID;
+    const listeners = new Set(this.routes.get(parentId));
+    this.routes.set(child, listeners);
+    return listeners;
+  }
+}
+
+interface SharedHub {
+  readonly hub: EventHub;
+  users: number;
+}
+
+const shared = new Map<string, SharedHub>();
+
+/**
+ * The process-wide hub for a server: every adapter on the same server, directory and credentials
+ * shares one. The last release closes it (and its connection pool).
+ */
+export function acquireHub(target: ServerTarget, options: HubOptions): { hub: EventHub; release(): Promise<void> } {
+  const key = JSON.stringify([target.baseUrl, target.directory, target.username, target.password, target.connectTimeoutMs, options.heartbeatTimeoutMs]);
+  let entry = shared.get(key);
+  if (entry === undefined) {
+    entry = { hub: new EventHub(new OpencodeHttp(target), options), users: 0 };
+    shared.set(key, entry);
+  }
+  entry.users++;
+  const owned = entry;
+  let released = false;
+  return {
+    hub: owned.hub,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--owned.users > 0) return;
+      shared.delete(key);
+      await owned.hub.close();
+    },
+  };
+}

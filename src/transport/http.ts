@@ -1,0 +1,165 @@
+import { Pool, errors as undiciErrors } from "undici";
+import { TurnError } from "../turn-error.js";
+
+/** Where an opencode server is and how to talk to it. */
+export interface ServerTarget {
+  baseUrl: string;
+  username: string;
+  password: string | undefined;
+  directory: string | undefined;
+  connectTimeoutMs: number;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  signal?: AbortSignal;
+  /** The session the path names: a 404 then means that session does not exist. */
+  sessionId?: string;
+  /** A 404 answers `undefined` instead of failing (replying to an ask that is already settled). */
+  missingIsFine?: boolean;
+}
+
+/** Requests that answer within this or are considered dead; prompts return at once (prompt_async). */
+const ANSWER_TIMEOUT_MS = 60_000;
+const MESSAGE_LIMIT = 300;
+
+/**
+ * The HTTP side of one opencode server: an undici pool with keep-alive, Basic auth on every request,
+ * and every status checked. Failures become a TurnError with the contract's code.
+ */
+export class OpencodeHttp {
+  readonly origin: string;
+  private readonly prefix: string;
+  private readonly pool: Pool;
+  private readonly headers: Record<string, string>;
+
+  constructor(readonly target: ServerTarget) {
+    const url = new URL(target.baseUrl);
+    this.origin = url.origin;
+    this.prefix = url.pathname.replace(/\/+$/, "");
+    this.pool = new Pool(this.origin, {
+      connect: { timeout: target.connectTimeoutMs },
+      keepAliveTimeout: 30_000,
+    });
+    this.headers = { accept: "application/json" };
+    if (target.password !== undefined) {
+      const token = Buffer.from(`${target.username}:${target.password}`).toString("base64");
+      this.headers.authorization = `Basic ${token}`;
+    }
+  }
+
+  /** Calls an endpoint and returns its parsed JSON body (undefined when empty). */
+  async call(method: "GET" | "POST", path: string, options: RequestOptions = {}): Promise<unknown> {
+    const headers = options.body === undefined ? this.headers : { ...this.headers, "content-type": "application/json" };
+    let response;
+    try {
+      response = await this.pool.request({
+        method,
+        path: this.path(path),
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: options.signal,
+        headersTimeout: ANSWER_TIMEOUT_MS,
+        bodyTimeout: ANSWER_TIMEOUT_MS,
+      });
+    } catch (error) {
+      throw this.transportError(error, `${method} ${path}`);
+    }
+    const text = await response.body.text();
+    if (response.statusCode === 404 && options.missingIsFine) return undefined;
+    if (response.statusCode >= 300) throw this.statusError(response.statusCode, text, `${method} ${path}`, options.sessionId);
+    if (text.length === 0) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new TurnError("internal", `opencode answered ${method} ${path} with a body that is not JSON: ${clip(text)}`);
+    }
+  }
+
+  /** Opens `GET /event` and returns its body once the status is known to be 200. */
+  async openEvents(signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    let response;
+    try {
+      response = await this.pool.request({
+        method: "GET",
+        path: this.path("/event"),
+        headers: { ...this.headers, accept: "text/event-stream" },
+        signal,
+        headersTimeout: this.target.connectTimeoutMs,
+        // A silent stream is the heartbeat watchdog's call, not a body timeout's.
+        bodyTimeout: 0,
+      });
+    } catch (error) {
+      throw this.transportError(error, "GET /event");
+    }
+    if (response.statusCode !== 200) {
+      const text = await response.body.text().catch(() => "");
+      throw this.statusError(response.statusCode, text, "GET /event");
+    }
+    return response.body;
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private path(path: string): string {
+    const full = this.prefix + path;
+    if (this.target.directory === undefined) return full;
+    const separator = full.includes("?") ? "&" : "?";
+    return `${full}${separator}directory=${encodeURIComponent(this.target.directory)}`;
+  }
+
+  private transportError(error: unknown, what: string): TurnError {
+    if (error instanceof TurnError) return error;
+    const where = this.origin;
+    if (error instanceof undiciErrors.ConnectTimeoutError) {
+      return new TurnError("unreachable", `opencode at ${where} did not accept a connection within ${this.target.connectTimeoutMs} ms; is the server running?`);
+    }
+    if (error instanceof undiciErrors.HeadersTimeoutError) {
+      return new TurnError("unreachable", `opencode at ${where} accepted ${what} but did not answer in time; is the server healthy?`);
+    }
+    if ((error as { name?: string }).name === "AbortError" || error instanceof undiciErrors.RequestAbortedError) {
+      return new TurnError("aborted", `${what} was cancelled`);
+    }
+    const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+    const reason = code ?? (error instanceof Error ? error.message : String(error));
+    return new TurnError("unreachable", `Cannot reach opencode at ${where} (${reason}); is the server running and the URL right?`);
+  }
+
+  private statusError(status: number, body: string, what: string, sessionId?: string): TurnError {
+    if (status === 401 || status === 403) {
+      return new TurnError(
+        "unauthorized",
+        `opencode at ${this.origin} rejected the credentials (HTTP ${status}); check the server password (OPENCODE_SERVER_PASSWORD) and username.`,
+      );
+    }
+    const message = serverMessage(body);
+    if (status === 404 && sessionId !== undefined) {
+      return new TurnError("session_not_found", `opencode at ${this.origin} has no session ${sessionId} (HTTP 404); create a new one or check the id.`);
+    }
+    if (status >= 400 && status < 500) {
+      return new TurnError("bad_request", `opencode refused ${what} (HTTP ${status}): ${message}`);
+    }
+    return new TurnError("internal", `opencode failed on ${what} (HTTP ${status}): ${message}`);
+  }
+}
+
+/** The human part of an opencode error body: `{data: {message}}`, `{message}`, `{error}`, or the text. */
+function serverMessage(body: string): string {
+  if (body.length === 0) return "no details given";
+  try {
+    const json = JSON.parse(body) as Record<string, unknown>;
+    const data = json.data as Record<string, unknown> | undefined;
+    const found = data?.message ?? json.message ?? json.error ?? (Array.isArray(json.errors) ? JSON.stringify(json.errors) : undefined);
+    if (typeof found === "string") return clip(found);
+    if (found !== undefined) return clip(JSON.stringify(found));
+  } catch {
+    // Not JSON: the text is the message.
+  }
+  return clip(body);
+}
+
+function clip(text: string): string {
+  return text.length > MESSAGE_LIMIT ? `${text.slice(0, MESSAGE_LIMIT)}…` : text;
+}

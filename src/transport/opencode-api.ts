@@ -1,0 +1,53 @@
+import { z } from "zod";
+import type { FilePart } from "../attachments.js";
+import type { OpencodeHttp } from "./http.js";
+
+// The opencode endpoints a turn uses. Answers are parsed loosely: only what is used is checked.
+
+const SessionAnswer = z.looseObject({ id: z.string().min(1) });
+
+export type PromptPart = { type: "text"; text: string } | FilePart;
+
+export interface PromptBody {
+  messageID: string;
+  parts: PromptPart[];
+  model?: { providerID: string; modelID: string };
+  agent?: string;
+  system?: string;
+}
+
+export async function createSession(http: OpencodeHttp, title: string | undefined, signal?: AbortSignal): Promise<string> {
+  const answer = await http.call("POST", "/session", { body: title === undefined ? {} : { title }, signal });
+  return SessionAnswer.parse(answer).id;
+}
+
+export async function getSession(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<string> {
+  const answer = await http.call("GET", `/session/${encodeURIComponent(sessionId)}`, { sessionId, signal });
+  return SessionAnswer.parse(answer).id;
+}
+
+export async function promptAsync(http: OpencodeHttp, sessionId: string, body: PromptBody, signal?: AbortSignal): Promise<void> {
+  await http.call("POST", `/session/${encodeURIComponent(sessionId)}/prompt_async`, { body, sessionId, signal });
+}
+
+export async function abortSession(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<void> {
+  await http.call("POST", `/session/${encodeURIComponent(sessionId)}/abort`, { sessionId, signal });
+}
+
+export async function replyPermission(
+  http: OpencodeHttp,
+  requestId: string,
+  body: { reply: "once" | "always" | "reject"; message?: string },
+  signal?: AbortSignal,
+): Promise<void> {
+  // 404: the ask was already answered (by another client, or settled by a reject): nothing to do.
+  await http.call("POST", `/permission/${encodeURIComponent(requestId)}/reply`, { body, signal, missingIsFine: true });
+}
+
+export async function replyQuestion(http: OpencodeHttp, requestId: string, answers: string[][], signal?: AbortSignal): Promise<void> {
+  await http.call("POST", `/question/${encodeURIComponent(requestId)}/reply`, { body: { answers }, signal, missingIsFine: true });
+}
+
+export async function rejectQuestion(http: OpencodeHttp, requestId: string, signal?: AbortSignal): Promise<void> {
+  await http.call("POST", `/question/${encodeURIComponent(requestId)}/reject`, { signal, missingIsFine: true });
+}
