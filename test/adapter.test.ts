@@ -1,0 +1,420 @@
+import { createServer } from "node:net";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { OpenCodeAdapter } from "../src/adapter.js";
+import { ConfigError } from "../src/config.js";
+import { Reply, TurnResult } from "../src/replies.js";
+import * as E from "./fixtures/events.js";
+import { FakeOpencode, type FakeOpencodeOptions, type ReceivedPrompt, type Step } from "./fixtures/fake-opencode.js";
+
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const thing of open.splice(0).reverse()) await thing.close();
+});
+
+async function fake(options: FakeOpencodeOptions = {}): Promise<FakeOpencode> {
+  const server = await FakeOpencode.start(options);
+  open.push(server);
+  return server;
+}
+
+function adapterFor(server: FakeOpencode, config: Record<string, unknown> = {}, sink?: (r: Reply) => unknown) {
+  const replies: Reply[] = [];
+  const warnings: string[] = [];
+  const adapter = new OpenCodeAdapter(
+    { baseUrl: server.url, password: server.password, connectTimeoutMs: 2000, ...config },
+    async (reply) => {
+      replies.push(Reply.parse(reply));
+      await sink?.(reply);
+    },
+    { logger: { warn: (message: string) => warnings.push(message) } },
+  );
+  open.push(adapter);
+  return { adapter, replies, warnings };
+}
+
+/** A text turn for the prompt that was just received, with `words` as its deltas. */
+function answer(prompt: ReceivedPrompt, words: string[]): Step[] {
+  return E.textTurn(prompt.sessionId, prompt.body.messageID, `msg_a_${prompt.body.messageID}`, words);
+}
+
+function textOf(prompt: ReceivedPrompt): string {
+  return String(prompt.body.parts[0]?.text);
+}
+
+function kinds(replies: Reply[]): string[] {
+  return replies.map((r) => r.kind);
+}
+
+describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
+  it("runs a turn: creates the session, streams before prompting, delivers deltas then final, resolves a TurnResult", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["Hello", " there"]) });
+    const { adapter, replies } = adapterFor(server);
+    const result = await adapter.prompt("hi", "trace-42");
+
+    expect(replies).toEqual([
+      { kind: "delta", trace_id: "trace-42", content: "Hello" },
+      { kind: "delta", trace_id: "trace-42", content: " there" },
+      { kind: "final", trace_id: "trace-42", content: "Hello there" },
+    ]);
+    expect(TurnResult.parse(result)).toMatchObject({ trace_id: "trace-42", outcome: "final", content: "Hello there", session_id: "ses_fake1" });
+    expect(result.usage).toEqual({ tokens: { input: 5, output: 5, reasoning: 0, cache: { read: 0, write: 0 } }, cost: 0 });
+    expect(adapter.sessionId).toBe("ses_fake1");
+
+    const prompt = server.prompts[0]!;
+    expect(prompt.body.messageID).toMatch(/^msg_[0-9a-f]{12}[0-9A-Za-z]{14}$/);
+    expect(prompt.body.parts).toEqual([{ type: "text", text: "hi" }]);
+    // The stream was open before the prompt was posted, and every request carried the credentials.
+    const order = server.requests.map((r) => `${r.method} ${r.url.split("?")[0]}`);
+    expect(order.indexOf("GET /event")).toBeLessThan(order.indexOf("POST /session/ses_fake1/prompt_async"));
+    expect(server.requests.every((r) => r.authorization?.startsWith("Basic "))).toBe(true);
+  });
+
+  it("generates a trace id when none is given and uses it on every reply", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["a", "b"]) });
+    const { adapter, replies } = adapterFor(server);
+    const result = await adapter.prompt("hi");
+    expect(result.trace_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Set(replies.map((r) => r.trace_id))).toEqual(new Set([result.trace_id]));
+  });
+
+  it("sends the directory, model, agent and system it was configured with", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["ok"]) });
+    const { adapter } = adapterFor(server, { directory: "/srv/work dir", providerID: "p", modelID: "m", agent: "plan", system: "be brief" });
+    await adapter.prompt("hi");
+    expect(server.prompts[0]!.body).toMatchObject({ model: { providerID: "p", modelID: "m" }, agent: "plan", system: "be brief" });
+    expect(server.requests.every((r) => r.url.includes("directory=%2Fsrv%2Fwork%20dir"))).toBe(true);
+  });
+
+  it("a wrong password is `unauthorized`, says what to check, and never shows the password", async () => {
+    const server = await fake();
+    const { adapter, replies } = adapterFor(server, { password: "not-the-password" });
+    const result = await adapter.prompt("hi", "t");
+    expect(result).toMatchObject({ outcome: "error", code: "unauthorized" });
+    expect(replies).toEqual([{ kind: "error", trace_id: "t", code: "unauthorized", error: expect.stringContaining("check the server password") }]);
+    expect(JSON.stringify(replies)).not.toContain("not-the-password");
+  });
+
+  it("a 401 on /event itself is `unauthorized`, before anything is prompted", async () => {
+    const server = await fake({ eventStatus: 401 });
+    const { adapter } = adapterFor(server);
+    const result = await adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "error", code: "unauthorized" });
+    expect(server.prompts).toHaveLength(0);
+  });
+
+  it("any other refusal of /event is a clear error, not a hang", async () => {
+    const server = await fake({ eventStatus: 503 });
+    const { adapter } = adapterFor(server);
+    const result = await adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "error", code: "internal", error: expect.stringContaining("HTTP 503") });
+  });
+
+  it("an unknown configured session is `session_not_found`", async () => {
+    const server = await fake();
+    const { adapter, replies } = adapterFor(server, { sessionId: "ses_missing" });
+    const result = await adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "error", code: "session_not_found" });
+    expect(replies[0]).toMatchObject({ kind: "error", error: expect.stringContaining("ses_missing") });
+  });
+
+  it("nothing listening is `unreachable`, within the connect timeout", async () => {
+    const port = await closedPort();
+    const replies: Reply[] = [];
+    const adapter = new OpenCodeAdapter({ baseUrl: `http://127.0.0.1:${port}`, connectTimeoutMs: 1000 }, (r) => void replies.push(r));
+    open.push(adapter);
+    const started = Date.now();
+    const result = await adapter.prompt("hi");
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(result).toMatchObject({ outcome: "error", code: "unreachable", error: expect.stringContaining(`127.0.0.1:${port}`) });
+    expect(kinds(replies)).toEqual(["error"]);
+  });
+
+  it("a server that accepts but never sends server.connected is `unreachable` after the connect timeout", async () => {
+    const server = await fake({ silentEventStream: true });
+    const { adapter } = adapterFor(server, { connectTimeoutMs: 300 });
+    const started = Date.now();
+    const result = await adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "error", code: "unreachable" });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("a 4xx on prompt_async is `bad_request` with the server's message", async () => {
+    const server = await fake({ promptStatus: { status: 400, body: JSON.stringify({ data: { message: "parts.1.url: Invalid" } }) } });
+    const { adapter } = adapterFor(server);
+    const result = await adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "error", code: "bad_request", error: expect.stringContaining("parts.1.url: Invalid") });
+  });
+
+  it("the stream closing before the idle is `stream_lost`, after the deltas that did arrive", async () => {
+    const server = await fake({
+      onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), E.assistantMessage(p.sessionId, "msg_a", p.body.messageID), E.partOpened(p.sessionId, "msg_a", "t", "text"), E.delta(p.sessionId, "msg_a", "t", "par"), { closeStreams: true }],
+    });
+    const { adapter, replies } = adapterFor(server);
+    const result = await adapter.prompt("hi");
+    expect(kinds(replies)).toEqual(["delta", "error"]);
+    expect(result).toMatchObject({ outcome: "error", code: "stream_lost" });
+  });
+
+  it("a silent stream (no heartbeat) is detected by the watchdog as `stream_lost`", async () => {
+    const server = await fake({ onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), { hold: true }] });
+    const { adapter } = adapterFor(server, { heartbeatTimeoutMs: 300 });
+    const result = await adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "error", code: "stream_lost", error: expect.stringContaining("heartbeat") });
+  });
+
+  it("skips garbage on the stream and still completes the turn", async () => {
+    const server = await fake({
+      onPrompt: (p) => {
+        const turn = answer(p, ["one", "two"]);
+        return [
+          { raw: "data: {not json\n\n" },
+          { raw: ": a comment line\n\n" },
+          { raw: "data: 42\n\n" },
+          { raw: `data: ${JSON.stringify({ type: "brand.new", properties: { sessionID: p.sessionId } })}\n\n` },
+          { raw: "event: odd\nid: 7\nretry: 5\ndata: null\n\n" },
+          ...turn.slice(0, 6),
+          { raw: `data: ${JSON.stringify({ type: "message.part.delta", properties: { sessionID: p.sessionId } })}\n\n` },
+          ...turn.slice(6),
+        ];
+      },
+    });
+    const { adapter, replies } = adapterFor(server);
+    const result = await adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "final", content: "onetwo" });
+    expect(kinds(replies)).toEqual(["delta", "delta", "final"]);
+  });
+
+  it("five concurrent prompts run one after another, in call order, their replies never interleaved", async () => {
+    const server = await fake({ onPrompt: (p) => [{ wait: 5 }, ...answer(p, [`${textOf(p)}-a `, `${textOf(p)}-b`])] });
+    const { adapter, replies } = adapterFor(server);
+    const results = await Promise.all([0, 1, 2, 3, 4].map((i) => adapter.prompt(`p${i}`, `t${i}`)));
+    expect(results.map((r) => (r.outcome === "final" ? r.content : r.error))).toEqual([0, 1, 2, 3, 4].map((i) => `p${i}-a p${i}-b`));
+    expect(replies.map((r) => r.trace_id)).toEqual([0, 1, 2, 3, 4].flatMap((i) => [`t${i}`, `t${i}`, `t${i}`]));
+    expect(server.prompts.map(textOf)).toEqual(["p0", "p1", "p2", "p3", "p4"]);
+    // One session, one event connection for all five turns.
+    expect(server.sessions.size).toBe(1);
+    expect(server.eventConnections).toBe(1);
+  });
+
+  it("two adapters on one server share one event connection and get only their own session's replies", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, [textOf(p)]) });
+    const a = adapterFor(server);
+    const b = adapterFor(server);
+    const [ra, rb] = await Promise.all([a.adapter.prompt("from-a"), b.adapter.prompt("from-b")]);
+    expect([ra.outcome === "final" && ra.content, rb.outcome === "final" && rb.content]).toEqual(["from-a", "from-b"]);
+    expect(a.replies.map((r) => r.kind)).toEqual(["delta", "final"]);
+    expect(b.replies.map((r) => r.kind)).toEqual(["delta", "final"]);
+    expect(server.eventConnections).toBe(1);
+  });
+
+  it("a sink that throws is logged and the turn goes on", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["x", "y"]) });
+    const { adapter, replies, warnings } = adapterFor(server, {}, (reply) => {
+      if (reply.kind === "delta") throw new Error("host bug");
+    });
+    const result = await adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "final", content: "xy" });
+    expect(kinds(replies)).toEqual(["delta", "delta", "final"]);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toContain("host bug");
+  });
+
+  it("a slow async sink gets the replies one at a time, in order", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["1", "2", "3", "4"]) });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const { adapter, replies } = adapterFor(server, {}, async () => {
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight--;
+    });
+    await adapter.prompt("hi");
+    expect(maxInFlight).toBe(1);
+    expect(replies.map((r) => (r.kind === "delta" || r.kind === "final" ? r.content : r.kind))).toEqual(["1", "2", "3", "4", "1234"]);
+  });
+
+  it("permission asks are answered by policy: the default rejects with a message so the model continues", async () => {
+    const server = await fake({
+      onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), E.permissionAsked(p.sessionId, "per_1"), { hold: true }, ...answer(p, ["done"]).slice(1)],
+    });
+    const { adapter } = adapterFor(server);
+    const turn = adapter.prompt("hi");
+    await vi.waitFor(() => expect(server.permissionReplies).toHaveLength(1));
+    expect(server.permissionReplies[0]).toEqual({ id: "per_1", body: { reply: "reject", message: expect.stringContaining("not allowed") } });
+    server.release();
+    expect(await turn).toMatchObject({ outcome: "final", content: "done" });
+  });
+
+  it("a permission callback receives the request and its answer is applied", async () => {
+    const server = await fake({
+      onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), E.permissionAsked(p.sessionId, "per_9", "call_7"), { hold: true }, ...answer(p, ["ok"]).slice(1)],
+    });
+    const seen: unknown[] = [];
+    const { adapter } = adapterFor(server, {
+      permissions: async (request: unknown) => {
+        seen.push(request);
+        return "always" as const;
+      },
+    });
+    const turn = adapter.prompt("hi");
+    await vi.waitFor(() => expect(server.permissionReplies).toHaveLength(1));
+    server.release();
+    await turn;
+    expect(seen[0]).toMatchObject({ id: "per_9", permission: "bash", patterns: ["echo hi"], tool: { callID: "call_7" } });
+    expect(server.permissionReplies[0]).toEqual({ id: "per_9", body: { reply: "always" } });
+  });
+
+  it("question asks are answered by the callback, or rejected by default", async () => {
+    const script = (p: ReceivedPrompt): Step[] => [E.userMessage(p.sessionId, p.body.messageID), E.questionAsked(p.sessionId, "que_1"), { hold: true }, ...answer(p, ["ok"]).slice(1)];
+    const server = await fake({ onPrompt: script });
+    const answering = adapterFor(server, { questions: async () => [["yes"]] });
+    const first = answering.adapter.prompt("hi");
+    await vi.waitFor(() => expect(server.questionReplies).toHaveLength(1));
+    server.release();
+    await first;
+    const rejecting = adapterFor(server);
+    const second = rejecting.adapter.prompt("hi");
+    await vi.waitFor(() => expect(server.questionReplies).toHaveLength(2));
+    server.release();
+    await second;
+    expect(server.questionReplies).toEqual([
+      { id: "que_1", body: { answers: [["yes"]] }, rejected: false },
+      { id: "que_1", body: {}, rejected: true },
+    ]);
+  });
+
+  it("cancel() posts the abort and ends the turn with `aborted`", async () => {
+    const server = await fake({
+      onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), E.assistantMessage(p.sessionId, "msg_a", p.body.messageID), E.partOpened(p.sessionId, "msg_a", "t", "text"), E.delta(p.sessionId, "msg_a", "t", "slow"), { hold: true }],
+    });
+    const { adapter, replies } = adapterFor(server);
+    const turn = adapter.prompt("hi");
+    await vi.waitFor(() => expect(replies).toHaveLength(1));
+    await adapter.cancel();
+    expect(await turn).toMatchObject({ outcome: "error", code: "aborted" });
+    expect(server.aborts).toEqual(["ses_fake1"]);
+    expect(kinds(replies)).toEqual(["delta", "error"]);
+  });
+
+  it("an AbortSignal cancels its turn; an already aborted one ends it before it starts", async () => {
+    const server = await fake({ onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), { hold: true }] });
+    const { adapter } = adapterFor(server);
+    const controller = new AbortController();
+    const turn = adapter.prompt("hi", undefined, { signal: controller.signal });
+    await vi.waitFor(() => expect(server.prompts).toHaveLength(1));
+    controller.abort();
+    expect(await turn).toMatchObject({ outcome: "error", code: "aborted" });
+    expect(await adapter.prompt("again", undefined, { signal: AbortSignal.abort() })).toMatchObject({ outcome: "error", code: "aborted" });
+    expect(server.prompts).toHaveLength(1);
+  });
+
+  it("the stale idles of an aborted turn do not end the next one", async () => {
+    let turns = 0;
+    const server = await fake({
+      onPrompt: (p) => {
+        turns++;
+        if (turns === 1) return [E.userMessage(p.sessionId, p.body.messageID), { hold: true }];
+        // The first turn's abort tail is still arriving when the second prompt lands.
+        return [E.idle(p.sessionId), E.statusIdle(p.sessionId), E.idle(p.sessionId), ...answer(p, ["whole ", "second ", "answer"])];
+      },
+      onAbort: (sessionId) => [E.sessionError(sessionId, "MessageAbortedError", "Aborted"), E.idle(sessionId)],
+    });
+    const { adapter } = adapterFor(server);
+    const first = adapter.prompt("one");
+    await vi.waitFor(() => expect(server.prompts).toHaveLength(1));
+    const second = adapter.prompt("two");
+    await adapter.cancel();
+    expect(await first).toMatchObject({ outcome: "error", code: "aborted" });
+    expect(await second).toMatchObject({ outcome: "final", content: "whole second answer" });
+  });
+
+  it("a turn past its deadline is aborted and ends with `timeout`", async () => {
+    const server = await fake({ onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), { hold: true }] });
+    const { adapter } = adapterFor(server, { turnTimeoutMs: 200 });
+    const result = await adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "error", code: "timeout", error: expect.stringContaining("200 ms") });
+    expect(server.aborts).toHaveLength(1);
+  });
+
+  it("provider retries past maxProviderRetries abort the turn with `provider_error`", async () => {
+    const server = await fake({
+      onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), E.retry(p.sessionId, 1, "rate limited"), E.retry(p.sessionId, 2, "rate limited"), { hold: true }],
+      onAbort: (sessionId) => [E.statusIdle(sessionId), E.idle(sessionId)],
+    });
+    const { adapter } = adapterFor(server, { maxProviderRetries: 1 });
+    const result = await adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "error", code: "provider_error", error: expect.stringContaining("rate limited") });
+    expect(server.aborts).toHaveLength(1);
+  });
+
+  it("an abort opencode never confirms still ends the turn within the grace period", async () => {
+    const server = await fake({ onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), { hold: true }], onAbort: () => [] });
+    const { adapter } = adapterFor(server, { connectTimeoutMs: 300 });
+    const turn = adapter.prompt("hi");
+    await vi.waitFor(() => expect(server.prompts).toHaveLength(1));
+    await adapter.cancel();
+    expect(await turn).toMatchObject({ outcome: "error", code: "aborted" });
+  });
+
+  it("attachments become opencode file parts; invalid ones are a `bad_request` before anything is sent", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["seen"]) });
+    const { adapter } = adapterFor(server);
+    const data = Buffer.from("hello file").toString("base64");
+    await adapter.prompt("read this", undefined, { attachments: [{ mime: "text/plain", data, filename: "note.txt" }, { mime: "image/png", url: "https://example.com/a.png" }] });
+    expect(server.prompts[0]!.body.parts).toEqual([
+      { type: "text", text: "read this" },
+      { type: "file", mime: "text/plain", url: `data:text/plain;base64,${data}`, filename: "note.txt" },
+      { type: "file", mime: "image/png", url: "https://example.com/a.png" },
+    ]);
+    const bad = await adapter.prompt("x", undefined, { attachments: [{ media_type: "text/plain", data } as never] });
+    expect(bad).toMatchObject({ outcome: "error", code: "bad_request" });
+    expect(server.prompts).toHaveLength(1);
+  });
+
+  it("model changes are kept on the adapter and reported with the turn that follows them", async () => {
+    const server = await fake({
+      onPrompt: (p, s) => [...(s.prompts.length === 1 ? [E.sessionUpdated(p.sessionId, { id: "m1", providerID: "p" }, 1)] : []), ...answer(p, ["ok"])],
+    });
+    const { adapter } = adapterFor(server);
+    const first = await adapter.prompt("one");
+    expect(first.model_changes).toEqual([]);
+    await server.play([E.modelSwitched("ses_fake1", { id: "m2", providerID: "p" }, "2026-01-02T03:04:05.000Z")]);
+    await vi.waitFor(() => expect(adapter.modelChanges).toHaveLength(1));
+    const second = await adapter.prompt("two");
+    const change = { providerID: "p", modelID: "m2", source: "model.switched", at: Date.parse("2026-01-02T03:04:05.000Z") };
+    expect(second.model_changes).toEqual([change]);
+    expect(adapter.modelChanges).toEqual([change]);
+  });
+
+  it("close() ends the running turn with `closed`; later prompts end in a `closed` error", async () => {
+    const server = await fake({ onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), { hold: true }] });
+    const { adapter, replies } = adapterFor(server);
+    const turn = adapter.prompt("hi");
+    await vi.waitFor(() => expect(server.prompts).toHaveLength(1));
+    await adapter.close();
+    expect(await turn).toMatchObject({ outcome: "error", code: "closed" });
+    expect(await adapter.prompt("after", "t-after")).toMatchObject({ outcome: "error", code: "closed" });
+    expect(replies.at(-1)).toMatchObject({ kind: "error", code: "closed", trace_id: "t-after" });
+  });
+
+  it("an invalid config throws one readable error naming each bad field", () => {
+    expect(() => new OpenCodeAdapter({ baseUrl: "nope", providerID: "p", connectTimeoutMs: 0 } as never, () => undefined)).toThrow(ConfigError);
+    try {
+      new OpenCodeAdapter({ baseUrl: "nope", providerID: "p", password: "hunter2" } as never, () => undefined);
+    } catch (error) {
+      const message = (error as Error).message;
+      expect(message).toContain("baseUrl");
+      expect(message).toContain("providerID");
+      expect(message).not.toContain("hunter2");
+    }
+  });
+});
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
