@@ -65,6 +65,8 @@ export class OpenCodeAdapter {
     const lease = acquireHub({ baseUrl, username, password, directory, connectTimeoutMs }, { heartbeatTimeoutMs });
     this.hub = lease.hub;
     this.releaseHub = lease.release;
+    // The configured model is the baseline a change is measured against; without one, the first model seen is.
+    if (this.config.providerID && this.config.modelID) this.model = { id: this.config.modelID, providerID: this.config.providerID };
   }
 
   /** The opencode session: the configured one, or the one created by the first turn. */

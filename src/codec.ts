@@ -390,26 +390,32 @@ export interface ModelTrack {
 }
 
 export function trackModel(event: unknown, sessionId: string, known: ModelRef | undefined): ModelTrack {
+  const observed = observedModel(event, sessionId);
+  if (observed === undefined || sameModel(known, observed.model)) return { model: known, change: undefined };
+  // The first model seen is where the session starts, not a change (opencode 1.15 announces the
+  // model at every prompt, the first one included).
+  if (known === undefined) return { model: observed.model, change: undefined };
+  const { model, source, at } = observed;
+  return { model, change: { providerID: model.providerID, modelID: model.id, source, at } };
+}
+
+function observedModel(event: unknown, sessionId: string): { model: ModelRef; source: ModelChange["source"]; at: number } | undefined {
   const type = (event as { type?: unknown } | null)?.type;
   if (type === "session.next.model.switched") {
     const result = ModelSwitched.safeParse(event);
-    if (!result.success || result.data.properties.sessionID !== sessionId) return { model: known, change: undefined };
+    if (!result.success || result.data.properties.sessionID !== sessionId) return undefined;
     const { model, timestamp } = result.data.properties;
-    // opencode 1.15 announces the model at every prompt; only a different one is a change.
-    if (sameModel(known, model)) return { model: known, change: undefined };
+    // The OpenAPI document says a number; the live stream sends an ISO string.
     const at = typeof timestamp === "number" ? timestamp : Date.parse(timestamp);
-    return { model, change: { providerID: model.providerID, modelID: model.id, source: "model.switched", at: Number.isNaN(at) ? 0 : at } };
+    return { model, source: "model.switched", at: Number.isNaN(at) ? 0 : at };
   }
   if (type === "session.updated") {
     const result = SessionChanged.safeParse(event);
     const info = result.success ? result.data.properties.info : undefined;
-    if (info?.id !== sessionId || info.model === undefined || sameModel(known, info.model)) return { model: known, change: undefined };
-    // The first model seen is where the session starts, not a change.
-    if (known === undefined) return { model: info.model, change: undefined };
-    const change: ModelChange = { providerID: info.model.providerID, modelID: info.model.id, source: "session.updated", at: info.time?.updated ?? 0 };
-    return { model: info.model, change };
+    if (info?.id !== sessionId || info.model === undefined) return undefined;
+    return { model: info.model, source: "session.updated", at: info.time?.updated ?? 0 };
   }
-  return { model: known, change: undefined };
+  return undefined;
 }
 
 function sameModel(a: ModelRef | undefined, b: ModelRef): boolean {

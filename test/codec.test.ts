@@ -138,10 +138,10 @@ describe("replaying every recording of opencode 1.18.33", () => {
     expect(show(replay("two-sessions-interleaved", 1).replies)).toEqual(["reasoning:Let", "reasoning: me", "reasoning: think.", ...hello]);
   });
 
-  it("model-switch: the switch is recorded with its ISO timestamp, the unchanged session.updated is not", () => {
+  it("model-switch: the switch away from the model in use is recorded with its ISO timestamp, the unchanged session.updated is not", () => {
     const recording = loadRecording("model-switch");
     const changes: ModelChange[] = [];
-    let known;
+    let known: { id: string; providerID: string } | undefined = { id: "previous", providerID: "fake" };
     for (const event of recording.events) {
       const step = trackModel(event, recording.sessionIDs[0]!, known);
       known = step.model;
@@ -362,6 +362,12 @@ describe("rule 7: model changes", () => {
   it("a changed info.model on session.updated is recorded; the first one seen and unchanged ones are not", () => {
     expect(track([E.sessionUpdated(S, m1, 5), E.sessionUpdated(S, m1, 6), E.sessionUpdated(S, m2, 7)])).toEqual([
       { providerID: "p", modelID: "m2", source: "session.updated", at: 7 },
+    ]);
+  });
+
+  it("with no model known yet, the first switch announcement is the starting point, the next one a change", () => {
+    expect(track([E.modelSwitched(S, m1, 1), E.modelSwitched(S, m1, 2), E.modelSwitched(S, m2, 3)])).toEqual([
+      { providerID: "p", modelID: "m2", source: "model.switched", at: 3 },
     ]);
   });
 
