@@ -1,0 +1,3 @@
+import { describeScenarios } from "./scenarios.js";
+
+describeScenarios("1.18.33");
