@@ -155,11 +155,13 @@ export function describeScenarios(version: OpencodeVersion): void {
       expect(t.result.outcome).toBe("final");
     });
 
-    it("5b. permission ask, explicit reject: the call fails and the turn ends", async () => {
+    it("5b. permission ask, reject without a message: the call fails and opencode stops the turn", async () => {
       const t = await turn("please use a tool", { permissions: async () => ({ reply: "reject" as const }) });
       expectInvariants(t);
-      expect(ofKind(t.replies, "tool_result")[0]).toMatchObject({ success: false });
-      expect(["final", "error"]).toContain(t.result.outcome);
+      expect(ofKind(t.replies, "tool_result")[0]).toMatchObject({ success: false, result: expect.stringContaining("rejected permission") });
+      // The model is not called again: no answer text, and the turn ends with what it has.
+      expect(ofKind(t.replies, "delta")).toEqual([]);
+      expect(t.result).toMatchObject({ outcome: "final", content: "" });
     });
 
     it("5c. a callback policy receives the request and its answer is applied", async () => {
