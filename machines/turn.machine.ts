@@ -164,10 +164,11 @@ export const turnMachine = setup({
         src: "eventStream",
         input: ({ context }) => ({ sessionId: context.codec.sessionId }),
       },
+      // A deadline or a cancel only records why the turn stops; each sub-state then stops in the way
+      // that is safe for it (a prompt in flight is let through first, so the abort reaches it).
       after: {
         turnDeadline: {
           guard: "hasDeadline",
-          target: ".streaming.cancelling",
           actions: {
             type: "stop",
             params: ({ context }) => ({ code: "timeout", error: `The turn ran past its deadline of ${context.input.turnTimeoutMs} ms and was stopped.` }),
@@ -177,6 +178,7 @@ export const turnMachine = setup({
       on: {
         EVENTS: { actions: [{ type: "applyEvents", params: ({ event }) => event.events }, "deliver"] },
         "STREAM.LOST": { target: "errored", actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "deliver"] },
+        CANCEL: { actions: { type: "stop", params: cancelReason } },
       },
       always: [
         { guard: "endedWithFinal", target: "done" },
@@ -185,10 +187,9 @@ export const turnMachine = setup({
       initial: "connectingStream",
       states: {
         connectingStream: {
-          on: {
-            "STREAM.READY": "prompting",
-            CANCEL: { target: "#turn.errored", actions: [{ type: "fail", params: cancelReason }, "deliver"] },
-          },
+          // Nothing was sent yet: a stop ends the turn at once.
+          always: { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "deliver"] },
+          on: { "STREAM.READY": "prompting" },
         },
         prompting: {
           invoke: {
@@ -196,10 +197,11 @@ export const turnMachine = setup({
             src: "sendPrompt",
             input: ({ context }) => ({ sessionId: context.codec.sessionId, messageId: context.input.messageId }),
             onDone: [{ guard: "isStopping", target: "streaming.cancelling" }, { target: "streaming" }],
-            onError: { target: "#turn.errored", actions: ["failFromError", "deliver"] },
+            onError: [
+              { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "deliver"] },
+              { target: "#turn.errored", actions: ["failFromError", "deliver"] },
+            ],
           },
-          // The prompt may already be on the server: cancel once it is, so the abort reaches it.
-          on: { CANCEL: { actions: { type: "stop", params: cancelReason } } },
         },
         streaming: {
           initial: "receiving",
@@ -210,9 +212,9 @@ export const turnMachine = setup({
                 { guard: "hasPermissionAsk", target: "answeringPermission" },
                 { guard: "hasQuestionAsk", target: "answeringQuestion" },
               ],
-              on: { CANCEL: { target: "cancelling", actions: { type: "stop", params: cancelReason } } },
             },
             answeringPermission: {
+              always: { guard: "isStopping", target: "cancelling" },
               invoke: {
                 id: "replyPermission",
                 src: "replyPermission",
@@ -220,9 +222,9 @@ export const turnMachine = setup({
                 onDone: { target: "receiving", actions: "dropAnsweredAsk" },
                 onError: { target: "cancelling", actions: ["dropAnsweredAsk", "stopFromError"] },
               },
-              on: { CANCEL: { target: "cancelling", actions: { type: "stop", params: cancelReason } } },
             },
             answeringQuestion: {
+              always: { guard: "isStopping", target: "cancelling" },
               invoke: {
                 id: "replyQuestion",
                 src: "replyQuestion",
@@ -230,7 +232,6 @@ export const turnMachine = setup({
                 onDone: { target: "receiving", actions: "dropAnsweredAsk" },
                 onError: { target: "cancelling", actions: ["dropAnsweredAsk", "stopFromError"] },
               },
-              on: { CANCEL: { target: "cancelling", actions: { type: "stop", params: cancelReason } } },
             },
             cancelling: {
               // The abort's error or idle ends the turn through the codec; the grace bounds the wait.
@@ -241,6 +242,7 @@ export const turnMachine = setup({
                 onError: { target: "#turn.errored", actions: ["failWithStopReason", "deliver"] },
               },
               after: { abortGrace: { target: "#turn.errored", actions: ["failWithStopReason", "deliver"] } },
+              on: { "STREAM.LOST": { target: "#turn.errored", actions: ["failWithStopReason", "deliver"] } },
             },
           },
         },
