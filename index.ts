@@ -13,6 +13,6 @@ export {
   type QuestionDecision,
 } from "./src/config.js";
 export { Reply, ErrorCode, TurnResult, ModelChange, Usage } from "./src/replies.js";
-export { Attachment } from "./src/attachments.js";
+export { Attachment, type TurnPrompt } from "./src/prompt.js";
 export { TurnError } from "./src/turn-error.js";
 export { EventHub, acquireHub } from "./src/transport/event-hub.js";

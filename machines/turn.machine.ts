@@ -1,5 +1,6 @@
 import { assign, fromCallback, fromPromise, setup, type ErrorActorEvent } from "xstate";
 import { answeredAsk, failTurn, initialTurnState, mapOpencodeEvent, stopTurn, type Ask, type Failure, type TurnState } from "../src/codec.js";
+import type { TurnPrompt } from "../src/prompt.js";
 import type { Reply } from "../src/replies.js";
 import { asTurnError, type TurnError } from "../src/turn-error.js";
 
@@ -8,6 +9,8 @@ export interface TurnInput {
   traceId: string;
   /** The id this turn gives its user message; every event of the turn is recognised by it. */
   messageId: string;
+  /** What is sent to opencode for this turn. */
+  prompt: TurnPrompt;
   /** The session to use, when already known (config or an earlier turn). */
   sessionId: string | undefined;
   maxProviderRetries: number;
@@ -62,7 +65,7 @@ export const turnMachine = setup({
       throw new Error("ensureSession was not provided");
     }),
     eventStream: fromCallback<TurnEvent, SessionRef>(() => undefined),
-    sendPrompt: fromPromise<void, SessionRef & { messageId: string }>(async () => {
+    sendPrompt: fromPromise<void, SessionRef & { messageId: string; prompt: TurnPrompt }>(async () => {
       throw new Error("sendPrompt was not provided");
     }),
     replyPermission: fromPromise<void, AskRef>(async () => {
@@ -195,7 +198,7 @@ export const turnMachine = setup({
           invoke: {
             id: "sendPrompt",
             src: "sendPrompt",
-            input: ({ context }) => ({ sessionId: context.codec.sessionId, messageId: context.input.messageId }),
+            input: ({ context }) => ({ sessionId: context.codec.sessionId, messageId: context.input.messageId, prompt: context.input.prompt }),
             onDone: [{ guard: "isStopping", target: "streaming.cancelling" }, { target: "streaming" }],
             onError: [
               { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "deliver"] },

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createActor, fromCallback, fromPromise, toPromise, type Actor } from "xstate";
 import { z } from "zod";
 import { turnMachine, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
-import { Attachment, toFilePart } from "./attachments.js";
+import { Attachment, toFilePart, type TurnPrompt } from "./prompt.js";
 import { trackModel } from "./codec.js";
 import {
   DEFAULT_REJECT_MESSAGE,
@@ -46,7 +46,10 @@ export class OpenCodeAdapter {
   private readonly releaseHub: () => Promise<void>;
   private readonly logger: Pick<Console, "warn">;
   private queue: Promise<unknown> = Promise.resolve();
-  private running: { actor: TurnActor; finished: Promise<unknown> } | undefined;
+  /** The turn machine with this adapter's actors, provided once. */
+  private readonly machine;
+  /** Turns never overlap on an adapter, so there is at most one. */
+  private running: { actor: TurnActor; finished: Promise<unknown>; replies: ReplyQueue } | undefined;
   private session: string | undefined;
   private unwatchSession: (() => void) | undefined;
   private model: ModelRef | undefined;
@@ -67,6 +70,7 @@ export class OpenCodeAdapter {
     this.releaseHub = lease.release;
     // The configured model is the baseline a change is measured against; without one, the first model seen is.
     if (this.config.providerID && this.config.modelID) this.model = { id: this.config.modelID, providerID: this.config.providerID };
+    this.machine = this.provideMachine();
   }
 
   /** The opencode session: the configured one, or the one created by the first turn. */
@@ -118,23 +122,24 @@ export class OpenCodeAdapter {
       return refuse("bad_request", `Invalid attachments: ${attachments.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     }
 
-    const input: TurnInput = {
-      traceId,
-      messageId: newMessageId(),
-      sessionId: this.sessionId,
-      maxProviderRetries: this.config.maxProviderRetries,
-      turnTimeoutMs: this.config.turnTimeoutMs,
-      abortGraceMs: this.config.connectTimeoutMs,
-    };
-    const body: Omit<api.PromptBody, "messageID"> = {
+    const prompt: TurnPrompt = {
       parts: [{ type: "text", text }, ...attachments.data.map(toFilePart)],
       ...(this.config.providerID && this.config.modelID ? { model: { providerID: this.config.providerID, modelID: this.config.modelID } } : {}),
       ...(this.config.agent ? { agent: this.config.agent } : {}),
       ...(this.config.system ? { system: this.config.system } : {}),
     };
-    const actor = createActor(this.machineFor(body, replies), { input });
+    const input: TurnInput = {
+      traceId,
+      messageId: newMessageId(),
+      prompt,
+      sessionId: this.sessionId,
+      maxProviderRetries: this.config.maxProviderRetries,
+      turnTimeoutMs: this.config.turnTimeoutMs,
+      abortGraceMs: this.config.connectTimeoutMs,
+    };
+    const actor = createActor(this.machine, { input });
     const finished = toPromise(actor).catch((error: unknown) => error);
-    this.running = { actor, finished };
+    this.running = { actor, finished, replies };
     const onAbort = () => actor.send({ type: "CANCEL" });
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -196,11 +201,11 @@ export class OpenCodeAdapter {
     };
   }
 
-  private machineFor(body: Omit<api.PromptBody, "messageID">, replies: ReplyQueue) {
+  private provideMachine() {
     const http = this.hub.http;
     const hub = this.hub;
     return turnMachine.provide({
-      actions: { deliver: ({ context }) => replies.push(context.outbox) },
+      actions: { deliver: ({ context }) => this.running?.replies.push(context.outbox) },
       actors: {
         ensureSession: fromPromise(async ({ input, signal }) => {
           const sessionId =
@@ -227,7 +232,7 @@ export class OpenCodeAdapter {
             unsubscribe();
           };
         }),
-        sendPrompt: fromPromise(({ input, signal }) => api.promptAsync(http, input.sessionId, { messageID: input.messageId, ...body }, signal)),
+        sendPrompt: fromPromise(({ input, signal }) => api.promptAsync(http, input.sessionId, { messageID: input.messageId, ...input.prompt }, signal)),
         replyPermission: fromPromise(async ({ input, signal }) => {
           if (input.ask.kind !== "permission") return;
           const decision = await this.decidePermission(input.ask.request);

@@ -22,6 +22,7 @@ import {
 } from "xstate";
 import { TestModel, toDirectedGraph, type DirectedGraphNode, type Step, type TestPath } from "xstate/graph";
 import { turnMachine, type AskRef, type SessionRef, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
+import type { TurnPrompt } from "../src/prompt.js";
 import { Reply } from "../src/replies.js";
 import { TurnError } from "../src/turn-error.js";
 import * as E from "./fixtures/events.js";
@@ -56,6 +57,7 @@ const ABORT_GRACE_MS = 5_000;
 const INPUT: TurnInput = {
   traceId: TRACE,
   messageId: MESSAGE,
+  prompt: { parts: [{ type: "text", text: "hello" }] },
   sessionId: undefined,
   maxProviderRetries: MAX_PROVIDER_RETRIES,
   turnTimeoutMs: TURN_TIMEOUT_MS,
@@ -364,7 +366,7 @@ function harness(input: TurnInput = INPUT) {
           stream.open = false;
         };
       }),
-      sendPrompt: fake<void, SessionRef & { messageId: string }>("sendPrompt"),
+      sendPrompt: fake<void, SessionRef & { messageId: string; prompt: TurnPrompt }>("sendPrompt"),
       replyPermission: fake<void, AskRef>("replyPermission"),
       replyQuestion: fake<void, AskRef>("replyQuestion"),
       abortSession: fake<void, SessionRef>("abortSession"),
@@ -549,7 +551,7 @@ async function toPrompting(h: Harness): Promise<void> {
   expect(h.stream().input).toEqual({ sessionId: SESSION });
   h.stream().sendBack({ type: "STREAM.READY" });
   expect(h.value()).toEqual({ live: "prompting" });
-  expect(h.running("sendPrompt").input).toEqual({ sessionId: SESSION, messageId: MESSAGE });
+  expect(h.running("sendPrompt").input).toEqual({ sessionId: SESSION, messageId: MESSAGE, prompt: INPUT.prompt });
 }
 
 /** ... and posted: the turn is receiving. */

@@ -1,20 +1,12 @@
 import { z } from "zod";
-import type { FilePart } from "../attachments.js";
+import type { TurnPrompt } from "../prompt.js";
 import type { OpencodeHttp } from "./http.js";
 
 // The opencode endpoints a turn uses. Answers are parsed loosely: only what is used is checked.
 
 const SessionAnswer = z.looseObject({ id: z.string().min(1) });
 
-export type PromptPart = { type: "text"; text: string } | FilePart;
-
-export interface PromptBody {
-  messageID: string;
-  parts: PromptPart[];
-  model?: { providerID: string; modelID: string };
-  agent?: string;
-  system?: string;
-}
+export type PromptBody = TurnPrompt & { messageID: string };
 
 export async function createSession(http: OpencodeHttp, title: string | undefined, signal?: AbortSignal): Promise<string> {
   const answer = await http.call("POST", "/session", { body: title === undefined ? {} : { title }, signal });

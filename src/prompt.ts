@@ -19,6 +19,16 @@ export interface FilePart {
   filename?: string;
 }
 
+export type PromptPart = { type: "text"; text: string } | FilePart;
+
+/** What `prompt_async` is sent for one turn, less the `messageID` the turn makes up. */
+export interface TurnPrompt {
+  parts: PromptPart[];
+  model?: { providerID: string; modelID: string };
+  agent?: string;
+  system?: string;
+}
+
 export function toFilePart(attachment: Attachment): FilePart {
   const url = attachment.url ?? `data:${attachment.mime};base64,${attachment.data}`;
   return { type: "file", mime: attachment.mime, url, ...(attachment.filename ? { filename: attachment.filename } : {}) };
