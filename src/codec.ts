@@ -4,7 +4,7 @@ import {
   childSessionOf,
   MessageUpdated,
   ModelSwitched,
-  PartDelta,
+  isPartDelta,
   PartUpdated,
   PermissionAsked,
   QuestionAsked,
@@ -33,6 +33,7 @@ export interface Failure {
 }
 
 interface PartTrack {
+  readonly id: string;
   readonly kind: "text" | "reasoning" | "other";
   /** Characters of this part already sent as delta/reasoning replies. */
   readonly sent: number;
@@ -53,6 +54,9 @@ export interface TurnState {
   readonly family: ReadonlySet<string>;
   readonly userSeen: boolean;
   readonly assistantIds: ReadonlySet<string>;
+  /** The text or reasoning part deltas are arriving for; kept apart so a delta does not copy `parts`. */
+  readonly openPart: PartTrack | undefined;
+  /** The other text and reasoning parts seen (an entry for `openPart.id` here is stale). */
   readonly parts: ReadonlyMap<string, PartTrack>;
   /** Deltas that arrived before their part announced its type. */
   readonly earlyDeltas: ReadonlyMap<string, readonly string[]>;
@@ -89,6 +93,7 @@ export function initialTurnState(identity: TurnIdentity): TurnState {
     family: new Set([identity.sessionId]),
     userSeen: false,
     assistantIds: new Set(),
+    openPart: undefined,
     parts: new Map(),
     earlyDeltas: new Map(),
     calls: new Map(),
@@ -183,29 +188,39 @@ export function answeredAsk(state: TurnState): TurnState {
 
 function onDelta(event: unknown, state: TurnState): CodecResult {
   if (state.terminal) return same(state);
-  const result = PartDelta.safeParse(event);
-  if (!result.success) return skip(state);
-  const { sessionID, messageID, partID, field, delta } = result.data.properties;
+  if (!isPartDelta(event)) return skip(state);
+  const { sessionID, messageID, partID, field, delta } = event.properties;
   if (sessionID !== state.sessionId || field !== "text" || messageID === state.messageId) return same(state);
-  const part = state.parts.get(partID);
+  const part = trackOf(state, partID);
   if (part === undefined) {
     // The part's first update has not arrived: its type (text or reasoning) is not known yet.
     const early = state.earlyDeltas.get(partID) ?? [];
     return { state: { ...state, earlyDeltas: new Map(state.earlyDeltas).set(partID, [...early, delta]) }, replies: NONE };
   }
-  return emitText(state, partID, part, delta);
+  return emitText(state, part, delta);
 }
 
-function emitText(state: TurnState, partID: string, part: PartTrack, text: string): CodecResult {
+function emitText(state: TurnState, part: PartTrack, text: string): CodecResult {
   if (part.kind === "other" || text.length === 0) return same(state);
-  const parts = new Map(state.parts).set(partID, { kind: part.kind, sent: part.sent + text.length });
+  const tracked = withTrack(state, { id: part.id, kind: part.kind, sent: part.sent + text.length });
   if (part.kind === "reasoning") {
-    return { state: { ...state, parts }, replies: [{ kind: "reasoning", trace_id: state.traceId, content: text }] };
+    return { state: { ...state, ...tracked }, replies: [{ kind: "reasoning", trace_id: state.traceId, content: text }] };
   }
   return {
-    state: { ...state, parts, content: state.content + text },
+    state: { ...state, ...tracked, content: state.content + text },
     replies: [{ kind: "delta", trace_id: state.traceId, content: text }],
   };
+}
+
+function trackOf(state: TurnState, partID: string): PartTrack | undefined {
+  return state.openPart?.id === partID ? state.openPart : state.parts.get(partID);
+}
+
+/** Makes `track` the open part; the part it replaces is parked in `parts` (one copy per switch, not per delta). */
+function withTrack(state: TurnState, track: PartTrack): Pick<TurnState, "openPart" | "parts"> {
+  const open = state.openPart;
+  if (open === undefined || open.id === track.id) return { openPart: track, parts: state.parts };
+  return { openPart: track, parts: new Map(state.parts).set(open.id, open) };
 }
 
 function onMessage(event: unknown, state: TurnState): CodecResult {
@@ -244,14 +259,12 @@ function onPart(event: unknown, state: TurnState): CodecResult {
 
 function onTextPart(part: Part, state: TurnState): CodecResult {
   const kind = part.type === "reasoning" ? "reasoning" : "text";
-  let track = state.parts.get(part.id);
   let current: TurnState = state;
   const replies: Reply[] = [];
-  if (track === undefined) {
-    track = { kind, sent: 0 };
-    current = { ...current, parts: new Map(current.parts).set(part.id, track) };
+  if (trackOf(state, part.id) === undefined) {
+    current = { ...current, ...withTrack(current, { id: part.id, kind, sent: 0 }) };
     for (const delta of current.earlyDeltas.get(part.id) ?? []) {
-      const step = emitText(current, part.id, current.parts.get(part.id)!, delta);
+      const step = emitText(current, trackOf(current, part.id)!, delta);
       current = step.state;
       replies.push(...step.replies);
     }
@@ -260,9 +273,9 @@ function onTextPart(part: Part, state: TurnState): CodecResult {
   // A closed part carries its whole text: whatever its deltas did not bring (missed while the
   // stream was away) is sent now, so `final` still equals the concatenation of the deltas.
   const ended = (part.time as { end?: unknown } | undefined)?.end !== undefined;
-  const sent = current.parts.get(part.id)!;
+  const sent = trackOf(current, part.id)!;
   if (ended && part.text !== undefined && part.text.length > sent.sent) {
-    const step = emitText(current, part.id, sent, part.text.slice(sent.sent));
+    const step = emitText(current, sent, part.text.slice(sent.sent));
     current = step.state;
     replies.push(...step.replies);
   }

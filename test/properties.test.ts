@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { initialTurnState, mapOpencodeEvent } from "../src/codec.js";
+import { isPartDelta, PartDelta } from "../src/events.js";
 import { Reply } from "../src/replies.js";
 import { SseFrames } from "../src/transport/sse.js";
 import * as E from "./fixtures/events.js";
@@ -132,6 +133,43 @@ describe("codec properties: random valid turns among other sessions' and stale e
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("the hand-written delta guard", () => {
+  const field = fc.oneof(fc.string({ maxLength: 3 }), fc.constant(""), fc.integer(), fc.constant(null), fc.constant(undefined), fc.array(fc.string(), { maxLength: 1 }));
+  const nearDelta = fc.record(
+    {
+      type: fc.oneof(fc.constant("message.part.delta"), fc.string({ maxLength: 3 })),
+      properties: fc.oneof(
+        fc.record({ sessionID: field, messageID: field, partID: field, field, delta: field, extra: field }, { requiredKeys: [] }),
+        fc.constant(null),
+        fc.array(fc.string(), { maxLength: 2 }),
+        fc.string({ maxLength: 2 }),
+      ),
+      id: field,
+    },
+    { requiredKeys: [] },
+  );
+
+  // Every key present, each maybe empty: about a third of these are valid deltas.
+  const text = fc.string({ maxLength: 2 });
+  const validish = fc.record({
+    type: fc.constant("message.part.delta"),
+    properties: fc.record({ sessionID: text, messageID: text, partID: text, field: text, delta: text }),
+  });
+
+  it("accepts exactly what the PartDelta schema accepts", () => {
+    let valid = 0;
+    fc.assert(
+      fc.property(fc.oneof(validish, nearDelta, fc.jsonValue()), (value) => {
+        const accepted = isPartDelta(value);
+        expect(accepted).toBe(PartDelta.safeParse(value).success);
+        if (accepted) valid++;
+      }),
+      { numRuns: 2000 },
+    );
+    expect(valid).toBeGreaterThan(100);
   });
 });
 
