@@ -217,21 +217,7 @@ export class OpenCodeAdapter {
           this.adoptSession(sessionId);
           return sessionId;
         }),
-        eventStream: fromCallback<TurnEvent, { sessionId: string }>(({ sendBack, input }) => {
-          let live = true;
-          const unsubscribe = hub.subscribe(input.sessionId, {
-            events: (events) => live && sendBack({ type: "EVENTS", events }),
-            lost: (error) => live && sendBack({ type: "STREAM.LOST", error }),
-          });
-          hub.connect().then(
-            () => live && sendBack({ type: "STREAM.READY" }),
-            (error: TurnError) => live && sendBack({ type: "STREAM.LOST", error }),
-          );
-          return () => {
-            live = false;
-            unsubscribe();
-          };
-        }),
+        eventStream: fromCallback<TurnEvent, { sessionId: string }>(({ sendBack, input }) => followSession(hub, input.sessionId, sendBack)),
         sendPrompt: fromPromise(({ input, signal }) => api.promptAsync(http, input.sessionId, { messageID: input.messageId, ...input.prompt }, signal)),
         replyPermission: fromPromise(async ({ input, signal }) => {
           if (input.ask.kind !== "permission") return;
@@ -290,6 +276,26 @@ export class OpenCodeAdapter {
       return "reject";
     }
   }
+}
+
+/**
+ * The body of the machine's `eventStream` actor: follows a session on the hub and reports to the
+ * machine through `sendBack`. Returns the cleanup, after which nothing more is sent.
+ */
+export function followSession(hub: EventHub, sessionId: string, sendBack: (event: TurnEvent) => void): () => void {
+  let live = true;
+  const unsubscribe = hub.subscribe(sessionId, {
+    events: (events) => live && sendBack({ type: "EVENTS", events }),
+    lost: (error) => live && sendBack({ type: "STREAM.LOST", error }),
+  });
+  hub.connect().then(
+    () => live && sendBack({ type: "STREAM.READY" }),
+    (error: TurnError) => live && sendBack({ type: "STREAM.LOST", error }),
+  );
+  return () => {
+    live = false;
+    unsubscribe();
+  };
 }
 
 /** Hands replies to the sink one at a time, in order, awaiting each; a throwing sink is logged. */
