@@ -202,13 +202,35 @@ function onDelta(event: unknown, state: TurnState): CodecResult {
 
 function emitText(state: TurnState, part: PartTrack, text: string): CodecResult {
   if (part.kind === "other" || text.length === 0) return same(state);
-  const tracked = withTrack(state, { id: part.id, kind: part.kind, sent: part.sent + text.length });
-  if (part.kind === "reasoning") {
-    return { state: { ...state, ...tracked }, replies: [{ kind: "reasoning", trace_id: state.traceId, content: text }] };
-  }
+  const { openPart, parts } = withTrack(state, { id: part.id, kind: part.kind, sent: part.sent + text.length });
+  const content = part.kind === "text" ? state.content + text : state.content;
+  return { state: withText(state, openPart, parts, content), replies: [{ kind: part.kind === "text" ? "delta" : "reasoning", trace_id: state.traceId, content: text }] };
+}
+
+/**
+ * `{ ...state, openPart, parts, content }`, spelled out: this runs once per delta, and V8 builds a
+ * literal of known shape several times faster than a spread that overrides keys.
+ */
+function withText(state: TurnState, openPart: PartTrack | undefined, parts: ReadonlyMap<string, PartTrack>, content: string): TurnState {
   return {
-    state: { ...state, ...tracked, content: state.content + text },
-    replies: [{ kind: "delta", trace_id: state.traceId, content: text }],
+    traceId: state.traceId,
+    sessionId: state.sessionId,
+    messageId: state.messageId,
+    maxProviderRetries: state.maxProviderRetries,
+    family: state.family,
+    userSeen: state.userSeen,
+    assistantIds: state.assistantIds,
+    openPart,
+    parts,
+    earlyDeltas: state.earlyDeltas,
+    calls: state.calls,
+    content,
+    usage: state.usage,
+    asks: state.asks,
+    stopping: state.stopping,
+    terminal: state.terminal,
+    failure: state.failure,
+    skipped: state.skipped,
   };
 }
 

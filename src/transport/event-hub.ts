@@ -31,6 +31,11 @@ interface Connection {
 export class EventHub {
   readonly stats = { frames: 0, malformed: 0, routed: 0, connections: 0 };
   private readonly routes = new Map<string, Set<HubListener>>();
+  /** The sessions each listener is routed for (its own and its children), to unsubscribe in O(own). */
+  private readonly sessionsOf = new Map<HubListener, Set<string>>();
+  /** Events parsed but not yet handed over: one batch per listener per event-loop turn. */
+  private pending = new Map<HubListener, unknown[]>();
+  private flushTimer: NodeJS.Immediate | undefined;
   private connection: Connection | undefined;
   private closed = false;
 
@@ -41,13 +46,14 @@ export class EventHub {
 
   /** Routes the events of `sessionId` and of its child sessions to `listener` until the returned function is called. */
   subscribe(sessionId: string, listener: HubListener): () => void {
-    let listeners = this.routes.get(sessionId);
-    if (listeners === undefined) this.routes.set(sessionId, (listeners = new Set()));
-    listeners.add(listener);
+    this.route(sessionId, [listener]);
     return () => {
-      for (const [id, set] of this.routes) {
-        if (set.delete(listener) && set.size === 0) this.routes.delete(id);
+      for (const id of this.sessionsOf.get(listener) ?? []) {
+        const set = this.routes.get(id);
+        if (set?.delete(listener) && set.size === 0) this.routes.delete(id);
       }
+      this.sessionsOf.delete(listener);
+      this.pending.delete(listener);
     };
   }
 
@@ -64,7 +70,10 @@ export class EventHub {
   async close(): Promise<void> {
     this.closed = true;
     this.cut(new TurnError("closed", "The adapter was closed."));
+    clearImmediate(this.flushTimer);
+    this.pending.clear();
     this.routes.clear();
+    this.sessionsOf.clear();
     await this.http.close();
   }
 
@@ -123,13 +132,12 @@ export class EventHub {
       connection.reject(ending);
       return;
     }
-    const listeners = new Set([...this.routes.values()].flatMap((set) => [...set]));
-    for (const listener of listeners) listener.lost(ending);
+    // What arrived before the end is handed over before the loss is told.
+    this.flush();
+    for (const listener of [...this.sessionsOf.keys()]) listener.lost(ending);
   }
 
   private dispatch(frames: string[], connection: Connection, connectTimer: NodeJS.Timeout): void {
-    if (frames.length === 0) return;
-    let batches: Map<HubListener, unknown[]> | undefined;
     for (const data of frames) {
       this.stats.frames++;
       let event: unknown;
@@ -148,21 +156,37 @@ export class EventHub {
         }
         continue;
       }
-      let listeners = this.routes.get(sessionId);
-      if (listeners === undefined) {
-        listeners = this.adoptChild(event);
-        if (listeners === undefined) continue;
-      }
+      const listeners = this.routes.get(sessionId) ?? this.adoptChild(event);
+      if (listeners === undefined) continue;
       this.stats.routed++;
-      batches ??= new Map();
       for (const listener of listeners) {
-        const batch = batches.get(listener);
-        if (batch === undefined) batches.set(listener, [event]);
+        const batch = this.pending.get(listener);
+        if (batch === undefined) this.pending.set(listener, [event]);
         else batch.push(event);
       }
     }
-    if (batches === undefined) return;
-    for (const [listener, batch] of batches) listener.events(batch);
+    // Chunks that arrive together are handed over together: one machine transition for all of them.
+    if (this.pending.size > 0) this.flushTimer ??= setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    const pending = this.pending;
+    this.pending = new Map();
+    for (const [listener, batch] of pending) listener.events(batch);
+  };
+
+  private route(sessionId: string, listeners: Iterable<HubListener>): Set<HubListener> {
+    let set = this.routes.get(sessionId);
+    if (set === undefined) this.routes.set(sessionId, (set = new Set()));
+    for (const listener of listeners) {
+      set.add(listener);
+      let sessions = this.sessionsOf.get(listener);
+      if (sessions === undefined) this.sessionsOf.set(listener, (sessions = new Set()));
+      sessions.add(sessionId);
+    }
+    return set;
   }
 
   /** A new child of a routed session gets its parent's listeners (its permission asks matter). */
@@ -170,9 +194,7 @@ export class EventHub {
     const child = childSessionOf(event, this.routes);
     if (child === undefined) return undefined;
     const parentId = (event as { properties: { info: { parentID: string } } }).properties.info.parentID;
-    const listeners = new Set(this.routes.get(parentId));
-    this.routes.set(child, listeners);
-    return listeners;
+    return this.route(child, this.routes.get(parentId) ?? []);
   }
 }
 
