@@ -1,6 +1,6 @@
 export { OpenCodeAdapter, type AdapterOptions, type PromptOptions, type Sink } from "./src/adapter.js";
 export { turnMachine, type TurnContext, type TurnEvent, type TurnInput } from "./machines/turn.machine.js";
-export { mapOpencodeEvent, initialTurnState, trackModel, failTurn, stopTurn, answeredAsk, type TurnState, type CodecResult, type Ask, type Failure } from "./src/codec.js";
+export { mapOpencodeEvent, initialTurnState, trackModel, type TurnState, type TurnIdentity, type CodecResult, type Ask, type Failure, type ModelTrack } from "./src/codec.js";
 export {
   AdapterConfig,
   ConfigError,
@@ -15,4 +15,3 @@ export {
 export { Reply, ErrorCode, TurnResult, ModelChange, Usage } from "./src/replies.js";
 export { Attachment, type TurnPrompt } from "./src/prompt.js";
 export { TurnError } from "./src/turn-error.js";
-export { EventHub, acquireHub } from "./src/transport/event-hub.js";
