@@ -164,8 +164,8 @@ function turnInput(sessionId: string, messageId: string, traceId = "bench-trace"
     prompt: { parts: [{ type: "text", text: "bench" }] },
     sessionId,
     maxProviderRetries: 3,
-    turnTimeoutMs: undefined,
-    abortGraceMs: 5_000,
+    children: [],
+    graceMs: 5_000,
   };
 }
 

@@ -1,5 +1,15 @@
-import { assign, fromCallback, fromPromise, setup, type ErrorActorEvent } from "xstate";
-import { answeredAsk, failTurn, initialTurnState, mapOpencodeEvent, stopTurn, type Ask, type Failure, type TurnState } from "../src/codec.js";
+import { assign, fromCallback, fromPromise, not, setup, type ErrorActorEvent } from "xstate";
+import {
+  answeredAsk,
+  failTurn,
+  initialTurnState,
+  mapOpencodeEvent,
+  promptSent,
+  stopTurn,
+  type Ask,
+  type Failure,
+  type TurnState,
+} from "../src/codec.js";
 import type { TurnPrompt } from "../src/prompt.js";
 import type { Reply } from "../src/replies.js";
 import { asTurnError, type TurnError } from "../src/turn-error.js";
@@ -13,10 +23,14 @@ export interface TurnInput {
   prompt: TurnPrompt;
   /** The session to use, when already known (config or an earlier turn). */
   sessionId: string | undefined;
+  /** Its child sessions known so far. */
+  children: readonly string[];
   maxProviderRetries: number;
-  turnTimeoutMs: number | undefined;
-  /** How long to wait for opencode to confirm an abort before ending the turn anyway. */
-  abortGraceMs: number;
+  /**
+   * How long opencode has to confirm: an abort (its error or idle), or that it took the prompt after
+   * an error that may mean it refused it (its user message). Past it the turn ends anyway.
+   */
+  graceMs: number;
 }
 
 export interface TurnContext {
@@ -41,9 +55,6 @@ export interface AskRef {
   sessionId: string;
   ask: Ask;
 }
-
-// The longest delay a Node timer can hold; a turn without a deadline never reaches it (the guard is false).
-const NO_DEADLINE_MS = 2_147_483_647;
 
 const aborted: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
 const cancelReason = ({ event }: { event: TurnEvent }): Failure => (event.type === "CANCEL" && event.failure) || aborted;
@@ -85,8 +96,10 @@ export const turnMachine = setup({
         sessionId,
         messageId: context.input.messageId,
         maxProviderRetries: context.input.maxProviderRetries,
+        children: sessionId === context.input.sessionId ? context.input.children : [],
       }),
     })),
+    notePromptSent: assign(({ context }) => ({ codec: promptSent(context.codec), outbox: [] })),
     applyEvents: assign(({ context }, events: readonly unknown[]) => {
       let codec = context.codec;
       let outbox: Reply[] | undefined;
@@ -110,6 +123,10 @@ export const turnMachine = setup({
       codec: stopTurn(context.codec, failureOf((event as unknown as ErrorActorEvent).error)),
       outbox: [],
     })),
+    failWithRefusal: assign(({ context }) => {
+      const step = failTurn(context.codec, context.codec.earlyError ?? aborted);
+      return { codec: step.state, outbox: step.replies };
+    }),
     failWithStopReason: assign(({ context }) => {
       const step = failTurn(context.codec, context.codec.stopping ?? aborted);
       return { codec: step.state, outbox: step.replies };
@@ -118,6 +135,9 @@ export const turnMachine = setup({
     // Hands `context.outbox` to the host's sink. The adapter provides it; the machine alone (and its
     // model-based tests) reads the outbox from the snapshot instead.
     deliver: () => undefined,
+    // The stream is gone but opencode may still be running the turn: ask it to stop, without waiting
+    // (nothing could confirm it). The adapter provides it.
+    abandonServerTurn: () => undefined,
   },
   guards: {
     endedWithFinal: ({ context }) => context.codec.terminal === "final",
@@ -125,11 +145,10 @@ export const turnMachine = setup({
     isStopping: ({ context }) => context.codec.stopping !== undefined,
     hasPermissionAsk: ({ context }) => context.codec.asks[0]?.kind === "permission",
     hasQuestionAsk: ({ context }) => context.codec.asks[0]?.kind === "question",
-    hasDeadline: ({ context }) => context.input.turnTimeoutMs !== undefined,
+    mayBeRefused: ({ context }) => context.codec.earlyError !== undefined,
   },
   delays: {
-    turnDeadline: ({ context }) => Math.min(context.input.turnTimeoutMs ?? NO_DEADLINE_MS, NO_DEADLINE_MS),
-    abortGrace: ({ context }) => context.input.abortGraceMs,
+    grace: ({ context }) => context.input.graceMs,
   },
 }).createMachine({
   id: "turn",
@@ -143,15 +162,18 @@ export const turnMachine = setup({
     }),
     outbox: [],
   }),
+  // A cancel (the host's, the adapter's deadline, or close) only records why the turn stops; each
+  // state then stops in the way that is safe for it (a prompt in flight is let through first, so the
+  // abort reaches it).
+  on: { CANCEL: { actions: { type: "stop", params: cancelReason } } },
   initial: "idle",
   states: {
     idle: {
-      on: {
-        START: "ensuringSession",
-        CANCEL: { target: "errored", actions: [{ type: "fail", params: cancelReason }, "deliver"] },
-      },
+      always: { guard: "isStopping", target: "errored", actions: ["failWithStopReason", "deliver"] },
+      on: { START: "ensuringSession" },
     },
     ensuringSession: {
+      always: { guard: "isStopping", target: "errored", actions: ["failWithStopReason", "deliver"] },
       invoke: {
         id: "ensureSession",
         src: "ensureSession",
@@ -159,7 +181,6 @@ export const turnMachine = setup({
         onDone: { target: "live", actions: { type: "adoptSession", params: ({ event }) => event.output } },
         onError: { target: "errored", actions: ["failFromError", "deliver"] },
       },
-      on: { CANCEL: { target: "errored", actions: [{ type: "fail", params: cancelReason }, "deliver"] } },
     },
     live: {
       invoke: {
@@ -167,21 +188,12 @@ export const turnMachine = setup({
         src: "eventStream",
         input: ({ context }) => ({ sessionId: context.codec.sessionId }),
       },
-      // A deadline or a cancel only records why the turn stops; each sub-state then stops in the way
-      // that is safe for it (a prompt in flight is let through first, so the abort reaches it).
-      after: {
-        turnDeadline: {
-          guard: "hasDeadline",
-          actions: {
-            type: "stop",
-            params: ({ context }) => ({ code: "timeout", error: `The turn ran past its deadline of ${context.input.turnTimeoutMs} ms and was stopped.` }),
-          },
-        },
-      },
       on: {
         EVENTS: { actions: [{ type: "applyEvents", params: ({ event }) => event.events }, "deliver"] },
-        "STREAM.LOST": { target: "errored", actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "deliver"] },
-        CANCEL: { actions: { type: "stop", params: cancelReason } },
+        "STREAM.LOST": {
+          target: "errored",
+          actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "deliver", "abandonServerTurn"],
+        },
       },
       always: [
         { guard: "endedWithFinal", target: "done" },
@@ -192,9 +204,15 @@ export const turnMachine = setup({
         connectingStream: {
           // Nothing was sent yet: a stop ends the turn at once.
           always: { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "deliver"] },
-          on: { "STREAM.READY": "prompting" },
+          on: {
+            "STREAM.READY": "prompting",
+            // Nothing was sent yet, so there is nothing to abandon on the server.
+            "STREAM.LOST": { target: "#turn.errored", actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "deliver"] },
+          },
         },
         prompting: {
+          // From here an error may be this turn's: opencode can refuse the prompt before answering it.
+          entry: "notePromptSent",
           invoke: {
             id: "sendPrompt",
             src: "sendPrompt",
@@ -212,6 +230,7 @@ export const turnMachine = setup({
             receiving: {
               always: [
                 { guard: "isStopping", target: "cancelling" },
+                { guard: "mayBeRefused", target: "confirmingPrompt" },
                 { guard: "hasPermissionAsk", target: "answeringPermission" },
                 { guard: "hasQuestionAsk", target: "answeringQuestion" },
               ],
@@ -236,6 +255,16 @@ export const turnMachine = setup({
                 onError: { target: "cancelling", actions: ["dropAnsweredAsk", "stopFromError"] },
               },
             },
+            confirmingPrompt: {
+              // An error came after the prompt was sent and before its user message: opencode either
+              // refused the prompt (no user message will come, and 1.18 sends no idle either) or the
+              // error was an earlier turn's. The user message (or its absence) decides.
+              always: [
+                { guard: "isStopping", target: "cancelling" },
+                { guard: not("mayBeRefused"), target: "receiving" },
+              ],
+              after: { grace: { target: "#turn.errored", actions: ["failWithRefusal", "deliver"] } },
+            },
             cancelling: {
               // The abort's error or idle ends the turn through the codec; the grace bounds the wait.
               invoke: {
@@ -244,7 +273,7 @@ export const turnMachine = setup({
                 input: ({ context }) => ({ sessionId: context.codec.sessionId }),
                 onError: { target: "#turn.errored", actions: ["failWithStopReason", "deliver"] },
               },
-              after: { abortGrace: { target: "#turn.errored", actions: ["failWithStopReason", "deliver"] } },
+              after: { grace: { target: "#turn.errored", actions: ["failWithStopReason", "deliver"] } },
               on: { "STREAM.LOST": { target: "#turn.errored", actions: ["failWithStopReason", "deliver"] } },
             },
           },

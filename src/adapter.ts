@@ -11,7 +11,7 @@ import {
   type PermissionDecision,
   type ResolvedConfig,
 } from "./config.js";
-import type { ModelRef, PermissionRequest, QuestionRequest } from "./events.js";
+import { childSessionOf, type ModelRef, type PermissionRequest, type QuestionRequest } from "./events.js";
 import { newMessageId } from "./message-id.js";
 import type { ErrorCode, ModelChange, Reply, TurnResult } from "./replies.js";
 import { acquireHub, type EventHub } from "./transport/event-hub.js";
@@ -39,7 +39,8 @@ type TurnActor = Actor<typeof turnMachine>;
  * in call order; `prompt()` never rejects.
  */
 export class OpenCodeAdapter {
-  readonly config: ResolvedConfig;
+  /** Held in a private field: it carries the password, which must not show in logs or inspection. */
+  readonly #config: ResolvedConfig;
   /** Every model change seen on the session, also between turns, for the host to reconcile. */
   readonly modelChanges: ModelChange[] = [];
   private readonly hub: EventHub;
@@ -51,6 +52,10 @@ export class OpenCodeAdapter {
   /** Turns never overlap on an adapter, so there is at most one. */
   private running: { actor: TurnActor; finished: Promise<unknown>; replies: ReplyQueue } | undefined;
   private session: string | undefined;
+  /** The session's child sessions seen so far (subagents, whose permission asks are this adapter's to answer). */
+  private readonly children = new Set<string>();
+  private readonly counters = { eventsSkipped: 0 };
+  private closing: Promise<void> | undefined;
   private unwatchSession: (() => void) | undefined;
   private model: ModelRef | undefined;
   /** modelChanges up to here were reported by an earlier turn. */
@@ -62,20 +67,20 @@ export class OpenCodeAdapter {
     private readonly sink: Sink,
     options: AdapterOptions = {},
   ) {
-    this.config = resolveConfig(config);
+    this.#config = resolveConfig(config);
     this.logger = options.logger ?? console;
-    const { baseUrl, username, password, directory, connectTimeoutMs, heartbeatTimeoutMs } = this.config;
+    const { baseUrl, username, password, directory, connectTimeoutMs, heartbeatTimeoutMs } = this.#config;
     const lease = acquireHub({ baseUrl, username, password, directory, connectTimeoutMs }, { heartbeatTimeoutMs });
     this.hub = lease.hub;
     this.releaseHub = lease.release;
     // The configured model is the baseline a change is measured against; without one, the first model seen is.
-    if (this.config.providerID && this.config.modelID) this.model = { id: this.config.modelID, providerID: this.config.providerID };
+    if (this.#config.providerID && this.#config.modelID) this.model = { id: this.#config.modelID, providerID: this.#config.providerID };
     this.machine = this.provideMachine();
   }
 
   /** The opencode session: the configured one, or the one created by the first turn. */
   get sessionId(): string | undefined {
-    return this.session ?? this.config.sessionId;
+    return this.session ?? this.#config.sessionId;
   }
 
   prompt(text: string, traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
@@ -83,6 +88,11 @@ export class OpenCodeAdapter {
     const turn = this.queue.then(() => this.runTurn(text, trace, options)).catch((error: unknown) => this.defect(trace, error));
     this.queue = turn;
     return turn;
+  }
+
+  /** Events that could not be used: frames that were not JSON (the shared stream's count) and events with missing fields. */
+  get stats(): { framesMalformed: number; eventsSkipped: number } {
+    return { framesMalformed: this.hub.stats.malformed, eventsSkipped: this.counters.eventsSkipped };
   }
 
   /** Cancels the running turn, if any, and resolves once it has ended. */
@@ -93,16 +103,22 @@ export class OpenCodeAdapter {
     await running.finished;
   }
 
-  /** Ends the running turn (`closed`), then releases the stream, timers and connections. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Ends the running turn (`closed`) and releases the stream, timers and connections. Queued turns
+   * end with `closed`. It does not wait for the sink, so a sink may call it.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.release();
+    return this.closing;
+  }
+
+  private async release(): Promise<void> {
     this.closed = true;
     const running = this.running;
     if (running !== undefined) {
       running.actor.send({ type: "CANCEL", failure: { code: "closed", error: "The adapter was closed during the turn." } });
       await running.finished;
     }
-    await this.queue;
     this.unwatchSession?.();
     await this.releaseHub();
   }
@@ -124,38 +140,47 @@ export class OpenCodeAdapter {
 
     const prompt: TurnPrompt = {
       parts: [{ type: "text", text }, ...attachments.data.map(toFilePart)],
-      ...(this.config.providerID && this.config.modelID ? { model: { providerID: this.config.providerID, modelID: this.config.modelID } } : {}),
-      ...(this.config.agent ? { agent: this.config.agent } : {}),
-      ...(this.config.system ? { system: this.config.system } : {}),
+      ...(this.#config.providerID && this.#config.modelID ? { model: { providerID: this.#config.providerID, modelID: this.#config.modelID } } : {}),
+      ...(this.#config.agent ? { agent: this.#config.agent } : {}),
+      ...(this.#config.system ? { system: this.#config.system } : {}),
     };
     const input: TurnInput = {
       traceId,
       messageId: newMessageId(),
       prompt,
       sessionId: this.sessionId,
-      maxProviderRetries: this.config.maxProviderRetries,
-      turnTimeoutMs: this.config.turnTimeoutMs,
-      abortGraceMs: this.config.connectTimeoutMs,
+      children: [...this.children],
+      maxProviderRetries: this.#config.maxProviderRetries,
+      // The abort is a request like any other: it has the connect timeout to be confirmed.
+      graceMs: this.#config.connectTimeoutMs,
     };
     const actor = createActor(this.machine, { input });
     const finished = toPromise(actor).catch((error: unknown) => error);
     this.running = { actor, finished, replies };
     const onAbort = () => actor.send({ type: "CANCEL" });
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    const { turnTimeoutMs } = this.#config;
+    const deadline =
+      turnTimeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            actor.send({ type: "CANCEL", failure: { code: "timeout", error: `The turn ran past its deadline of ${turnTimeoutMs} ms and was stopped.` } });
+          }, turnTimeoutMs);
     try {
       actor.start();
       actor.send({ type: "START" });
       const failure = await finished;
-      const snapshot = actor.getSnapshot();
-      if (failure instanceof Error || snapshot.context.codec.terminal === undefined) {
+      const codec = actor.getSnapshot().context.codec;
+      this.counters.eventsSkipped += codec.skipped;
+      if (codec.terminal === undefined) {
         // A defect in the engine itself: still end the turn with one terminal reply.
         const error = `Internal error in opencode-turns: ${failure instanceof Error ? failure.message : "the turn ended without a result"}`;
         replies.push([{ kind: "error", trace_id: traceId, error, code: "internal" }]);
         await replies.drained();
         return this.result(traceId, startedAt, { outcome: "error", error, code: "internal", usage: undefined });
       }
+      if (failure instanceof Error) this.logger.warn(`opencode-turns: the turn machine failed after the turn ended: ${failure.message}`);
       await replies.drained();
-      const codec = snapshot.context.codec;
       return this.result(
         traceId,
         startedAt,
@@ -164,6 +189,7 @@ export class OpenCodeAdapter {
           : { outcome: "error", error: codec.failure!.error, code: codec.failure!.code, usage: codec.usage },
       );
     } finally {
+      clearTimeout(deadline);
       options.signal?.removeEventListener("abort", onAbort);
       actor.stop();
       this.running = undefined;
@@ -205,12 +231,17 @@ export class OpenCodeAdapter {
     const http = this.hub.http;
     const hub = this.hub;
     return turnMachine.provide({
-      actions: { deliver: ({ context }) => this.running?.replies.push(context.outbox) },
+      actions: {
+        deliver: ({ context }) => this.running?.replies.push(context.outbox),
+        abandonServerTurn: ({ context }) => {
+          api.abortSession(http, context.codec.sessionId).catch(() => undefined);
+        },
+      },
       actors: {
         ensureSession: fromPromise(async ({ input, signal }) => {
           const sessionId =
             input.sessionId === undefined
-              ? await api.createSession(http, this.config.sessionTitle, signal)
+              ? await api.createSession(http, this.#config.sessionTitle, signal)
               : this.session === input.sessionId
                 ? input.sessionId
                 : await api.getSession(http, input.sessionId, signal);
@@ -235,17 +266,23 @@ export class OpenCodeAdapter {
     });
   }
 
-  /** Takes the session for this adapter and watches it for model changes for the adapter's lifetime. */
+  /**
+   * Takes the session for this adapter and watches it for the adapter's lifetime: model changes,
+   * also between turns, and child sessions, so a later turn knows a resumed subagent is its own.
+   */
   private adoptSession(sessionId: string): void {
     if (this.session === sessionId) return;
     this.unwatchSession?.();
     this.session = sessionId;
+    const family = { has: (id: string) => id === sessionId || this.children.has(id) };
     this.unwatchSession = this.hub.subscribe(sessionId, {
       events: (events) => {
         for (const event of events) {
           const step = trackModel(event, sessionId, this.model);
           this.model = step.model;
           if (step.change) this.modelChanges.push(step.change);
+          const child = childSessionOf(event, family);
+          if (child !== undefined) this.children.add(child);
         }
       },
       lost: () => undefined,
@@ -253,7 +290,7 @@ export class OpenCodeAdapter {
   }
 
   private async decidePermission(request: PermissionRequest): Promise<{ reply: "once" | "always" | "reject"; message?: string }> {
-    const policy = this.config.permissions;
+    const policy = this.#config.permissions;
     let decision: PermissionDecision;
     try {
       decision = typeof policy === "function" ? await policy(request) : policy;
@@ -267,7 +304,7 @@ export class OpenCodeAdapter {
   }
 
   private async decideQuestion(request: QuestionRequest): Promise<string[][] | "reject"> {
-    const policy = this.config.questions;
+    const policy = this.#config.questions;
     if (policy === "reject") return "reject";
     try {
       return await policy(request);

@@ -53,6 +53,12 @@ export interface TurnState {
   readonly maxProviderRetries: number;
   readonly family: ReadonlySet<string>;
   readonly userSeen: boolean;
+  /** The prompt is on its way to opencode: from now on an error may be this turn's. */
+  readonly promptSent: boolean;
+  /** An error after the prompt was sent but before its user message: opencode refused the prompt. */
+  readonly earlyError: Failure | undefined;
+  /** The provider's failure while opencode is retrying it (cleared when a retry goes ahead). */
+  readonly retrying: string | undefined;
   readonly assistantIds: ReadonlySet<string>;
   /** The text or reasoning part deltas are arriving for; kept apart so a delta does not copy `parts`. */
   readonly openPart: PartTrack | undefined;
@@ -78,6 +84,8 @@ export interface TurnIdentity {
   sessionId: string;
   messageId: string;
   maxProviderRetries: number;
+  /** Child sessions already known (a resumed subagent session asks for permission too). */
+  children?: Iterable<string>;
 }
 
 export interface CodecResult {
@@ -87,11 +95,14 @@ export interface CodecResult {
 
 const NONE: readonly Reply[] = Object.freeze([]);
 
-export function initialTurnState(identity: TurnIdentity): TurnState {
+export function initialTurnState({ children = [], ...identity }: TurnIdentity): TurnState {
   return {
     ...identity,
-    family: new Set([identity.sessionId]),
+    family: new Set([identity.sessionId, ...children]),
     userSeen: false,
+    promptSent: false,
+    earlyError: undefined,
+    retrying: undefined,
     assistantIds: new Set(),
     openPart: undefined,
     parts: new Map(),
@@ -181,6 +192,11 @@ export function stopTurn(state: TurnState, failure: Failure): TurnState {
   return state.terminal || state.stopping ? state : { ...state, stopping: failure };
 }
 
+/** Notes that the prompt is being sent. */
+export function promptSent(state: TurnState): TurnState {
+  return state.promptSent ? state : { ...state, promptSent: true };
+}
+
 /** Drops the oldest ask once it has been answered. */
 export function answeredAsk(state: TurnState): TurnState {
   return state.asks.length === 0 ? state : { ...state, asks: state.asks.slice(1) };
@@ -219,6 +235,9 @@ function withText(state: TurnState, openPart: PartTrack | undefined, parts: Read
     maxProviderRetries: state.maxProviderRetries,
     family: state.family,
     userSeen: state.userSeen,
+    promptSent: state.promptSent,
+    earlyError: state.earlyError,
+    retrying: state.retrying,
     assistantIds: state.assistantIds,
     openPart,
     parts,
@@ -251,7 +270,7 @@ function onMessage(event: unknown, state: TurnState): CodecResult {
   const info = result.data.properties.info;
   if (info.sessionID !== state.sessionId) return same(state);
   if (info.role === "user") {
-    return info.id === state.messageId && !state.userSeen ? { state: { ...state, userSeen: true }, replies: NONE } : same(state);
+    return info.id === state.messageId && !state.userSeen ? { state: { ...state, userSeen: true, earlyError: undefined }, replies: NONE } : same(state);
   }
   if (info.role !== "assistant" || info.parentID !== state.messageId || state.assistantIds.has(info.id)) return same(state);
   return { state: { ...state, assistantIds: new Set(state.assistantIds).add(info.id) }, replies: NONE };
@@ -308,8 +327,9 @@ function onToolPart(part: Part, state: TurnState): CodecResult {
   const callId = part.callID || part.id;
   const status = part.state?.status;
   const known = state.calls.get(callId);
-  // The first name seen is the model's; an unknown tool later runs under the name "invalid".
-  const tool = known?.tool && known.tool !== "unknown" ? known.tool : part.tool || "unknown";
+  // The first name seen is the model's (an unknown tool later runs under the name "invalid"), and
+  // once the call is out its name is fixed, so call and result always agree.
+  const tool = known?.called || (known && known.tool !== "unknown") ? known.tool : part.tool || "unknown";
   let track: CallTrack = known ?? { tool, called: false, resulted: false };
   if (track.tool !== tool) track = { ...track, tool };
   const replies: Reply[] = [];
@@ -329,9 +349,18 @@ function onToolPart(part: Part, state: TurnState): CodecResult {
 }
 
 function onIdle(state: TurnState): CodecResult {
-  // An idle before this turn's user message is the tail of an earlier (aborted) turn.
-  if (!state.userSeen || state.terminal) return same(state);
+  if (state.terminal) return same(state);
+  if (!state.userSeen) {
+    // Before this turn's user message an idle is the tail of an earlier turn, unless opencode
+    // refused this turn's prompt: then an error came first and the user message never will.
+    const refusal = state.promptSent ? state.earlyError : undefined;
+    return refusal === undefined ? same(state) : failTurn(state, state.stopping ?? refusal);
+  }
   if (state.stopping) return failTurn(state, state.stopping);
+  if (state.retrying !== undefined) {
+    // Stopped by someone else while opencode was retrying: an idle with no answer and no error.
+    return failTurn(state, { code: "provider_error", error: `The turn ended while the model provider was failing: ${state.retrying}` });
+  }
   return {
     state: { ...state, terminal: "final", asks: [] },
     replies: [{ kind: "final", trace_id: state.traceId, content: state.content }],
@@ -340,15 +369,17 @@ function onIdle(state: TurnState): CodecResult {
 
 function onStatus(event: z.infer<typeof SessionStatus>, state: TurnState): CodecResult {
   const { sessionID, status } = event.properties;
-  if (sessionID !== state.sessionId) return same(state);
+  if (sessionID !== state.sessionId || state.terminal) return same(state);
   if (status.type === "idle") return onIdle(state);
-  if (status.type === "retry" && !state.terminal && state.userSeen && (status.attempt ?? 0) > state.maxProviderRetries) {
-    const tries = state.maxProviderRetries + 1;
-    const reason = status.message ? `: ${status.message}` : "";
-    const error = `The model provider failed ${tries} time${tries === 1 ? "" : "s"} in a row, so the turn was stopped${reason}`;
-    return { state: stopTurn(state, { code: "provider_error", error }), replies: NONE };
-  }
-  return same(state);
+  if (!state.userSeen) return same(state);
+  if (status.type === "busy") return state.retrying === undefined ? same(state) : { state: { ...state, retrying: undefined }, replies: NONE };
+  if (status.type !== "retry") return same(state);
+  const message = status.message ?? "no details given";
+  const retrying: TurnState = { ...state, retrying: message };
+  if ((status.attempt ?? 0) <= state.maxProviderRetries) return { state: retrying, replies: NONE };
+  const tries = state.maxProviderRetries + 1;
+  const error = `The model provider failed ${tries} time${tries === 1 ? "" : "s"} in a row, so the turn was stopped: ${message}`;
+  return { state: stopTurn(retrying, { code: "provider_error", error }), replies: NONE };
 }
 
 const ERROR_CODES: Record<string, ErrorCode> = {
@@ -363,13 +394,17 @@ const ERROR_CODES: Record<string, ErrorCode> = {
 
 function onSessionError(event: z.infer<typeof SessionError>, state: TurnState): CodecResult {
   const { sessionID, error } = event.properties;
-  if (sessionID !== undefined && sessionID !== state.sessionId) return same(state);
-  // An error before this turn's user message belongs to an earlier turn.
-  if (!state.userSeen || state.terminal) return same(state);
-  if (state.stopping) return failTurn(state, state.stopping);
+  if (sessionID !== state.sessionId || state.terminal) return same(state);
   const name = error?.name ?? "UnknownError";
-  const code = ERROR_CODES[name] ?? "internal";
   const detail = error?.data?.message || name;
+  if (!state.userSeen) {
+    // An abort before this turn's user message is an earlier turn's; another error after this
+    // turn's prompt was sent may be opencode refusing it (decided at the idle that follows).
+    if (!state.promptSent || name === "MessageAbortedError" || state.earlyError) return same(state);
+    return { state: { ...state, earlyError: { code: "bad_request", error: `opencode did not start the turn: ${detail}` } }, replies: NONE };
+  }
+  if (state.stopping) return failTurn(state, state.stopping);
+  const code = ERROR_CODES[name] ?? "internal";
   return failTurn(state, { code, error: describeError(code, detail) });
 }
 

@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import { inspect } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { OpenCodeAdapter } from "../src/adapter.js";
 import { ConfigError } from "../src/config.js";
@@ -182,6 +183,8 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     const result = await adapter.prompt("hi");
     expect(result).toMatchObject({ outcome: "final", content: "onetwo" });
     expect(kinds(replies)).toEqual(["delta", "delta", "final"]);
+    // The frame that is not JSON, and the known events with missing fields, were counted.
+    expect(adapter.stats).toEqual({ framesMalformed: 1, eventsSkipped: 2 });
   });
 
   it("five concurrent prompts run one after another, in call order, their replies never interleaved", async () => {
@@ -397,16 +400,75 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     expect(replies.at(-1)).toMatchObject({ kind: "error", code: "closed", trace_id: "t-after" });
   });
 
-  it("an invalid config throws one readable error naming each bad field", () => {
-    expect(() => new OpenCodeAdapter({ baseUrl: "nope", providerID: "p", connectTimeoutMs: 0 } as never, () => undefined)).toThrow(ConfigError);
-    try {
-      new OpenCodeAdapter({ baseUrl: "nope", providerID: "p", password: "hunter2" } as never, () => undefined);
-    } catch (error) {
-      const message = (error as Error).message;
-      expect(message).toContain("baseUrl");
-      expect(message).toContain("providerID");
-      expect(message).not.toContain("hunter2");
+  it("an invalid config throws one readable error naming each bad field, without the password", () => {
+    const build = () => new OpenCodeAdapter({ baseUrl: "nope", providerID: "p", connectTimeoutMs: 0, password: "hunter2" } as never, () => undefined);
+    expect(build).toThrow(ConfigError);
+    expect(build).toThrow(/baseUrl[\s\S]*providerID|providerID[\s\S]*baseUrl/);
+    expect(build).toThrow(/connectTimeoutMs/);
+    expect(build).not.toThrow(/hunter2/);
+  });
+
+  it("the password does not show when the adapter is inspected or serialized", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["ok"]) });
+    const { adapter } = adapterFor(server, { password: server.password });
+    await adapter.prompt("hi");
+    const token = Buffer.from(`opencode:${server.password}`).toString("base64");
+    // Our own objects, several levels deep (undici keeps the headers of requests on its sockets, deeper down).
+    for (const text of [inspect(adapter), inspect(adapter, { depth: 4 }), JSON.stringify(adapter)]) {
+      expect(text).not.toContain(server.password);
+      expect(text).not.toContain(token);
     }
+  });
+
+  it("a sink may close the adapter: no deadlock, the turn resolves, later prompts end `closed`", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["a", "b"]) });
+    let closing: Promise<void> | undefined;
+    const { adapter, replies } = adapterFor(server, {}, async (reply) => {
+      if (reply.kind === "final") await (closing = adapter.close());
+    });
+    expect(await adapter.prompt("hi")).toMatchObject({ outcome: "final", content: "ab" });
+    await closing;
+    expect(await adapter.prompt("again")).toMatchObject({ outcome: "error", code: "closed" });
+    expect(kinds(replies)).toEqual(["delta", "delta", "final", "error"]);
+  });
+
+  it("close() called twice resolves both only once everything is released", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["ok"]) });
+    const { adapter } = adapterFor(server);
+    await adapter.prompt("hi");
+    await Promise.all([adapter.close(), adapter.close()]);
+    // The shared stream was released with the last user: the server sees its connection end.
+    await vi.waitFor(() => expect((server as unknown as { streams: Set<unknown> }).streams.size).toBe(0));
+  });
+
+  it("a lost stream abandons the server's turn: the abort is sent, so the next prompt is not folded into it", async () => {
+    let turns = 0;
+    const server = await fake({
+      onPrompt: (p) => (++turns === 1 ? [E.userMessage(p.sessionId, p.body.messageID), { closeStreams: true }] : answer(p, ["next"])),
+    });
+    const { adapter } = adapterFor(server);
+    expect(await adapter.prompt("one")).toMatchObject({ outcome: "error", code: "stream_lost" });
+    await vi.waitFor(() => expect(server.aborts).toEqual(["ses_fake1"]));
+    expect(await adapter.prompt("two")).toMatchObject({ outcome: "final", content: "next" });
+    expect(server.eventConnections).toBe(2);
+  });
+
+  it("a child session from an earlier turn (a resumed subagent) still has its asks answered", async () => {
+    let turns = 0;
+    const server = await fake({
+      onPrompt: (p) => {
+        turns++;
+        const opening = [E.userMessage(p.sessionId, p.body.messageID)];
+        if (turns === 1) return [...opening, E.sessionCreated("ses_child", p.sessionId), ...answer(p, ["first"]).slice(1)];
+        return [...opening, E.permissionAsked("ses_child", "per_child"), { hold: true }, ...answer(p, ["second"]).slice(1)];
+      },
+    });
+    const { adapter } = adapterFor(server, { permissions: "once" });
+    await adapter.prompt("one");
+    const second = adapter.prompt("two");
+    await vi.waitFor(() => expect(server.permissionReplies).toEqual([{ id: "per_child", body: { reply: "once" } }]));
+    server.release();
+    expect(await second).toMatchObject({ outcome: "final", content: "second" });
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { answeredAsk, failTurn, initialTurnState, mapOpencodeEvent, stopTurn, trackModel, type TurnState } from "../src/codec.js";
+import { answeredAsk, failTurn, initialTurnState, mapOpencodeEvent, promptSent, stopTurn, trackModel, type TurnState } from "../src/codec.js";
 import { Reply, type ModelChange } from "../src/replies.js";
 import * as E from "./fixtures/events.js";
 import { loadRecording, recordingNames, userMessageId } from "./fixtures/recordings.js";
@@ -121,8 +121,10 @@ describe("replaying every recording of opencode 1.18.33", () => {
     ]);
   });
 
-  it("provider-error-retry-then-abort: within the retry budget an idle without error is an empty final", () => {
-    expect(show(replay("provider-error-retry-then-abort", 0, 3).replies)).toEqual(["final:"]);
+  it("provider-error-retry-then-abort: stopped by someone else during the retries, it is still a provider error", () => {
+    expect(show(replay("provider-error-retry-then-abort", 0, 3).replies)).toEqual([
+      "error:provider_error:The turn ended while the model provider was failing: scripted upstream failure",
+    ]);
   });
 
   it("long-2000-deltas: 2000 deltas and a final that is exactly their concatenation", () => {
@@ -213,6 +215,15 @@ describe("rule 2: tool calls", () => {
   it("a call seen only at error still gets its call, then a failed result with the error text", () => {
     const { replies } = feed([...pre, E.toolPart(S, A, "p1", "c1", "read", { status: "error", input: { path: "x" }, error: "no such file" })]);
     expect(show(replies)).toEqual(['tool_call:read:c1:{"path":"x"}', 'tool_result:read:c1:false:"no such file"']);
+  });
+
+  it("a name that only arrives after the call went out does not change it: call and result agree", () => {
+    const { replies } = feed([
+      ...pre,
+      E.toolPart(S, A, "p1", "c1", undefined, { status: "running", input: {} }),
+      E.toolPart(S, A, "p1", "c1", "bash", { status: "completed", input: {}, output: "ok" }),
+    ]);
+    expect(show(replies)).toEqual(["tool_call:unknown:c1:{}", 'tool_result:unknown:c1:true:"ok"']);
   });
 
   it('a missing name is "unknown"; a name that changes to "invalid" is still one call under the first name', () => {
@@ -306,6 +317,37 @@ describe("rule 5: the turn is known by its own messageID", () => {
   });
 });
 
+describe("rule 5b: opencode refusing the prompt (no user message ever comes)", () => {
+  const sent = () => promptSent(start());
+
+  it("an error after the prompt was sent, then an idle, ends the turn as bad_request with the server's message", () => {
+    const { replies } = feed([E.sessionError(S, "UnknownError", "Agent not found: nope"), E.sessionError(S, "UnknownError", "second"), E.statusIdle(S), E.idle(S)], sent());
+    expect(show(replies)).toEqual(["error:bad_request:opencode did not start the turn: Agent not found: nope"]);
+  });
+
+  it("before the prompt was sent, errors and idles are an earlier turn's", () => {
+    const { replies, state } = feed([E.sessionError(S, "UnknownError", "old"), E.idle(S)]);
+    expect(replies).toEqual([]);
+    expect(state.earlyError).toBeUndefined();
+  });
+
+  it("an abort error is an earlier turn's even after the prompt was sent", () => {
+    expect(feed([E.sessionError(S, "MessageAbortedError", "Aborted"), E.idle(S), E.idle(S)], sent()).replies).toEqual([]);
+  });
+
+  it("a stale error is forgotten once the turn's own user message arrives", () => {
+    const { replies } = feed([E.sessionError(S, "UnknownError", "stale"), ...E.textTurn(S, U, A, ["fine"])], sent());
+    expect(show(replies)).toEqual(["delta:fine", "final:fine"]);
+  });
+});
+
+describe("provider retries", () => {
+  it("a retry that goes ahead (busy again) is not a failure", () => {
+    const { replies } = feed([E.userMessage(S, U), E.retry(S, 1, "flaky"), E.busy(S), ...E.textTurn(S, U, A, ["ok"]).slice(1)]);
+    expect(show(replies)).toEqual(["delta:ok", "final:ok"]);
+  });
+});
+
 describe("rule 6: session membership", () => {
   it("asks from a child session whose parentID is ours count; other sessions' asks do not", () => {
     const { state } = feed([
@@ -317,6 +359,11 @@ describe("rule 6: session membership", () => {
       E.questionAsked("ses_grandchild", "que_3"),
     ]);
     expect(state.asks.map((a) => `${a.kind}:${a.request.id}`)).toEqual(["permission:per_2", "question:que_3"]);
+  });
+
+  it("child sessions known from earlier turns are members from the start", () => {
+    const { state } = feed([E.userMessage(S, U), E.permissionAsked("ses_resumed", "per_r")], initialTurnState({ traceId: "t", sessionId: S, messageId: U, maxProviderRetries: 3, children: ["ses_resumed"] }));
+    expect(state.asks.map((a) => a.request.id)).toEqual(["per_r"]);
   });
 
   it("a child's idle does not end the turn, and another session's text is not ours", () => {

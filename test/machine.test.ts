@@ -50,18 +50,19 @@ const MESSAGE = "msg_model_user";
 const ASSISTANT = "msg_model_assistant";
 const TEXT_PART = "prt_model_text";
 const MAX_PROVIDER_RETRIES = 1;
-const TURN_TIMEOUT_MS = 60_000;
-const ABORT_GRACE_MS = 5_000;
+/** What the adapter sends when a turn's deadline passes. */
+const DEADLINE = { type: "CANCEL", failure: { code: "timeout", error: "The turn ran past its deadline of 60000 ms and was stopped." } } as const;
+const GRACE_MS = 5_000;
 
-/** No session yet (ensureSession runs), a deadline (its guard passes) and a small retry cap. */
+/** No session yet (ensureSession runs) and a small retry cap. */
 const INPUT: TurnInput = {
   traceId: TRACE,
   messageId: MESSAGE,
   prompt: { parts: [{ type: "text", text: "hello" }] },
   sessionId: undefined,
   maxProviderRetries: MAX_PROVIDER_RETRIES,
-  turnTimeoutMs: TURN_TIMEOUT_MS,
-  abortGraceMs: ABORT_GRACE_MS,
+  children: [],
+  graceMs: GRACE_MS,
 };
 
 const INVOKE_IDS: readonly InvokeId[] = ["ensureSession", "sendPrompt", "replyPermission", "replyQuestion", "abortSession"];
@@ -123,11 +124,13 @@ function abstractState(snapshot: Snap): string {
     stopping: codec.stopping?.code,
     asks: codec.asks.map((a) => a.kind),
     userSeen: codec.userSeen,
+    promptSent: codec.promptSent,
+    mayBeRefused: codec.earlyError !== undefined,
   });
 }
 
 // Timers. The machine's snapshot does not say which delayed events are still scheduled: `can()` accepts
-// `xstate.after.turnDeadline.turn.live` again after it fired, though `live` was never re-entered and no
+// a state's `xstate.after.*` event again after it fired, though the state was never re-entered and no
 // timer is left. The traversal therefore runs on the machine wrapped so that each snapshot also knows
 // its pending timers: a state node's delayed event is pending from the moment the node is entered
 // (or re-entered) until it fires or the node is left. Only pending delayed events are offered.
@@ -338,6 +341,7 @@ function harness(input: TurnInput = INPUT) {
   const taken: string[] = [];
   const errors: unknown[] = [];
   const clock = new ManualClock();
+  const counts = { abandoned: 0 };
 
   const fake = <O, I>(id: InvokeId) =>
     fromPromise<O, I>(
@@ -375,6 +379,9 @@ function harness(input: TurnInput = INPUT) {
       deliver: ({ context }) => {
         replies.push(...context.outbox);
       },
+      abandonServerTurn: () => {
+        counts.abandoned++;
+      },
     },
   });
 
@@ -402,7 +409,12 @@ function harness(input: TurnInput = INPUT) {
   const invoked = (id: InvokeId) => calls.filter((c) => c.id === id);
   const value = () => actor.getSnapshot().value;
 
-  return { actor, calls, streams, replies, taken, errors, clock, running, stream, invoked, value };
+  return {
+    actor, calls, streams, replies, taken, errors, clock, running, stream, invoked, value,
+    get abandoned() {
+      return counts.abandoned;
+    },
+  };
 }
 type Harness = ReturnType<typeof harness>;
 
@@ -634,23 +646,53 @@ describe("turn machine: behaviour with fake actors", () => {
     }
   });
 
-  it("the turn deadline cancels the turn, which ends with code timeout", async () => {
+  it("the turn deadline (a CANCEL with a timeout failure) stops the turn, which ends with code timeout", async () => {
     const h = harness();
     try {
       await toReceiving(h);
       h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("partial")] });
-      expect(h.clock.pendingDelays()).toEqual([TURN_TIMEOUT_MS]);
 
-      h.clock.fire(TURN_TIMEOUT_MS);
+      h.actor.send(DEADLINE);
       expect(h.value()).toEqual({ live: { streaming: "cancelling" } });
       await settle(h.running("abortSession"), { output: undefined });
       h.stream().sendBack({ type: "EVENTS", events: [E.sessionError(SESSION, "MessageAbortedError", "aborted"), E.idle(SESSION)] });
 
       expect(h.value()).toBe("errored");
       expect(h.replies.map((r) => r.kind)).toEqual(["delta", "error"]);
-      expect(h.replies.at(-1)).toMatchObject({ kind: "error", code: "timeout", error: expect.stringContaining(`${TURN_TIMEOUT_MS} ms`) });
+      expect(h.replies.at(-1)).toMatchObject({ kind: "error", code: "timeout", error: DEADLINE.failure.error });
       expect(h.clock.pendingDelays()).toEqual([]);
       assertContract(h);
+    } finally {
+      h.actor.stop();
+    }
+  });
+
+  it("a cancel before the stream is ready ends the turn at once, with nothing sent to opencode", async () => {
+    const h = harness();
+    try {
+      h.actor.send({ type: "START" });
+      await settle(h.running("ensureSession"), { output: SESSION });
+      expect(h.value()).toEqual({ live: "connectingStream" });
+      h.actor.send(DEADLINE);
+      expect(h.value()).toBe("errored");
+      expect(h.invoked("sendPrompt")).toHaveLength(0);
+      expect(h.invoked("abortSession")).toHaveLength(0);
+      expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "timeout" })]);
+    } finally {
+      h.actor.stop();
+    }
+  });
+
+  it("an error after the prompt was posted, then an idle, with no user message: opencode refused the prompt", async () => {
+    const h = harness();
+    try {
+      await toReceiving(h);
+      h.stream().sendBack({
+        type: "EVENTS",
+        events: [E.sessionError(SESSION, "UnknownError", "Agent not found: nope"), E.sessionError(SESSION, "UnknownError", "again"), E.statusIdle(SESSION), E.idle(SESSION)],
+      });
+      expect(h.value()).toBe("errored");
+      expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "bad_request", error: "opencode did not start the turn: Agent not found: nope" }]);
     } finally {
       h.actor.stop();
     }
@@ -668,18 +710,18 @@ describe("turn machine: behaviour with fake actors", () => {
       expect(h.value()).toEqual({ live: { streaming: "cancelling" } });
       const abort = h.running("abortSession"); // never settles, and no idle comes
 
-      h.clock.fire(ABORT_GRACE_MS);
+      h.clock.fire(GRACE_MS);
       expect(h.value()).toBe("errored");
       expect(h.replies).toEqual([expect.objectContaining({ kind: "error", trace_id: TRACE, code })]);
       expect(abort.signal.aborted, "the pending abort call is cancelled").toBe(true);
-      expect(h.clock.pendingDelays(), "the deadline timer is cleared too").toEqual([]);
+      expect(h.clock.pendingDelays(), "no timer is left").toEqual([]);
       assertContract(h);
     } finally {
       h.actor.stop();
     }
   });
 
-  it("STREAM.LOST ends the turn with stream_lost", async () => {
+  it("STREAM.LOST ends the turn with stream_lost and abandons the server's turn", async () => {
     const h = harness();
     try {
       await toReceiving(h);
@@ -690,6 +732,7 @@ describe("turn machine: behaviour with fake actors", () => {
         { kind: "delta", trace_id: TRACE, content: "half" },
         { kind: "error", trace_id: TRACE, code: "stream_lost", error: "The event stream from opencode was lost." },
       ]);
+      expect(h.abandoned).toBe(1);
       assertContract(h);
     } finally {
       h.actor.stop();
@@ -715,13 +758,13 @@ describe("turn machine: behaviour with fake actors", () => {
 });
 
 // Defects the model-based tests found once, kept as regressions.
-describe("turn machine: the deadline respects the state it interrupts", () => {
-  it("the deadline while prompting waits for the prompt to be posted before aborting (as CANCEL does)", async () => {
+describe("turn machine: a stop respects the state it interrupts", () => {
+  it("a stop while prompting waits for the prompt to be posted before aborting", async () => {
     const h = harness();
     try {
       await toPrompting(h);
       const prompt = h.running("sendPrompt");
-      h.clock.fire(TURN_TIMEOUT_MS);
+      h.actor.send(DEADLINE);
       expect(prompt.signal.aborted).toBe(false);
       expect(h.invoked("abortSession")).toHaveLength(0);
       await settle(prompt, { output: undefined });
@@ -732,15 +775,17 @@ describe("turn machine: the deadline respects the state it interrupts", () => {
     }
   });
 
-  it("the deadline while cancelling neither re-sends the abort nor restarts the abort grace", async () => {
+  it("a second stop while cancelling neither re-sends the abort nor restarts the abort grace", async () => {
     const h = harness();
     try {
       await toReceiving(h);
       h.actor.send({ type: "CANCEL" });
       const first = h.running("abortSession");
-      h.clock.fire(TURN_TIMEOUT_MS);
+      h.actor.send(DEADLINE);
       expect(first.signal.aborted).toBe(false);
       expect(h.invoked("abortSession")).toHaveLength(1);
+      h.clock.fire(GRACE_MS);
+      expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "aborted" })]);
     } finally {
       h.actor.stop();
     }

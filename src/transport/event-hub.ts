@@ -10,6 +10,7 @@ export interface HubListener {
 }
 
 export interface HubOptions {
+  /** A stream silent for this long is cut and its listeners told it was lost. */
   heartbeatTimeoutMs: number;
 }
 
@@ -30,9 +31,10 @@ interface Connection {
  */
 export class EventHub {
   readonly stats = { frames: 0, malformed: 0, routed: 0, connections: 0 };
+  /** Listeners by the session they subscribed to (the root of a family). */
   private readonly routes = new Map<string, Set<HubListener>>();
-  /** The sessions each listener is routed for (its own and its children), to unsubscribe in O(own). */
-  private readonly sessionsOf = new Map<HubListener, Set<string>>();
+  /** Every known child session's root: children are routed to whoever follows the root *now*. */
+  private readonly rootOf = new Map<string, string>();
   /** Events parsed but not yet handed over: one batch per listener per event-loop turn. */
   private pending = new Map<HubListener, unknown[]>();
   private flushTimer: NodeJS.Immediate | undefined;
@@ -44,16 +46,21 @@ export class EventHub {
     private readonly options: HubOptions,
   ) {}
 
+  /** Tightens the heartbeat timeout (from the next connection on). */
+  expectHeartbeatWithin(ms: number): void {
+    this.options.heartbeatTimeoutMs = Math.min(this.options.heartbeatTimeoutMs, ms);
+  }
+
   /** Routes the events of `sessionId` and of its child sessions to `listener` until the returned function is called. */
   subscribe(sessionId: string, listener: HubListener): () => void {
-    this.route(sessionId, [listener]);
+    let listeners = this.routes.get(sessionId);
+    if (listeners === undefined) this.routes.set(sessionId, (listeners = new Set()));
+    listeners.add(listener);
     return () => {
-      for (const id of this.sessionsOf.get(listener) ?? []) {
-        const set = this.routes.get(id);
-        if (set?.delete(listener) && set.size === 0) this.routes.delete(id);
-      }
-      this.sessionsOf.delete(listener);
       this.pending.delete(listener);
+      if (!listeners.delete(listener) || listeners.size > 0) return;
+      this.routes.delete(sessionId);
+      for (const [child, root] of this.rootOf) if (root === sessionId) this.rootOf.delete(child);
     };
   }
 
@@ -63,24 +70,21 @@ export class EventHub {
     return (this.connection ??= this.open()).ready;
   }
 
-  get isConnected(): boolean {
-    return this.connection?.connected === true;
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     this.cut(new TurnError("closed", "The adapter was closed."));
     clearImmediate(this.flushTimer);
     this.pending.clear();
     this.routes.clear();
-    this.sessionsOf.clear();
+    this.rootOf.clear();
     await this.http.close();
   }
 
-  /** Cuts the current connection, if any; its listeners are told `reason`. */
+  /** Cuts the current connection, if any; its listeners are told `reason`. The next connect() opens a new one. */
   cut(reason: TurnError): void {
     const connection = this.connection;
     if (connection === undefined) return;
+    this.connection = undefined;
     connection.cutReason ??= reason;
     connection.controller.abort();
   }
@@ -103,13 +107,14 @@ export class EventHub {
   private async run(connection: Connection): Promise<void> {
     const { connectTimeoutMs } = this.http.target;
     const origin = this.http.origin;
+    // Timers do not keep the process alive: the connection itself does, while it is wanted.
     const connectTimer = setTimeout(() => {
       this.cut(new TurnError("unreachable", `opencode at ${origin} sent no server.connected within ${connectTimeoutMs} ms`));
-    }, connectTimeoutMs);
+    }, connectTimeoutMs).unref();
     const silence = this.options.heartbeatTimeoutMs;
     const watchdog = setTimeout(() => {
       this.cut(new TurnError("stream_lost", `The event stream from opencode at ${origin} went silent for ${silence} ms (no heartbeat)`));
-    }, silence);
+    }, silence).unref();
     let ending: TurnError;
     try {
       const body = await this.http.openEvents(connection.controller.signal);
@@ -134,7 +139,7 @@ export class EventHub {
     }
     // What arrived before the end is handed over before the loss is told.
     this.flush();
-    for (const listener of [...this.sessionsOf.keys()]) listener.lost(ending);
+    for (const listener of new Set([...this.routes.values()].flatMap((set) => [...set]))) listener.lost(ending);
   }
 
   private dispatch(frames: string[], connection: Connection, connectTimer: NodeJS.Timeout): void {
@@ -156,7 +161,7 @@ export class EventHub {
         }
         continue;
       }
-      const listeners = this.routes.get(sessionId) ?? this.adoptChild(event);
+      const listeners = this.routes.get(this.rootOf.get(sessionId) ?? sessionId) ?? this.adoptChild(event);
       if (listeners === undefined) continue;
       this.stats.routed++;
       for (const listener of listeners) {
@@ -177,24 +182,14 @@ export class EventHub {
     for (const [listener, batch] of pending) listener.events(batch);
   };
 
-  private route(sessionId: string, listeners: Iterable<HubListener>): Set<HubListener> {
-    let set = this.routes.get(sessionId);
-    if (set === undefined) this.routes.set(sessionId, (set = new Set()));
-    for (const listener of listeners) {
-      set.add(listener);
-      let sessions = this.sessionsOf.get(listener);
-      if (sessions === undefined) this.sessionsOf.set(listener, (sessions = new Set()));
-      sessions.add(sessionId);
-    }
-    return set;
-  }
-
-  /** A new child of a routed session gets its parent's listeners (its permission asks matter). */
+  /** A new child of a followed session (or of one of its children) joins that family. */
   private adoptChild(event: unknown): Set<HubListener> | undefined {
-    const child = childSessionOf(event, this.routes);
+    const child = childSessionOf(event, { has: (id) => this.routes.has(id) || this.rootOf.has(id) });
     if (child === undefined) return undefined;
     const parentId = (event as { properties: { info: { parentID: string } } }).properties.info.parentID;
-    return this.route(child, this.routes.get(parentId) ?? []);
+    const root = this.rootOf.get(parentId) ?? parentId;
+    this.rootOf.set(child, root);
+    return this.routes.get(root);
   }
 }
 
@@ -207,15 +202,17 @@ const shared = new Map<string, SharedHub>();
 
 /**
  * The process-wide hub for a server: every adapter on the same server, directory and credentials
- * shares one. The last release closes it (and its connection pool).
+ * shares one connection. The first adapter's connect timeout applies to it, and the shortest
+ * heartbeat timeout any of them asked for. The last release closes it (and its connection pool).
  */
 export function acquireHub(target: ServerTarget, options: HubOptions): { hub: EventHub; release(): Promise<void> } {
-  const key = JSON.stringify([target.baseUrl, target.directory, target.username, target.password, target.connectTimeoutMs, options.heartbeatTimeoutMs]);
+  const key = JSON.stringify([target.baseUrl, target.directory, target.username, target.password]);
   let entry = shared.get(key);
   if (entry === undefined) {
-    entry = { hub: new EventHub(new OpencodeHttp(target), options), users: 0 };
+    entry = { hub: new EventHub(new OpencodeHttp(target), { ...options }), users: 0 };
     shared.set(key, entry);
   }
+  entry.hub.expectHeartbeatWithin(options.heartbeatTimeoutMs);
   entry.users++;
   const owned = entry;
   let released = false;

@@ -29,11 +29,15 @@ const MESSAGE_LIMIT = 300;
  */
 export class OpencodeHttp {
   readonly origin: string;
+  /** The target, less the password. */
+  readonly target: Omit<ServerTarget, "password">;
   private readonly prefix: string;
   private readonly pool: Pool;
-  private readonly headers: Record<string, string>;
+  /** A private field: it carries the credentials, which must not show when the object is inspected. */
+  readonly #headers: Record<string, string>;
 
-  constructor(readonly target: ServerTarget) {
+  constructor({ password, ...target }: ServerTarget) {
+    this.target = target;
     const url = new URL(target.baseUrl);
     this.origin = url.origin;
     this.prefix = url.pathname.replace(/\/+$/, "");
@@ -41,17 +45,17 @@ export class OpencodeHttp {
       connect: { timeout: target.connectTimeoutMs },
       keepAliveTimeout: 30_000,
     });
-    this.headers = { accept: "application/json" };
-    if (target.password !== undefined) {
-      const token = Buffer.from(`${target.username}:${target.password}`).toString("base64");
-      this.headers.authorization = `Basic ${token}`;
+    this.#headers = { accept: "application/json" };
+    if (password !== undefined) {
+      this.#headers.authorization = `Basic ${Buffer.from(`${target.username}:${password}`).toString("base64")}`;
     }
   }
 
   /** Calls an endpoint and returns its parsed JSON body (undefined when empty). */
   async call(method: "GET" | "POST", path: string, options: RequestOptions = {}): Promise<unknown> {
-    const headers = options.body === undefined ? this.headers : { ...this.headers, "content-type": "application/json" };
+    const headers = options.body === undefined ? this.#headers : { ...this.#headers, "content-type": "application/json" };
     let response;
+    let text: string;
     try {
       response = await this.pool.request({
         method,
@@ -62,10 +66,10 @@ export class OpencodeHttp {
         headersTimeout: ANSWER_TIMEOUT_MS,
         bodyTimeout: ANSWER_TIMEOUT_MS,
       });
+      text = await response.body.text();
     } catch (error) {
       throw this.transportError(error, `${method} ${path}`);
     }
-    const text = await response.body.text();
     if (response.statusCode === 404 && options.missingIsFine) return undefined;
     if (response.statusCode >= 300) throw this.statusError(response.statusCode, text, `${method} ${path}`, options.sessionId);
     if (text.length === 0) return undefined;
@@ -83,7 +87,7 @@ export class OpencodeHttp {
       response = await this.pool.request({
         method: "GET",
         path: this.path("/event"),
-        headers: { ...this.headers, accept: "text/event-stream" },
+        headers: { ...this.#headers, accept: "text/event-stream" },
         signal,
         headersTimeout: this.target.connectTimeoutMs,
         // A silent stream is the heartbeat watchdog's call, not a body timeout's.

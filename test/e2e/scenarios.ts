@@ -178,6 +178,25 @@ export function describeScenarios(version: OpencodeVersion): void {
       expect(ofKind(t.replies, "tool_result")[0]).toMatchObject({ success: true, result: "hi-from-tool\n" });
     });
 
+    it("5d. a subagent's permission ask (a child session of ours) is answered too, and the turn ends", async () => {
+      const asked: Array<Record<string, unknown>> = [];
+      const t = await turn("delegate this please", {
+        turnTimeoutMs: 30_000,
+        permissions: (request) => {
+          asked.push(request);
+          return "once";
+        },
+      });
+      expectInvariants(t);
+      expect(asked).toHaveLength(1);
+      expect(asked[0]!.sessionID).not.toBe(t.adapter.sessionId);
+      const [call] = ofKind(t.replies, "tool_call");
+      expect(call).toMatchObject({ tool: "task", call_id: "call_task" });
+      expect(ofKind(t.replies, "tool_result")[0]).toMatchObject({ tool: "task", success: true });
+      expect(String(ofKind(t.replies, "tool_result")[0]!.result)).toContain("hi-from-tool");
+      expect(t.result.outcome).toBe("final");
+    });
+
     it("6a. the question tool: the policy's answer reaches the model", async () => {
       const questions: unknown[] = [];
       const t = await turn("ask question now", {
@@ -270,6 +289,14 @@ export function describeScenarios(version: OpencodeVersion): void {
       const t = await turn("say hello", { providerID: PROVIDER_ID, modelID: "no-such-model", turnTimeoutMs: 20_000 });
       expectInvariants(t);
       expect(t.result).toMatchObject({ outcome: "error", code: "provider_error", error: expect.stringContaining("no-such-model") });
+    });
+
+    it("9e. a prompt opencode refuses before it starts (unknown agent): bad_request, not a hang", async () => {
+      const started = Date.now();
+      const t = await turn("say hello", { agent: "no-such-agent", connectTimeoutMs: 3000 });
+      expectInvariants(t);
+      expect(t.result).toMatchObject({ outcome: "error", code: "bad_request", error: expect.stringContaining("no-such-agent") });
+      expect(Date.now() - started).toBeLessThan(10_000);
     });
 
     it("10a. a wrong password is unauthorized", async () => {
