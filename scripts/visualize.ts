@@ -1,109 +1,20 @@
 /**
- * Writes the turn machine as a Mermaid stateDiagram-v2, walked from `turnMachine.root`:
- * visualizations/turn.machine.mmd (and printed) and visualizations/turn.machine.md.
+ * Writes the turn machine's Mermaid diagram: visualizations/turn.machine.mmd (also printed),
+ * visualizations/turn.machine.md, and the README's diagram section. test/diagram.test.ts fails when
+ * they are stale.
  *
- *   npm run viz        (node --import tsx scripts/visualize.ts)
- *
- * Output is deterministic (document order of states and transitions), so reruns give identical files.
- * Mermaid rules followed: a state is mentioned only in its parent's block (Mermaid moves a state into
- * the last block that names it), so edges between states of different parents go at the top level;
- * `:` and `;` end a label, so they are written as the entities `#58;` and `#59;`; composite states
- * carry no description (Mermaid drops those), so their invokes and internal transitions are notes.
+ *   npm run viz
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import type { AnyStateNode, AnyTransitionDefinition } from "xstate";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { turnMachine } from "../machines/turn.machine.js";
+import { toMermaid, withDiagram } from "./mermaid.js";
 
-type Named = string | { type?: string } | ((...args: never[]) => unknown);
-
-const nameOf = (x: Named): string => (typeof x === "string" ? x : typeof x === "function" ? x.name || "inline" : (x.type ?? "inline"));
-const label = (text: string) => text.replace(/[:;]/g, (c) => (c === ":" ? "#58;" : "#59;"));
-
-function all(node: AnyStateNode): AnyStateNode[] {
-  return Object.values(node.states).flatMap((child) => [child, ...all(child)]);
-}
-
-const nodes = all(turnMachine.root);
-const keyCount = new Map<string, number>();
-for (const n of nodes) keyCount.set(n.key, (keyCount.get(n.key) ?? 0) + 1);
-const RESERVED = new Set(["default", "state", "note", "class", "classdef", "direction", "end", "hide", "scale"]);
-/** The state's key when no other state has it, else its path; Mermaid ids are words, not keywords. */
-function idOf(n: AnyStateNode): string {
-  const id = (keyCount.get(n.key) === 1 ? n.key : n.path.join("_")).replace(/\W/g, "_");
-  return RESERVED.has(id.toLowerCase()) ? `${id}_state` : id;
-}
-
-function eventLabel(t: AnyTransitionDefinition): string {
-  const type = t.eventType as string;
-  if (type === "") return "always";
-  const actor = /^xstate\.(done|error)\.actor\.(.+)$/.exec(type);
-  if (actor) return `${actor[1]}: ${actor[2]}`;
-  if (type.startsWith("xstate.after.")) {
-    const delay = t.source.after.find((a) => a.eventType === type)?.delay;
-    return `after ${typeof delay === "number" ? `${delay}ms` : typeof delay === "string" ? delay : "(delay)"}`;
-  }
-  const doneState = /^xstate\.done\.state\.(.+)$/.exec(type);
-  return doneState ? `done: ${doneState[1]}` : type;
-}
-
-const guardOf = (t: AnyTransitionDefinition) => (t.guard ? ` [${nameOf(t.guard as Named)}]` : "");
-const actionsOf = (t: AnyTransitionDefinition) => (t.actions.length ? ` / ${t.actions.map((a) => nameOf(a as Named)).join(", ")}` : "");
-
-interface Edge {
-  from: AnyStateNode;
-  to: AnyStateNode;
-  text: string;
-}
-const edges: Edge[] = [];
-/** What a state does that is not an edge: invoked actors and internal (targetless) transitions. */
-const notes = new Map<AnyStateNode, string[]>();
-
-for (const n of nodes) {
-  const lines: string[] = n.invoke.map((i) => `invoke ${i.id}${typeof i.src === "string" && i.src !== i.id ? ` (${i.src})` : ""}`);
-  const transitions = [...[...n.transitions.values()].flat(), ...(n.always ?? [])];
-  for (const t of transitions) {
-    const text = `${eventLabel(t)}${guardOf(t)}`;
-    if (!t.target?.length) lines.push(`internal ${text}${actionsOf(t)}`);
-    for (const to of t.target ?? []) edges.push({ from: n, to, text });
-  }
-  if (lines.length) notes.set(n, lines);
-}
-
-const out: string[] = ["stateDiagram-v2"];
-const sameParent = (e: Edge) => e.from.parent === e.to.parent;
-
-function emit(scope: AnyStateNode, depth: number): void {
-  const pad = "  ".repeat(depth);
-  const initial = scope.initial?.target[0];
-  if (initial) out.push(`${pad}[*] --> ${idOf(initial)}`);
-  for (const child of Object.values(scope.states)) {
-    const id = idOf(child);
-    const compound = Object.keys(child.states).length > 0;
-    if (compound) {
-      out.push(`${pad}state ${id} {`);
-      emit(child, depth + 1);
-      out.push(`${pad}}`);
-      const note = notes.get(child);
-      if (note) out.push(`${pad}note right of ${id}`, ...note.map((l) => `${pad}  ${l}`), `${pad}end note`);
-    } else {
-      const note = notes.get(child);
-      if (note) for (const l of note) out.push(`${pad}${id} : ${label(l)}`);
-      else out.push(`${pad}${id}`);
-    }
-    if (child.type === "final") out.push(`${pad}${id} --> [*]`);
-  }
-  for (const e of edges) if (sameParent(e) && e.from.parent === scope) out.push(`${pad}${idOf(e.from)} --> ${idOf(e.to)} : ${label(e.text)}`);
-}
-
-emit(turnMachine.root, 1);
-const crossing = edges.filter((e) => !sameParent(e));
-if (crossing.length) out.push("  %% between states of different parents: kept at the top level");
-for (const e of crossing) out.push(`  ${idOf(e.from)} --> ${idOf(e.to)} : ${label(e.text)}`);
-const diagram = `${out.join("\n")}\n`;
-
+const diagram = toMermaid(turnMachine);
 const dir = new URL("../visualizations/", import.meta.url);
 mkdirSync(dir, { recursive: true });
 writeFileSync(new URL("turn.machine.mmd", dir), diagram);
 const caption = `The turn lifecycle of \`machines/turn.machine.ts\` (\`${turnMachine.id}\`), generated from \`turnMachine.root\` by \`npm run viz\`; do not edit by hand.`;
 writeFileSync(new URL("turn.machine.md", dir), `${caption}\n\n\`\`\`mermaid\n${diagram}\`\`\`\n`);
+const readme = new URL("../README.md", import.meta.url);
+writeFileSync(readme, withDiagram(readFileSync(readme, "utf8"), diagram));
 process.stdout.write(diagram);

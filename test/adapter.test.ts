@@ -130,6 +130,21 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     expect(kinds(replies)).toEqual(["error"]);
   });
 
+  it("a server that accepts connections but never answers is `unreachable` after the connect timeout", async () => {
+    const sockets = new Set<import("node:net").Socket>();
+    const mute = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => mute.listen(0, "127.0.0.1", resolve));
+    open.push({ close: () => new Promise<void>((resolve) => (sockets.forEach((s) => s.destroy()), mute.close(() => resolve()))) });
+    const replies: Reply[] = [];
+    const adapter = new OpenCodeAdapter({ baseUrl: `http://127.0.0.1:${(mute.address() as { port: number }).port}`, connectTimeoutMs: 300 }, (r) => void replies.push(r));
+    open.push(adapter);
+    const started = Date.now();
+    const result = await adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "error", code: "unreachable", error: expect.stringContaining("did not answer within 300 ms") });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(kinds(replies)).toEqual(["error"]);
+  });
+
   it("a server that accepts but never sends server.connected is `unreachable` after the connect timeout", async () => {
     const server = await fake({ silentEventStream: true });
     const { adapter } = adapterFor(server, { connectTimeoutMs: 300 });

@@ -19,8 +19,8 @@ export interface RequestOptions {
   missingIsFine?: boolean;
 }
 
-/** Requests that answer within this or are considered dead; prompts return at once (prompt_async). */
-const ANSWER_TIMEOUT_MS = 60_000;
+/** A body that stalls this long is dead; every call a turn makes answers small and at once. */
+const BODY_TIMEOUT_MS = 60_000;
 const MESSAGE_LIMIT = 300;
 
 /**
@@ -63,8 +63,9 @@ export class OpencodeHttp {
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: options.signal,
-        headersTimeout: ANSWER_TIMEOUT_MS,
-        bodyTimeout: ANSWER_TIMEOUT_MS,
+        // A server that accepts the connection but never answers is as dead as one that refuses it.
+        headersTimeout: this.target.connectTimeoutMs,
+        bodyTimeout: BODY_TIMEOUT_MS,
       });
       text = await response.body.text();
     } catch (error) {
@@ -121,7 +122,7 @@ export class OpencodeHttp {
       return new TurnError("unreachable", `opencode at ${where} did not accept a connection within ${this.target.connectTimeoutMs} ms; is the server running?`);
     }
     if (error instanceof undiciErrors.HeadersTimeoutError) {
-      return new TurnError("unreachable", `opencode at ${where} accepted ${what} but did not answer in time; is the server healthy?`);
+      return new TurnError("unreachable", `opencode at ${where} accepted ${what} but did not answer within ${this.target.connectTimeoutMs} ms; is the server healthy?`);
     }
     if ((error as { name?: string }).name === "AbortError" || error instanceof undiciErrors.RequestAbortedError) {
       return new TurnError("aborted", `${what} was cancelled`);

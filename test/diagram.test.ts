@@ -1,0 +1,25 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { turnMachine } from "../machines/turn.machine.js";
+import { toMermaid, withDiagram } from "../scripts/mermaid.js";
+
+const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), "utf8");
+
+describe("the state diagram", () => {
+  const diagram = toMermaid(turnMachine);
+
+  it("committed in visualizations/ is the machine's current shape (run `npm run viz` if not)", () => {
+    expect(read("visualizations/turn.machine.mmd")).toBe(diagram);
+  });
+
+  it("in the README is the same diagram", () => {
+    const readme = read("README.md");
+    expect(withDiagram(readme, diagram)).toBe(readme);
+  });
+
+  it("names every state of the machine", () => {
+    for (const state of ["idle", "ensuringSession", "connectingStream", "prompting", "receiving", "answeringPermission", "answeringQuestion", "confirmingPrompt", "cancelling", "done", "errored"]) {
+      expect(diagram).toMatch(new RegExp(`\\b${state}\\b`));
+    }
+  });
+});
