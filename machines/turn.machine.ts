@@ -1,6 +1,7 @@
 import { assign, fromCallback, fromPromise, not, setup, type ErrorActorEvent } from "xstate";
 import {
   answeredAsk,
+  concernsTurn,
   failTurn,
   initialTurnState,
   mapOpencodeEvent,
@@ -140,6 +141,9 @@ export const turnMachine = setup({
     abandonServerTurn: () => undefined,
   },
   guards: {
+    /** Is this event ours: does the batch hold anything about the turn's session family? */
+    concernsTurn: ({ context, event }) => event.type === "EVENTS" && event.events.some((e) => concernsTurn(e, context.codec)),
+    /** Is the turn over, and how. */
     endedWithFinal: ({ context }) => context.codec.terminal === "final",
     endedWithError: ({ context }) => context.codec.terminal === "error",
     isStopping: ({ context }) => context.codec.stopping !== undefined,
@@ -189,7 +193,7 @@ export const turnMachine = setup({
         input: ({ context }) => ({ sessionId: context.codec.sessionId }),
       },
       on: {
-        EVENTS: { actions: [{ type: "applyEvents", params: ({ event }) => event.events }, "deliver"] },
+        EVENTS: { guard: "concernsTurn", actions: [{ type: "applyEvents", params: ({ event }) => event.events }, "deliver"] },
         "STREAM.LOST": {
           target: "errored",
           actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "deliver", "abandonServerTurn"],

@@ -141,18 +141,25 @@ const IRRELEVANT = new Set([
   "command.executed",
 ]);
 
+/**
+ * Whether an event is about this turn's session family: its session, a child session, or one that
+ * introduces a child. Events that name no session are let through, to be used or counted as skipped.
+ */
+export function concernsTurn(event: unknown, state: TurnState): boolean {
+  const sessionId = sessionIdOf(event);
+  return sessionId === undefined || state.family.has(sessionId) || childSessionOf(event, state.family) !== undefined;
+}
+
 export function mapOpencodeEvent(event: unknown, state: TurnState): CodecResult {
   const type = (event as { type?: unknown } | null)?.type;
   if (typeof type !== "string") return skip(state);
   if (type === "message.part.delta") return onDelta(event, state);
-
-  const sessionId = sessionIdOf(event);
+  if (!concernsTurn(event, state)) return same(state);
   if (type === "session.created" || type === "session.updated") {
     const child = childSessionOf(event, state.family);
     if (child === undefined) return same(state);
     return { state: { ...state, family: new Set(state.family).add(child) }, replies: NONE };
   }
-  if (sessionId !== undefined && !state.family.has(sessionId)) return same(state);
 
   switch (type) {
     case "message.updated":

@@ -88,6 +88,7 @@ const EVENT_BATCHES: ReadonlyArray<{ label: string; events: readonly unknown[] }
   { label: "retry past the cap", events: [E.retry(SESSION, MAX_PROVIDER_RETRIES + 1)] },
   { label: "session idle", events: [E.idle(SESSION)] },
   { label: "session error", events: [E.sessionError(SESSION, "APIError", "the provider is down")] },
+  { label: "another session's turn", events: E.textTurn("ses_someone_else", "msg_their_user", "msg_their_answer", ["not ours"]) },
 ];
 
 const invokeError = (id: InvokeId) => new TurnError("unreachable", `The ${id} call failed (test).`);
@@ -716,6 +717,21 @@ describe("turn machine: behaviour with fake actors", () => {
       expect(abort.signal.aborted, "the pending abort call is cancelled").toBe(true);
       expect(h.clock.pendingDelays(), "no timer is left").toEqual([]);
       assertContract(h);
+    } finally {
+      h.actor.stop();
+    }
+  });
+
+  it("a batch with nothing about the turn's sessions is not taken (the concernsTurn guard)", async () => {
+    const h = harness();
+    try {
+      await toReceiving(h);
+      const before = h.actor.getSnapshot();
+      const foreign = { type: "EVENTS", events: E.textTurn("ses_someone_else", "msg_u", "msg_a", ["not ours"]) } as const;
+      expect(before.can(foreign)).toBe(false);
+      h.stream().sendBack(foreign);
+      expect(h.actor.getSnapshot()).toBe(before);
+      expect(h.replies).toEqual([]);
     } finally {
       h.actor.stop();
     }
