@@ -3,7 +3,7 @@ import { TurnError } from "../turn-error.js";
 import { OpencodeHttp, type ServerTarget } from "./http.js";
 import { SseFrames } from "./sse.js";
 
-/** Receives the events of one session family, a batch per network chunk, in stream order. */
+/** Receives the events of one session family in stream order, batched: what arrived within one event-loop turn. */
 export interface HubListener {
   events(batch: readonly unknown[]): void;
   lost(error: TurnError): void;
@@ -20,19 +20,23 @@ interface Connection {
   connected: boolean;
   /** Why the connection was cut from this side (watchdog, close), if it was. */
   cutReason: TurnError | undefined;
+  /** The listeners this connection served: they are the ones its loss concerns. */
+  readonly served: Set<HubListener>;
   resolve(): void;
   reject(error: TurnError): void;
 }
 
 /**
  * One `/event` stream per opencode server (and directory), shared by every turn of the process.
- * Each frame is parsed once and routed by session id in O(1); listeners get one batch per chunk.
+ * Each frame is parsed once and routed by session id in O(1); each listener gets one batch per
+ * event-loop turn, however many chunks arrived in it.
  * The stream is a subscription: it does not belong to any turn.
  */
 export class EventHub {
   readonly stats = { frames: 0, malformed: 0, routed: 0, connections: 0 };
   /** Listeners by the session they subscribed to (the root of a family). */
   private readonly routes = new Map<string, Set<HubListener>>();
+  private readonly listeners = new Set<HubListener>();
   /** Every known child session's root: children are routed to whoever follows the root *now*. */
   private readonly rootOf = new Map<string, string>();
   /** Events parsed but not yet handed over: one batch per listener per event-loop turn. */
@@ -56,8 +60,11 @@ export class EventHub {
     let listeners = this.routes.get(sessionId);
     if (listeners === undefined) this.routes.set(sessionId, (listeners = new Set()));
     listeners.add(listener);
+    this.listeners.add(listener);
+    this.connection?.served.add(listener);
     return () => {
       this.pending.delete(listener);
+      this.listeners.delete(listener);
       if (!listeners.delete(listener) || listeners.size > 0) return;
       this.routes.delete(sessionId);
       for (const [child, root] of this.rootOf) if (root === sessionId) this.rootOf.delete(child);
@@ -77,6 +84,7 @@ export class EventHub {
     this.pending.clear();
     this.routes.clear();
     this.rootOf.clear();
+    this.listeners.clear();
     await this.http.close();
   }
 
@@ -98,7 +106,15 @@ export class EventHub {
     });
     // Callers observe `ready` through connect(); an unobserved rejection is not a crash.
     ready.catch(() => undefined);
-    const connection: Connection = { controller: new AbortController(), ready, connected: false, cutReason: undefined, resolve, reject };
+    const connection: Connection = {
+      controller: new AbortController(),
+      ready,
+      connected: false,
+      cutReason: undefined,
+      served: new Set(this.listeners),
+      resolve,
+      reject,
+    };
     this.stats.connections++;
     void this.run(connection);
     return connection;
@@ -137,9 +153,10 @@ export class EventHub {
       connection.reject(ending);
       return;
     }
-    // What arrived before the end is handed over before the loss is told.
+    // What arrived before the end is handed over before the loss is told; a listener that came after
+    // (served by a newer connection) lost nothing.
     this.flush();
-    for (const listener of new Set([...this.routes.values()].flatMap((set) => [...set]))) listener.lost(ending);
+    for (const listener of connection.served) if (this.listeners.has(listener)) listener.lost(ending);
   }
 
   private dispatch(frames: string[], connection: Connection, connectTimer: NodeJS.Timeout): void {

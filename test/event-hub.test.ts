@@ -1,0 +1,187 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { EventHub, type HubListener } from "../src/transport/event-hub.js";
+import type { OpencodeHttp } from "../src/transport/http.js";
+import type { TurnError } from "../src/turn-error.js";
+import * as E from "./fixtures/events.js";
+
+/** One scripted `/event` body: the test pushes frames, ends or breaks it. */
+class ScriptedBody {
+  private readonly queue: Array<Uint8Array | Error | null> = [];
+  private wake: (() => void) | undefined;
+
+  constructor(signal: AbortSignal) {
+    signal.addEventListener("abort", () => this.fail(new Error("aborted")));
+  }
+
+  frame(event: unknown): void {
+    this.raw(`data: ${JSON.stringify(event)}\n\n`);
+  }
+  raw(text: string): void {
+    this.push(new TextEncoder().encode(text));
+  }
+  end(): void {
+    this.push(null);
+  }
+  fail(error: Error): void {
+    this.push(error);
+  }
+
+  private push(item: Uint8Array | Error | null): void {
+    this.queue.push(item);
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      while (this.queue.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+      const item = this.queue.shift()!;
+      if (item === null) return;
+      if (item instanceof Error) throw item;
+      yield item;
+    }
+  }
+}
+
+function hubWithScriptedServer(heartbeatTimeoutMs = 60_000) {
+  const bodies: ScriptedBody[] = [];
+  const http = {
+    origin: "http://opencode.test",
+    target: { baseUrl: "http://opencode.test", username: "opencode", directory: undefined, connectTimeoutMs: 1000 },
+    openEvents: async (signal: AbortSignal) => {
+      const body = new ScriptedBody(signal);
+      bodies.push(body);
+      body.frame(E.connected());
+      return body;
+    },
+    close: async () => undefined,
+  } as unknown as OpencodeHttp;
+  const hub = new EventHub(http, { heartbeatTimeoutMs });
+  return { hub, bodies, body: () => bodies.at(-1)! };
+}
+
+function recorder(): HubListener & { batches: unknown[][]; losses: TurnError[]; types(): string[] } {
+  const batches: unknown[][] = [];
+  const losses: TurnError[] = [];
+  return {
+    batches,
+    losses,
+    events: (batch) => void batches.push([...batch]),
+    lost: (error) => void losses.push(error),
+    types: () => batches.flat().map((e) => `${(e as { type: string }).type}@${(e as { properties: { sessionID?: string } }).properties.sessionID}`),
+  };
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+const hubs: EventHub[] = [];
+afterEach(async () => {
+  for (const hub of hubs.splice(0)) await hub.close();
+});
+
+describe("EventHub", () => {
+  it("routes each session's events to its listeners only, and counts frames that are not JSON", async () => {
+    const { hub, body } = hubWithScriptedServer();
+    hubs.push(hub);
+    const a = recorder();
+    const b = recorder();
+    hub.subscribe("ses_a", a);
+    hub.subscribe("ses_b", b);
+    await hub.connect();
+    body().frame(E.idle("ses_a"));
+    body().raw("data: {oops\n\n");
+    body().frame(E.idle("ses_b"));
+    body().frame(E.idle("ses_nobody"));
+    body().frame(E.heartbeat());
+    await tick();
+    await tick();
+    expect(a.types()).toEqual(["session.idle@ses_a"]);
+    expect(b.types()).toEqual(["session.idle@ses_b"]);
+    expect(hub.stats.malformed).toBe(1);
+  });
+
+  it("hands over what arrived within one event-loop turn as one batch, in order", async () => {
+    const { hub, body } = hubWithScriptedServer();
+    hubs.push(hub);
+    const a = recorder();
+    hub.subscribe("ses_a", a);
+    await hub.connect();
+    for (let i = 0; i < 5; i++) body().frame(E.delta("ses_a", "m", "p", `d${i}`));
+    await tick();
+    await tick();
+    expect(a.batches).toHaveLength(1);
+    expect(a.batches[0]!.map((e) => (e as { properties: { delta: string } }).properties.delta)).toEqual(["d0", "d1", "d2", "d3", "d4"]);
+  });
+
+  it("routes children and grandchildren to the root's listeners, also to listeners who came later", async () => {
+    const { hub, body } = hubWithScriptedServer();
+    hubs.push(hub);
+    const watcher = recorder();
+    hub.subscribe("ses_root", watcher);
+    await hub.connect();
+    body().frame(E.sessionCreated("ses_child", "ses_root"));
+    body().frame(E.sessionCreated("ses_grandchild", "ses_child"));
+    await tick();
+    // A later turn follows the root; the subagent session is resumed and asks for permission.
+    const laterTurn = recorder();
+    hub.subscribe("ses_root", laterTurn);
+    body().frame(E.permissionAsked("ses_grandchild", "per_1"));
+    await tick();
+    await tick();
+    expect(laterTurn.types()).toEqual(["permission.asked@ses_grandchild"]);
+    expect(watcher.types()).toEqual(["session.created@ses_child", "session.created@ses_grandchild", "permission.asked@ses_grandchild"]);
+  });
+
+  it("stops delivering to a listener once it unsubscribes", async () => {
+    const { hub, body } = hubWithScriptedServer();
+    hubs.push(hub);
+    const a = recorder();
+    const unsubscribe = hub.subscribe("ses_a", a);
+    await hub.connect();
+    body().frame(E.idle("ses_a"));
+    unsubscribe();
+    await tick();
+    body().frame(E.idle("ses_a"));
+    await tick();
+    expect(a.batches).toEqual([]);
+  });
+
+  it("tells the listeners a connection served that it was lost, after handing over what it delivered", async () => {
+    const { hub, body } = hubWithScriptedServer();
+    hubs.push(hub);
+    const a = recorder();
+    hub.subscribe("ses_a", a);
+    await hub.connect();
+    body().frame(E.idle("ses_a"));
+    body().end();
+    await tick();
+    await tick();
+    expect(a.types()).toEqual(["session.idle@ses_a"]);
+    expect(a.losses.map((e) => e.code)).toEqual(["stream_lost"]);
+  });
+
+  it("a listener that came after a cut, served by the new connection, is not told of the old one's loss", async () => {
+    const { hub, bodies } = hubWithScriptedServer();
+    hubs.push(hub);
+    const old = recorder();
+    hub.subscribe("ses_a", old);
+    await hub.connect();
+    hub.cut({ code: "stream_lost", message: "cut by the test" } as TurnError);
+    const fresh = recorder();
+    hub.subscribe("ses_b", fresh);
+    await hub.connect();
+    await tick();
+    await tick();
+    expect(bodies).toHaveLength(2);
+    expect(old.losses).toHaveLength(1);
+    expect(fresh.losses).toEqual([]);
+  });
+
+  it("the heartbeat watchdog cuts a silent stream", async () => {
+    const { hub } = hubWithScriptedServer(50);
+    hubs.push(hub);
+    const a = recorder();
+    hub.subscribe("ses_a", a);
+    await hub.connect();
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(a.losses.map((e) => [e.code, e.message.includes("heartbeat")])).toEqual([["stream_lost", true]]);
+  });
+});
