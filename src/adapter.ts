@@ -151,7 +151,7 @@ export class OpenCodeAdapter {
       sessionId: this.sessionId,
       children: [...this.children],
       maxProviderRetries: this.#config.maxProviderRetries,
-      // The abort is a request like any other: it has the connect timeout to be confirmed.
+      // opencode has as long to confirm an abort (or that it took the prompt) as to answer a request.
       graceMs: this.#config.connectTimeoutMs,
     };
     const actor = createActor(this.machine, { input });
