@@ -34,7 +34,8 @@ export const MessageUpdated = z.looseObject({
 
 const ToolState = z.looseObject({
   status: z.string(),
-  input: z.record(z.string(), z.unknown()).optional(),
+  // Always an object in practice; anything else is read as no arguments rather than losing the call.
+  input: z.record(z.string(), z.unknown()).optional().catch(undefined),
   output: z.unknown().optional(),
   error: z.unknown().optional(),
 });
@@ -132,16 +133,18 @@ export const SessionError = z.looseObject({
   }),
 });
 
+// An ask that fails to parse is never answered and hangs the turn: only its id and session are
+// required; every other field falls back to a neutral value.
 export const PermissionAsked = z.looseObject({
   type: z.literal("permission.asked"),
   properties: z.looseObject({
     id,
     sessionID: id,
-    permission: z.string(),
-    patterns: z.array(z.string()).default([]),
-    metadata: z.record(z.string(), z.unknown()).default({}),
-    always: z.array(z.string()).default([]),
-    tool: z.looseObject({ messageID: z.string(), callID: z.string() }).optional(),
+    permission: z.string().catch("unknown"),
+    patterns: z.array(z.string()).catch([]),
+    metadata: z.record(z.string(), z.unknown()).catch({}),
+    always: z.array(z.string()).catch([]),
+    tool: z.looseObject({ messageID: z.string(), callID: z.string() }).optional().catch(undefined),
   }),
 });
 export type PermissionRequest = z.infer<typeof PermissionAsked>["properties"];
@@ -151,14 +154,16 @@ export const QuestionAsked = z.looseObject({
   properties: z.looseObject({
     id,
     sessionID: id,
-    questions: z.array(
-      z.looseObject({
-        question: z.string(),
-        header: z.string().optional(),
-        options: z.array(z.looseObject({ label: z.string(), description: z.string().optional() })).default([]),
-        multiple: z.boolean().optional(),
-      }),
-    ),
+    questions: z
+      .array(
+        z.looseObject({
+          question: z.string().catch(""),
+          header: z.string().optional().catch(undefined),
+          options: z.array(z.looseObject({ label: z.string(), description: z.string().optional() })).catch([]),
+          multiple: z.boolean().optional().catch(undefined),
+        }),
+      )
+      .catch([]),
   }),
 });
 export type QuestionRequest = z.infer<typeof QuestionAsked>["properties"];

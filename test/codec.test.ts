@@ -212,6 +212,11 @@ describe("rule 2: tool calls", () => {
     expect(show(replies)).toEqual(['tool_call:bash:c1:{"command":"ls","description":"list"}', 'tool_result:bash:c1:true:"a\\nb\\n"']);
   });
 
+  it("a call whose input is not an object still gets its call and result, with no arguments", () => {
+    const { replies } = feed([...pre, E.toolPart(S, A, "p1", "c1", "bash", { status: "completed", input: "ls", output: "ok" })]);
+    expect(show(replies)).toEqual(["tool_call:bash:c1:{}", 'tool_result:bash:c1:true:"ok"']);
+  });
+
   it("a call seen only at error still gets its call, then a failed result with the error text", () => {
     const { replies } = feed([...pre, E.toolPart(S, A, "p1", "c1", "read", { status: "error", input: { path: "x" }, error: "no such file" })]);
     expect(show(replies)).toEqual(['tool_call:read:c1:{"path":"x"}', 'tool_result:read:c1:false:"no such file"']);
@@ -375,6 +380,18 @@ describe("rule 6: session membership", () => {
       E.idle(S),
     ]);
     expect(show(replies)).toEqual(["final:"]);
+  });
+
+  it("an ask with nothing but its id and session is still queued (an unanswered ask would hang the turn)", () => {
+    const { state } = feed([
+      E.userMessage(S, U),
+      { type: "permission.asked", properties: { id: "per_bare", sessionID: S, metadata: "odd", patterns: null } },
+      { type: "question.asked", properties: { id: "que_bare", sessionID: S, questions: "odd" } },
+    ]);
+    expect(state.asks).toEqual([
+      { kind: "permission", request: { id: "per_bare", sessionID: S, permission: "unknown", patterns: [], metadata: {}, always: [] } },
+      { kind: "question", request: { id: "que_bare", sessionID: S, questions: [] } },
+    ]);
   });
 
   it("an ask settled elsewhere leaves the queue; the head leaves when the machine answered it", () => {
