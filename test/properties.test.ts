@@ -1,10 +1,12 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OpenCodeAdapter } from "../src/adapter.js";
 import { initialTurnState, mapOpencodeEvent } from "../src/codec.js";
 import { isPartDelta, PartDelta } from "../src/events.js";
 import { Reply } from "../src/replies.js";
 import { SseFrames } from "../src/transport/sse.js";
 import * as E from "./fixtures/events.js";
+import { FakeOpencode, type Step } from "./fixtures/fake-opencode.js";
 
 const S = "ses_ours";
 const U = "msg_user";
@@ -75,6 +77,41 @@ function interleave<T>(a: T[], b: T[], choices: boolean[]): T[] {
   return out;
 }
 
+
+/** Every invariant of the contract for one turn's replies, given what the turn really said. */
+function expectContract(replies: Reply[], traceId: string, segments: Segment[]): void {
+  for (const reply of replies) Reply.parse(reply);
+  // Exactly one terminal reply, last; every reply carries the trace id.
+  expect(replies.filter((r) => r.kind === "final" || r.kind === "error")).toHaveLength(1);
+  expect(replies.at(-1)?.kind).toBe("final");
+  expect(replies.every((r) => r.trace_id === traceId)).toBe(true);
+
+  // final is exactly the deltas, which are exactly our text parts; reasoning is never in it.
+  const deltas = replies.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content).join("");
+  const text = segments.flatMap((s) => (s.kind === "text" ? s.deltas : [])).join("");
+  const reasoning = segments.flatMap((s) => (s.kind === "reasoning" ? s.deltas : [])).join("");
+  expect(replies.at(-1)).toEqual({ kind: "final", trace_id: traceId, content: deltas });
+  expect(deltas).toBe(text);
+  expect(replies.filter((r) => r.kind === "reasoning").map((r) => (r as { content: string }).content).join("")).toBe(reasoning);
+  expect(JSON.stringify(replies)).not.toContain("OTHER");
+  expect(JSON.stringify(replies)).not.toContain("the user's words");
+
+  // One call and one result per call id, the call first, the tool never empty.
+  const tools = segments.filter((s): s is Extract<Segment, { kind: "tool" }> => s.kind === "tool");
+  for (const kind of ["tool_call", "tool_result"] as const) {
+    const ids = replies.flatMap((r) => (r.kind === kind ? [r.call_id] : []));
+    expect([...ids].sort()).toEqual(tools.map((t) => t.callId).sort());
+  }
+  for (const t of tools) {
+    const call = replies.findIndex((r) => r.kind === "tool_call" && r.call_id === t.callId);
+    const result = replies.find((r) => r.kind === "tool_result" && r.call_id === t.callId) as Extract<Reply, { kind: "tool_result" }>;
+    expect(call).toBeLessThan(replies.indexOf(result));
+    expect(result.tool).toBe(t.tool ?? "unknown");
+    expect(result.success).toBe(t.outcome === "completed");
+    if (t.running) expect((replies[call] as Extract<Reply, { kind: "tool_call" }>).args).toEqual(t.input);
+  }
+}
+
 describe("codec properties: random valid turns among other sessions' and stale events", () => {
   it("keep every invariant of the contract", () => {
     fc.assert(
@@ -87,37 +124,7 @@ describe("codec properties: random valid turns among other sessions' and stale e
           state = step.state;
           replies.push(...step.replies);
         }
-        for (const reply of replies) Reply.parse(reply);
-
-        // Exactly one terminal reply, last; every reply carries the trace id.
-        expect(replies.filter((r) => r.kind === "final" || r.kind === "error")).toHaveLength(1);
-        expect(replies.at(-1)?.kind).toBe("final");
-        expect(replies.every((r) => r.trace_id === "trace-p")).toBe(true);
-
-        // final is exactly the deltas, which are exactly our text parts; reasoning is never in it.
-        const deltas = replies.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content).join("");
-        const text = segments.flatMap((s) => (s.kind === "text" ? s.deltas : [])).join("");
-        const reasoning = segments.flatMap((s) => (s.kind === "reasoning" ? s.deltas : [])).join("");
-        expect(replies.at(-1)).toEqual({ kind: "final", trace_id: "trace-p", content: deltas });
-        expect(deltas).toBe(text);
-        expect(replies.filter((r) => r.kind === "reasoning").map((r) => (r as { content: string }).content).join("")).toBe(reasoning);
-        expect(JSON.stringify(replies)).not.toContain("OTHER");
-        expect(JSON.stringify(replies)).not.toContain("the user's words");
-
-        // One call and one result per call id, the call first, the tool never empty.
-        const tools = segments.filter((s): s is Extract<Segment, { kind: "tool" }> => s.kind === "tool");
-        for (const kind of ["tool_call", "tool_result"] as const) {
-          const ids = replies.flatMap((r) => (r.kind === kind ? [r.call_id] : []));
-          expect([...ids].sort()).toEqual(tools.map((t) => t.callId).sort());
-        }
-        for (const t of tools) {
-          const call = replies.findIndex((r) => r.kind === "tool_call" && r.call_id === t.callId);
-          const result = replies.find((r) => r.kind === "tool_result" && r.call_id === t.callId) as Extract<Reply, { kind: "tool_result" }>;
-          expect(call).toBeLessThan(replies.indexOf(result));
-          expect(result.tool).toBe(t.tool ?? "unknown");
-          expect(result.success).toBe(t.outcome === "completed");
-          if (t.running) expect((replies[call] as Extract<Reply, { kind: "tool_call" }>).args).toEqual(t.input);
-        }
+        expectContract(replies, "trace-p", segments);
         expect(state.usage?.cost).toBeCloseTo(0.5 * new Set(events.filter((e) => e.type === "message.part.updated" && (e.properties.part as { type: string }).type === "step-finish")).size);
       }),
       { numRuns: 300 },
@@ -132,6 +139,43 @@ describe("codec properties: random valid turns among other sessions' and stale e
         expect(state.terminal).toBeUndefined();
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe("pipeline properties: the same random turns through the adapter (hub, machine, codec, sink)", () => {
+  let server: FakeOpencode;
+  let script: (sessionId: string, messageId: string) => Step[] = () => [];
+  beforeAll(async () => {
+    server = await FakeOpencode.start({ onPrompt: (p) => script(p.sessionId, p.body.messageID) });
+  });
+  afterAll(() => server.close());
+
+  it("keep every invariant, however the stream is cut into chunks", async () => {
+    await fc.assert(
+      fc.asyncProperty(turn, noise, fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }), fc.array(fc.nat(), { maxLength: 12 }), async ({ segments, events }, { other, stale, late }, choices, cuts) => {
+        script = (sessionId, messageId) => {
+          // The generated turn, with the ids this prompt really has, as raw bytes cut at random places.
+          const wire = [...stale, ...interleave(events, other, choices), ...late]
+            .map((event) => `data: ${JSON.stringify(event).replaceAll(S, sessionId).replaceAll(U, messageId)}\n\n`)
+            .join("");
+          const at = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+          return [0, ...at].map((from, i) => ({ raw: wire.slice(from, [...at, wire.length][i]) })).filter((step) => step.raw.length > 0);
+        };
+        const replies: Reply[] = [];
+        const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password }, async (reply) => {
+          if (replies.length % 3 === 0) await new Promise((resolve) => setImmediate(resolve));
+          replies.push(reply);
+        });
+        try {
+          const result = await adapter.prompt("go", "trace-a");
+          expectContract(replies, "trace-a", segments);
+          expect(result).toMatchObject({ outcome: "final", content: (replies.at(-1) as { content: string }).content });
+        } finally {
+          await adapter.close();
+        }
+      }),
+      { numRuns: 40 },
     );
   });
 });
