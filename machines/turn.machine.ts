@@ -6,7 +6,9 @@ import {
   initialTurnState,
   mapOpencodeEvent,
   promptSent,
+  reconcile,
   stopTurn,
+  streamGap,
   type Ask,
   type Failure,
   type TurnState,
@@ -37,6 +39,8 @@ export interface TurnInput {
 export interface TurnContext {
   readonly input: TurnInput;
   readonly codec: TurnState;
+  /** How many times the stream was lost and reopened during this turn. */
+  readonly reconnects: number;
   /** Replies produced by the last transition, handed to the sink by the `deliver` action. */
   readonly outbox: readonly Reply[];
 }
@@ -56,6 +60,14 @@ export interface AskRef {
   sessionId: string;
   ask: Ask;
 }
+/** What opencode has stored for the session, and whether it is idle: the truth after a gap. */
+export interface SessionSnapshot {
+  messages: readonly unknown[];
+  sessionIdle: boolean;
+}
+
+/** A stream lost more often than this in one turn ends it: the server or the network is not well. */
+export const MAX_RECONNECTS = 3;
 
 const aborted: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
 const cancelReason = ({ event }: { event: TurnEvent }): Failure => (event.type === "CANCEL" && event.failure) || aborted;
@@ -88,6 +100,9 @@ export const turnMachine = setup({
     }),
     abortSession: fromPromise<void, SessionRef>(async () => {
       throw new Error("abortSession was not provided");
+    }),
+    reconnect: fromPromise<SessionSnapshot, SessionRef>(async () => {
+      throw new Error("reconnect was not provided");
     }),
   },
   actions: {
@@ -133,6 +148,16 @@ export const turnMachine = setup({
       return { codec: step.state, outbox: step.replies };
     }),
     dropAnsweredAsk: assign(({ context }) => ({ codec: answeredAsk(context.codec), outbox: [] })),
+    noteStreamGap: assign(({ context }) => ({ codec: streamGap(context.codec), reconnects: context.reconnects + 1, outbox: [] })),
+    applySnapshot: assign(({ context }, snapshot: SessionSnapshot) => {
+      const step = reconcile(context.codec, snapshot.messages, snapshot.sessionIdle);
+      return { codec: step.state, outbox: step.replies };
+    }),
+    failReconnect: assign(({ context, event }) => {
+      const reason = asTurnError((event as unknown as ErrorActorEvent).error).message;
+      const step = failTurn(context.codec, { code: "stream_lost", error: `The event stream was lost and could not be reopened: ${reason}` });
+      return { codec: step.state, outbox: step.replies };
+    }),
     // Hands `context.outbox` to the host's sink. The adapter provides it; the machine alone (and its
     // model-based tests) reads the outbox from the snapshot instead.
     deliver: () => undefined,
@@ -150,6 +175,7 @@ export const turnMachine = setup({
     hasPermissionAsk: ({ context }) => context.codec.asks[0]?.kind === "permission",
     hasQuestionAsk: ({ context }) => context.codec.asks[0]?.kind === "question",
     mayBeRefused: ({ context }) => context.codec.earlyError !== undefined,
+    mayReconnect: ({ context }) => context.reconnects < MAX_RECONNECTS,
   },
   delays: {
     grace: ({ context }) => context.input.graceMs,
@@ -164,6 +190,7 @@ export const turnMachine = setup({
       messageId: input.messageId,
       maxProviderRetries: input.maxProviderRetries,
     }),
+    reconnects: 0,
     outbox: [],
   }),
   // A cancel (the host's, the adapter's deadline, or close) only records why the turn stops; each
@@ -230,6 +257,9 @@ export const turnMachine = setup({
         },
         streaming: {
           initial: "receiving",
+          // The prompt is on the server: a lost stream is reopened and the turn caught up from the
+          // stored messages, rather than ended.
+          on: { "STREAM.LOST": { guard: "mayReconnect", target: ".reconnecting", actions: "noteStreamGap" } },
           states: {
             receiving: {
               always: [
@@ -268,6 +298,16 @@ export const turnMachine = setup({
                 { guard: not("mayBeRefused"), target: "receiving" },
               ],
               after: { grace: { target: "#turn.errored", actions: ["failWithRefusal", "deliver"] } },
+            },
+            reconnecting: {
+              always: { guard: "isStopping", target: "cancelling" },
+              invoke: {
+                id: "reconnect",
+                src: "reconnect",
+                input: ({ context }) => ({ sessionId: context.codec.sessionId }),
+                onDone: { target: "receiving", actions: [{ type: "applySnapshot", params: ({ event }) => event.output }, "deliver"] },
+                onError: { target: "#turn.errored", actions: ["failReconnect", "deliver", "abandonServerTurn"] },
+              },
             },
             cancelling: {
               // The abort's error or idle ends the turn through the codec; the grace bounds the wait.

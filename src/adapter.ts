@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createActor, fromCallback, fromPromise, toPromise, type Actor } from "xstate";
 import { z } from "zod";
 import { turnMachine, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
@@ -262,6 +263,15 @@ export class OpenCodeAdapter {
           else await api.replyQuestion(http, input.ask.request.id, answers, signal);
         }),
         abortSession: fromPromise(({ input, signal }) => api.abortSession(http, input.sessionId, signal)),
+        reconnect: fromPromise(async ({ input, signal }) => {
+          await reopenStream(hub, signal);
+          // The stream is back before the store is read: nothing falls between the two.
+          const [messages, sessionIdle] = await Promise.all([
+            api.listMessages(http, input.sessionId, signal),
+            api.isSessionIdle(http, input.sessionId, signal),
+          ]);
+          return { messages, sessionIdle };
+        }),
       },
     });
   }
@@ -333,6 +343,25 @@ export function followSession(hub: EventHub, sessionId: string, sendBack: (event
     live = false;
     unsubscribe();
   };
+}
+
+/** Waits before each new attempt to reopen a lost stream. */
+const REOPEN_BACKOFF_MS = [0, 250, 1000];
+
+/** Reopens the hub's stream, trying a few times: a restarting server or a blip in the network passes. */
+async function reopenStream(hub: EventHub, signal: AbortSignal): Promise<void> {
+  let failure: unknown;
+  for (const wait of REOPEN_BACKOFF_MS) {
+    if (wait > 0) await sleep(wait, undefined, { signal });
+    try {
+      await hub.connect();
+      return;
+    } catch (error) {
+      failure = error;
+      if (error instanceof TurnError && (error.code === "unauthorized" || error.code === "closed")) break;
+    }
+  }
+  throw failure;
 }
 
 /** Hands replies to the sink one at a time, in order, awaiting each; a throwing sink is logged. */

@@ -13,6 +13,7 @@ import {
   SessionIdle,
   SessionStatus,
   sessionIdOf,
+  StoredMessage,
   type ModelRef,
   type Part,
   type PermissionRequest,
@@ -37,6 +38,11 @@ interface PartTrack {
   readonly kind: "text" | "reasoning" | "other";
   /** Characters of this part already sent as delta/reasoning replies. */
   readonly sent: number;
+  /**
+   * The stream was away while this part streamed: its later deltas no longer continue what was sent,
+   * so they are not sent; its closing update (or the stored message) brings the rest whole.
+   */
+  readonly held: boolean;
 }
 
 interface CallTrack {
@@ -66,6 +72,8 @@ export interface TurnState {
   readonly parts: ReadonlyMap<string, PartTrack>;
   /** Deltas that arrived before their part announced its type. */
   readonly earlyDeltas: ReadonlyMap<string, readonly string[]>;
+  /** Parts, not yet announced, whose deltas were cut by a stream gap: they are held once announced. */
+  readonly gapped: ReadonlySet<string>;
   readonly calls: ReadonlyMap<string, CallTrack>;
   readonly content: string;
   readonly usage: Usage | undefined;
@@ -107,6 +115,7 @@ export function initialTurnState({ children = [], ...identity }: TurnIdentity): 
     openPart: undefined,
     parts: new Map(),
     earlyDeltas: new Map(),
+    gapped: new Set(),
     calls: new Map(),
     content: "",
     usage: undefined,
@@ -204,6 +213,58 @@ export function promptSent(state: TurnState): TurnState {
   return state.promptSent ? state : { ...state, promptSent: true };
 }
 
+/**
+ * The stream was lost: from here the deltas of parts already streaming no longer continue what was
+ * sent (some were missed), so those parts are held until their closing update, which carries the
+ * whole text. The same for parts known only by deltas so far.
+ */
+export function streamGap(state: TurnState): TurnState {
+  if (state.terminal) return state;
+  const hold = (track: PartTrack): PartTrack => (track.held ? track : { ...track, held: true });
+  const parts = new Map([...state.parts].map(([id, track]) => [id, hold(track)]));
+  return {
+    ...state,
+    openPart: state.openPart && hold(state.openPart),
+    parts,
+    earlyDeltas: new Map(),
+    gapped: new Set([...state.gapped, ...state.earlyDeltas.keys()]),
+  };
+}
+
+/**
+ * Brings the turn up to date from opencode's stored messages after a gap in the stream (what
+ * `GET /session/{id}/message` answers), and from whether the session is idle now. The stored
+ * truth goes through the same rules as the live events, so nothing is sent twice.
+ */
+export function reconcile(state: TurnState, messages: readonly unknown[], sessionIdle: boolean): CodecResult {
+  let current = state;
+  const replies: Reply[] = [];
+  const apply = (event: unknown) => {
+    const step = mapOpencodeEvent(event, current);
+    current = step.state;
+    if (step.replies.length > 0) replies.push(...step.replies);
+  };
+  for (const raw of messages) {
+    const stored = StoredMessage.safeParse(raw);
+    if (!stored.success || stored.data.info.sessionID !== state.sessionId) continue;
+    const { info, parts } = stored.data;
+    apply({ type: "message.updated", properties: { sessionID: info.sessionID, info } });
+    for (const part of parts) {
+      const streaming = (part.type === "text" || part.type === "reasoning") && (part.time as { end?: unknown } | undefined)?.end === undefined;
+      if (streaming && trackOf(current, part.id) === undefined && current.assistantIds.has(part.messageID)) {
+        // Begun while the stream was away: the deltas from here on are not its whole text.
+        current = { ...current, gapped: new Set(current.gapped).add(part.id) };
+      }
+      apply({ type: "message.part.updated", properties: { sessionID: part.sessionID, part } });
+    }
+    if (info.role === "assistant" && info.parentID === state.messageId && info.error !== undefined) {
+      apply({ type: "session.error", properties: { sessionID: info.sessionID, error: info.error } });
+    }
+  }
+  if (sessionIdle) apply({ type: "session.idle", properties: { sessionID: state.sessionId } });
+  return { state: current, replies: replies.length === 0 ? NONE : replies };
+}
+
 /** Drops the oldest ask once it has been answered. */
 export function answeredAsk(state: TurnState): TurnState {
   return state.asks.length === 0 ? state : { ...state, asks: state.asks.slice(1) };
@@ -220,12 +281,12 @@ function onDelta(event: unknown, state: TurnState): CodecResult {
     const early = state.earlyDeltas.get(partID) ?? [];
     return { state: { ...state, earlyDeltas: new Map(state.earlyDeltas).set(partID, [...early, delta]) }, replies: NONE };
   }
-  return emitText(state, part, delta);
+  return part.held ? same(state) : emitText(state, part, delta);
 }
 
 function emitText(state: TurnState, part: PartTrack, text: string): CodecResult {
   if (part.kind === "other" || text.length === 0) return same(state);
-  const { openPart, parts } = withTrack(state, { id: part.id, kind: part.kind, sent: part.sent + text.length });
+  const { openPart, parts } = withTrack(state, { ...part, sent: part.sent + text.length });
   const content = part.kind === "text" ? state.content + text : state.content;
   return { state: withText(state, openPart, parts, content), replies: [{ kind: part.kind === "text" ? "delta" : "reasoning", trace_id: state.traceId, content: text }] };
 }
@@ -249,6 +310,7 @@ function withText(state: TurnState, openPart: PartTrack | undefined, parts: Read
     openPart,
     parts,
     earlyDeltas: state.earlyDeltas,
+    gapped: state.gapped,
     calls: state.calls,
     content,
     usage: state.usage,
@@ -309,9 +371,13 @@ function onTextPart(part: Part, state: TurnState): CodecResult {
   const kind = part.type === "reasoning" ? "reasoning" : "text";
   let current: TurnState = state;
   const replies: Reply[] = [];
+  const ended = (part.time as { end?: unknown } | undefined)?.end !== undefined;
   if (trackOf(state, part.id) === undefined) {
-    current = { ...current, ...withTrack(current, { id: part.id, kind, sent: 0 }) };
-    for (const delta of current.earlyDeltas.get(part.id) ?? []) {
+    // First seen already closed, or cut by a gap: its text comes whole from this update (or the
+    // closing one), not from deltas that may miss a middle piece.
+    const held = ended || state.gapped.has(part.id);
+    current = { ...current, ...withTrack(current, { id: part.id, kind, sent: 0, held }) };
+    for (const delta of held ? [] : (current.earlyDeltas.get(part.id) ?? [])) {
       const step = emitText(current, trackOf(current, part.id)!, delta);
       current = step.state;
       replies.push(...step.replies);
@@ -320,7 +386,6 @@ function onTextPart(part: Part, state: TurnState): CodecResult {
   }
   // A closed part carries its whole text: whatever its deltas did not bring (missed while the
   // stream was away) is sent now, so `final` still equals the concatenation of the deltas.
-  const ended = (part.time as { end?: unknown } | undefined)?.end !== undefined;
   const sent = trackOf(current, part.id)!;
   if (ended && part.text !== undefined && part.text.length > sent.sent) {
     const step = emitText(current, sent, part.text.slice(sent.sent));

@@ -61,6 +61,21 @@ export const Part = z.looseObject({
 });
 export type Part = z.infer<typeof Part>;
 
+/** One entry of `GET /session/{id}/message`: the stored truth, used to reconcile after a gap. */
+export const StoredMessage = z.looseObject({
+  info: z.looseObject({
+    id,
+    sessionID: id,
+    role: z.string(),
+    parentID: z.string().optional(),
+    error: z.looseObject({ name: z.string(), data: z.unknown().optional() }).optional().catch(undefined),
+  }),
+  parts: z.array(z.unknown()).transform((parts) => parts.flatMap((p) => {
+    const parsed = Part.safeParse(p);
+    return parsed.success ? [parsed.data] : [];
+  })),
+});
+
 export const PartUpdated = z.looseObject({
   type: z.literal("message.part.updated"),
   properties: z.looseObject({ part: Part }),

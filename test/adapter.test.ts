@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_RECONNECTS } from "../machines/turn.machine.js";
 import { OpenCodeAdapter } from "../src/adapter.js";
 import { ConfigError } from "../src/config.js";
 import { Reply, TurnResult } from "../src/replies.js";
@@ -161,21 +162,65 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     expect(result).toMatchObject({ outcome: "error", code: "bad_request", error: expect.stringContaining("parts.1.url: Invalid") });
   });
 
-  it("the stream closing before the idle is `stream_lost`, after the deltas that did arrive", async () => {
-    const server = await fake({
-      onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), E.assistantMessage(p.sessionId, "msg_a", p.body.messageID), E.partOpened(p.sessionId, "msg_a", "t", "text"), E.delta(p.sessionId, "msg_a", "t", "par"), { closeStreams: true }],
-    });
+  /** A turn whose stream closes after "Hel"; what follows is up to the test. */
+  const cutAfterHel = (p: ReceivedPrompt, rest: Step[] = []): Step[] => [
+    E.userMessage(p.sessionId, p.body.messageID),
+    E.assistantMessage(p.sessionId, "msg_a", p.body.messageID),
+    E.partOpened(p.sessionId, "msg_a", "t", "text"),
+    E.delta(p.sessionId, "msg_a", "t", "Hel"),
+    { closeStreams: true },
+    ...rest,
+  ];
+  const storedTurn = (sessionId: string, messageId: string, text: string, ended: boolean) => [
+    { info: { id: messageId, sessionID: sessionId, role: "user" }, parts: [] },
+    {
+      info: { id: "msg_a", sessionID: sessionId, role: "assistant", parentID: messageId },
+      parts: [{ id: "t", sessionID: sessionId, messageID: "msg_a", type: "text", text, time: ended ? { start: 1, end: 2 } : { start: 1 } }],
+    },
+  ];
+
+  it("a stream that closes and cannot be reopened is `stream_lost`, after the deltas that did arrive", async () => {
+    const server = await fake({ onPrompt: (p) => cutAfterHel(p), eventStatus: 503, eventStatusFrom: 1 });
     const { adapter, replies } = adapterFor(server);
     const result = await adapter.prompt("hi");
     expect(kinds(replies)).toEqual(["delta", "error"]);
-    expect(result).toMatchObject({ outcome: "error", code: "stream_lost" });
+    expect(result).toMatchObject({ outcome: "error", code: "stream_lost", error: expect.stringContaining("could not be reopened") });
+    expect(server.eventConnections).toBe(4);
   });
 
-  it("a silent stream (no heartbeat) is detected by the watchdog as `stream_lost`", async () => {
-    const server = await fake({ onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), { hold: true }] });
+  it("a lost stream is reopened and the turn caught up: the part cut by the gap comes whole from its closing update", async () => {
+    const server = await fake({
+      onPrompt: (p) => cutAfterHel(p, [{ hold: true }, E.delta(p.sessionId, "msg_a", "t", " (missed middle)"), E.partClosed(p.sessionId, "msg_a", "t", "text", "Hello world"), E.idle(p.sessionId)]),
+      store: (sessionId) => ({ messages: storedTurn(sessionId, server.prompts[0]!.body.messageID, "", false), idle: false }),
+    });
+    const { adapter, replies } = adapterFor(server);
+    const turn = adapter.prompt("hi");
+    await vi.waitFor(() => expect(server.eventConnections).toBe(2));
+    await vi.waitFor(() => expect(server.requests.some((r) => r.url.startsWith("/session/status"))).toBe(true));
+    server.release();
+    expect(await turn).toMatchObject({ outcome: "final", content: "Hello world" });
+    expect(replies.map((r) => (r.kind === "delta" || r.kind === "final" ? `${r.kind}:${r.content}` : r.kind))).toEqual(["delta:Hel", "delta:lo world", "final:Hello world"]);
+  });
+
+  it("a turn that ended while the stream was away ends from the stored messages", async () => {
+    const server = await fake({
+      onPrompt: (p) => cutAfterHel(p),
+      store: (sessionId) => ({ messages: storedTurn(sessionId, server.prompts[0]!.body.messageID, "Hello there", true), idle: true }),
+    });
+    const { adapter, replies } = adapterFor(server);
+    expect(await adapter.prompt("hi")).toMatchObject({ outcome: "final", content: "Hello there" });
+    expect(replies.map((r) => (r.kind === "delta" || r.kind === "final" ? `${r.kind}:${r.content}` : r.kind))).toEqual(["delta:Hel", "delta:lo there", "final:Hello there"]);
+  });
+
+  it("a stream that keeps going silent (no heartbeat) is cut by the watchdog, reopened a few times, then `stream_lost`", async () => {
+    const server = await fake({
+      onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), { hold: true }],
+      store: (sessionId) => ({ messages: [{ info: { id: server.prompts[0]!.body.messageID, sessionID: sessionId, role: "user" }, parts: [] }], idle: false }),
+    });
     const { adapter } = adapterFor(server, { heartbeatTimeoutMs: 300 });
     const result = await adapter.prompt("hi");
     expect(result).toMatchObject({ outcome: "error", code: "stream_lost", error: expect.stringContaining("heartbeat") });
+    expect(server.eventConnections).toBe(1 + MAX_RECONNECTS);
   });
 
   it("skips garbage on the stream and still completes the turn", async () => {
@@ -456,16 +501,21 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     await vi.waitFor(() => expect((server as unknown as { streams: Set<unknown> }).streams.size).toBe(0));
   });
 
-  it("a lost stream abandons the server's turn: the abort is sent, so the next prompt is not folded into it", async () => {
+  it("a stream lost for good abandons the server's turn: the abort is sent, so the next prompt is not folded into it", async () => {
     let turns = 0;
     const server = await fake({
       onPrompt: (p) => (++turns === 1 ? [E.userMessage(p.sessionId, p.body.messageID), { closeStreams: true }] : answer(p, ["next"])),
+      // The three attempts to reopen are refused; the next turn's connection is let through.
+      eventStatus: 503,
+      eventStatusFrom: 1,
+      eventStatusUntil: 4,
     });
     const { adapter } = adapterFor(server);
     expect(await adapter.prompt("one")).toMatchObject({ outcome: "error", code: "stream_lost" });
     await vi.waitFor(() => expect(server.aborts).toEqual(["ses_fake1"]));
     expect(await adapter.prompt("two")).toMatchObject({ outcome: "final", content: "next" });
-    expect(server.eventConnections).toBe(2);
+    // The first stream, three refused attempts to reopen it, and the next turn's stream.
+    expect(server.eventConnections).toBe(5);
   });
 
   it("a child session from an earlier turn (a resumed subagent) still has its asks answered", async () => {

@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { answeredAsk, failTurn, initialTurnState, mapOpencodeEvent, promptSent, stopTurn, trackModel, type TurnState } from "../src/codec.js";
+import {
+  answeredAsk,
+  failTurn,
+  initialTurnState,
+  mapOpencodeEvent,
+  promptSent,
+  reconcile,
+  stopTurn,
+  streamGap,
+  trackModel,
+  type TurnState,
+} from "../src/codec.js";
 import { Reply, type ModelChange } from "../src/replies.js";
 import * as E from "./fixtures/events.js";
 import { loadRecording, recordingNames, userMessageId } from "./fixtures/recordings.js";
@@ -483,6 +494,63 @@ describe("rule 9: what cannot be used is skipped and counted, never thrown", () 
   it("events opencode sends that a turn does not need are ignored without counting", () => {
     const { state } = feed([E.connected(), E.heartbeat(), { type: "session.diff", properties: { sessionID: S, diff: [] } }]);
     expect(state.skipped).toBe(0);
+  });
+});
+
+describe("a gap in the stream, then reconciling with the stored messages", () => {
+  const stored = (id: string, role: string, parts: unknown[], extra: Record<string, unknown> = {}) => ({
+    info: { id, sessionID: S, role, ...(role === "assistant" ? { parentID: U } : {}), ...extra },
+    parts,
+  });
+  const textPart = (id: string, text: string, ended: boolean) => ({ id, sessionID: S, messageID: A, type: "text", text, time: ended ? { start: 1, end: 2 } : { start: 1 } });
+  const streaming = () =>
+    feed([E.userMessage(S, U), E.assistantMessage(S, A, U), E.partOpened(S, A, "t1", "text"), E.delta(S, A, "t1", "Hello "), E.delta(S, A, "t1", "wide ")]).state;
+
+  it("a part streaming across the gap is held: later deltas are not sent, its closing update brings the rest", () => {
+    let state = streamGap(streaming());
+    const after = feed([E.delta(S, A, "t1", "world"), E.partClosed(S, A, "t1", "text", "Hello wide wonderful world"), E.idle(S)], state);
+    expect(show(after.replies)).toEqual(["delta:wonderful world", "final:Hello wide wonderful world"]);
+    state = after.state;
+    expect(state.content).toBe("Hello wide wonderful world");
+  });
+
+  it("a turn that ended while the stream was away ends from the stored messages: the missing text, then final", () => {
+    const { replies } = reconcile(streamGap(streaming()), [stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide world!", true)])], true);
+    expect(show([...replies])).toEqual(["delta:world!", "final:Hello wide world!"]);
+  });
+
+  it("still running: what the store has is sent, a part begun during the gap is held until it closes", () => {
+    const snapshot = [stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide one.", true), textPart("t2", "", false)])];
+    const mid = reconcile(streamGap(streaming()), snapshot, false);
+    expect(show([...mid.replies])).toEqual(["delta:one."]);
+    // t2 began during the gap: its live deltas are mid-text, so only its closing update counts.
+    const rest = feed([E.delta(S, A, "t2", "tail"), E.partClosed(S, A, "t2", "text", " Two, tail"), E.idle(S)], mid.state);
+    expect(show(rest.replies)).toEqual(["delta: Two, tail", "final:Hello wide one. Two, tail"]);
+  });
+
+  it("deltas of a part not yet announced when the gap came are dropped; the part is held", () => {
+    const before = feed([E.userMessage(S, U), E.assistantMessage(S, A, U), E.delta(S, A, "t9", "early")]).state;
+    const { replies } = feed([E.partOpened(S, A, "t9", "text"), E.delta(S, A, "t9", " late"), E.partClosed(S, A, "t9", "text", "early middle late"), E.idle(S)], streamGap(before));
+    expect(show(replies)).toEqual(["delta:early middle late", "final:early middle late"]);
+  });
+
+  it("an error stored on the turn's assistant message ends it; other sessions and turns in the store do not count", () => {
+    const snapshot = [
+      stored("msg_old", "user", []),
+      { info: { id: "msg_old_a", sessionID: S, role: "assistant", parentID: "msg_old", error: { name: "APIError", data: { message: "old" } } }, parts: [] },
+      stored(U, "user", []),
+      stored(A, "assistant", [textPart("t1", "Hello wide", true)], { error: { name: "MessageAbortedError", data: { message: "Aborted" } } }),
+      "garbage",
+    ];
+    const { replies } = reconcile(streamGap(streaming()), snapshot, false);
+    expect(show([...replies])).toEqual(["error:aborted:The turn was aborted: Aborted"]);
+  });
+
+  it("tool calls in the store are sent once, like live ones", () => {
+    const tool = { id: "p1", sessionID: S, messageID: A, type: "tool", callID: "c1", tool: "bash", state: { status: "completed", input: { command: "ls" }, output: "x" } };
+    const live = feed([E.toolPart(S, A, "p1", "c1", "bash", { status: "running", input: { command: "ls" } })], streaming());
+    const { replies } = reconcile(streamGap(live.state), [stored(U, "user", []), stored(A, "assistant", [tool])], false);
+    expect(show([...replies])).toEqual(['tool_result:bash:c1:true:"x"']);
   });
 });
 

@@ -21,7 +21,7 @@ import {
   type StateValue,
 } from "xstate";
 import { TestModel, toDirectedGraph, type DirectedGraphNode, type Step, type TestPath } from "xstate/graph";
-import { turnMachine, type AskRef, type SessionRef, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
+import { MAX_RECONNECTS, turnMachine, type AskRef, type SessionRef, type SessionSnapshot, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
 import type { TurnPrompt } from "../src/prompt.js";
 import { Reply } from "../src/replies.js";
 import { TurnError } from "../src/turn-error.js";
@@ -31,7 +31,7 @@ import * as E from "./fixtures/events.js";
 // The model
 
 type Snap = SnapshotFrom<typeof turnMachine>;
-type InvokeId = "ensureSession" | "sendPrompt" | "replyPermission" | "replyQuestion" | "abortSession";
+type InvokeId = "ensureSession" | "sendPrompt" | "replyPermission" | "replyQuestion" | "abortSession" | "reconnect";
 
 /** What the traversal may send: the machine's own events plus the invoked actors' outcomes and the timers. */
 type ModelEvent =
@@ -65,7 +65,13 @@ const INPUT: TurnInput = {
   graceMs: GRACE_MS,
 };
 
-const INVOKE_IDS: readonly InvokeId[] = ["ensureSession", "sendPrompt", "replyPermission", "replyQuestion", "abortSession"];
+const INVOKE_IDS: readonly InvokeId[] = ["ensureSession", "sendPrompt", "replyPermission", "replyQuestion", "abortSession", "reconnect"];
+
+/** What each invoked actor answers when it succeeds: the reconnect finds the session idle (the turn ended during the gap). */
+const OUTPUTS: Partial<Record<InvokeId, unknown>> = {
+  ensureSession: SESSION,
+  reconnect: { messages: [], sessionIdle: true } satisfies SessionSnapshot,
+};
 
 /** Every state node of a machine, depth first, the root included. */
 function stateNodes(node: AnyStateNode = turnMachine.root): AnyStateNode[] {
@@ -101,7 +107,7 @@ const CANDIDATES: readonly ModelEvent[] = [
   { type: "STREAM.LOST", error: new TurnError("stream_lost", "The event stream from opencode was lost.") },
   ...EVENT_BATCHES.map((batch): ModelEvent => ({ type: "EVENTS", ...batch })),
   ...INVOKE_IDS.flatMap((id): ModelEvent[] => [
-    { type: `xstate.done.actor.${id}`, output: id === "ensureSession" ? SESSION : undefined },
+    { type: `xstate.done.actor.${id}`, output: OUTPUTS[id] },
     { type: `xstate.error.actor.${id}`, error: invokeError(id) },
   ]),
   ...[...AFTER_EVENTS.keys()].map((type): ModelEvent => ({ type: type as `xstate.after.${string}` })),
@@ -126,6 +132,7 @@ function abstractState(snapshot: Snap): string {
     asks: codec.asks.map((a) => a.kind),
     userSeen: codec.userSeen,
     promptSent: codec.promptSent,
+    reconnects: snapshot.context.reconnects,
     mayBeRefused: codec.earlyError !== undefined,
   });
 }
@@ -375,6 +382,7 @@ function harness(input: TurnInput = INPUT) {
       replyPermission: fake<void, AskRef>("replyPermission"),
       replyQuestion: fake<void, AskRef>("replyQuestion"),
       abortSession: fake<void, SessionRef>("abortSession"),
+      reconnect: fake<SessionSnapshot, SessionRef>("reconnect"),
     },
     actions: {
       deliver: ({ context }) => {
@@ -737,19 +745,64 @@ describe("turn machine: behaviour with fake actors", () => {
     }
   });
 
-  it("STREAM.LOST ends the turn with stream_lost and abandons the server's turn", async () => {
+  it("STREAM.LOST while streaming reopens the stream and catches up from the stored messages", async () => {
     const h = harness();
     try {
       await toReceiving(h);
       h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("half")] });
       h.stream().sendBack({ type: "STREAM.LOST", error: new TurnError("stream_lost", "The event stream from opencode was lost.") });
+      expect(h.value()).toEqual({ live: { streaming: "reconnecting" } });
+      const stored = [
+        { info: { id: MESSAGE, sessionID: SESSION, role: "user" }, parts: [] },
+        {
+          info: { id: ASSISTANT, sessionID: SESSION, role: "assistant", parentID: MESSAGE },
+          parts: [{ id: TEXT_PART, sessionID: SESSION, messageID: ASSISTANT, type: "text", text: "half and whole", time: { start: 1, end: 2 } }],
+        },
+      ];
+      await settle(h.running("reconnect"), { output: { messages: stored, sessionIdle: true } satisfies SessionSnapshot });
+      expect(h.value()).toBe("done");
+      expect(h.replies.map((r) => (r as { content?: string }).content)).toEqual(["half", " and whole", "half and whole"]);
+      expect(h.abandoned).toBe(0);
+      assertContract(h);
+    } finally {
+      h.actor.stop();
+    }
+  });
+
+  it("a stream that cannot be reopened ends the turn with stream_lost and abandons the server's turn", async () => {
+    const h = harness();
+    try {
+      await toReceiving(h);
+      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("half")] });
+      h.stream().sendBack({ type: "STREAM.LOST", error: new TurnError("stream_lost", "The event stream from opencode was lost.") });
+      await settle(h.running("reconnect"), { error: new TurnError("unreachable", "Cannot reach opencode") });
       expect(h.value()).toBe("errored");
       expect(h.replies).toEqual([
         { kind: "delta", trace_id: TRACE, content: "half" },
-        { kind: "error", trace_id: TRACE, code: "stream_lost", error: "The event stream from opencode was lost." },
+        { kind: "error", trace_id: TRACE, code: "stream_lost", error: "The event stream was lost and could not be reopened: Cannot reach opencode" },
       ]);
       expect(h.abandoned).toBe(1);
       assertContract(h);
+    } finally {
+      h.actor.stop();
+    }
+  });
+
+  it(`a stream lost more than ${MAX_RECONNECTS} times in a turn ends it with stream_lost`, async () => {
+    const h = harness();
+    try {
+      await toReceiving(h);
+      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE)] });
+      const lost = { type: "STREAM.LOST", error: new TurnError("stream_lost", "The event stream from opencode was lost.") } as const;
+      for (let i = 0; i < MAX_RECONNECTS; i++) {
+        h.stream().sendBack(lost);
+        await settle(h.running("reconnect"), { output: { messages: [], sessionIdle: false } satisfies SessionSnapshot });
+        expect(h.value()).toEqual({ live: { streaming: "receiving" } });
+      }
+      h.stream().sendBack(lost);
+      expect(h.value()).toBe("errored");
+      expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "stream_lost" })]);
+      expect(h.abandoned).toBe(1);
     } finally {
       h.actor.stop();
     }

@@ -43,3 +43,15 @@ export async function replyQuestion(http: OpencodeHttp, requestId: string, answe
 export async function rejectQuestion(http: OpencodeHttp, requestId: string, signal?: AbortSignal): Promise<void> {
   await http.call("POST", `/question/${encodeURIComponent(requestId)}/reject`, { signal, missingIsFine: true });
 }
+
+/** The stored truth of a session: every message with its parts. */
+export async function listMessages(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<unknown[]> {
+  const answer = await http.call("GET", `/session/${encodeURIComponent(sessionId)}/message`, { sessionId, signal });
+  return z.array(z.unknown()).parse(answer);
+}
+
+/** Whether a session is idle: `GET /session/status` lists only sessions that are busy or retrying. */
+export async function isSessionIdle(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<boolean> {
+  const answer = await http.call("GET", "/session/status", { signal });
+  return z.record(z.string(), z.unknown()).parse(answer ?? {})[sessionId] === undefined;
+}
