@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenCodeAdapter, type PromptOptions } from "../../src/adapter.js";
 import type { AdapterConfigInput } from "../../src/config.js";
 import { Reply, TurnResult } from "../../src/replies.js";
+import { CuttingProxy } from "../fixtures/cutting-proxy.js";
 import { freePort, MODEL_ID, OTHER_MODEL_ID, PROVIDER_ID, startOpencode, type OpencodeServer, type OpencodeVersion } from "../fixtures/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, UNICODE_TEXT, type ScriptedModel } from "../fixtures/scripted-model.js";
 
@@ -368,6 +369,43 @@ export function describeScenarios(version: OpencodeVersion): void {
         expect(result).toMatchObject({ outcome: "final", content: `${DEFAULT_TEXT} [id:s${i}]` });
       });
       expect(new Set(done.map((d) => d.result.session_id)).size).toBe(10);
+    });
+
+    const SLOW_TEXT = Array.from({ length: 40 }, (_, i) => `slow ${i} `).join("");
+
+    it("14a. the event stream cut mid-answer (and held off for a second) is reopened and reconciled: final is the whole text", async () => {
+      const proxy = await CuttingProxy.start(server.url);
+      try {
+        const { adapter: a, replies } = adapter({ baseUrl: proxy.url });
+        const pending = a.prompt("slow please");
+        await expect.poll(() => replies.length, { timeout: 15_000 }).toBeGreaterThan(2);
+        proxy.cutEventStreams(1_000);
+        const result = await pending;
+        expectInvariants({ result, replies });
+        expect(result).toMatchObject({ outcome: "final", content: SLOW_TEXT });
+        // Deltas were missed in the gap and came back in one piece, over a second stream.
+        expect(replies.filter((r) => r.kind === "delta").length).toBeLessThan(40);
+        expect(proxy.eventStreams).toBe(2);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it("14b. a turn that ends while the stream is away ends from the stored messages, whole", async () => {
+      const proxy = await CuttingProxy.start(server.url);
+      try {
+        const { adapter: a, replies } = adapter({ baseUrl: proxy.url, connectTimeoutMs: 20_000 });
+        const pending = a.prompt("slow please");
+        await expect.poll(() => replies.length, { timeout: 15_000 }).toBeGreaterThan(2);
+        // The slow answer takes 6 to 8 s: it is over before the stream comes back.
+        proxy.cutEventStreams(9_000);
+        const result = await pending;
+        expectInvariants({ result, replies });
+        expect(result).toMatchObject({ outcome: "final", content: SLOW_TEXT });
+        expect(replies.filter((r) => r.kind === "delta").length).toBeLessThan(40);
+      } finally {
+        await proxy.close();
+      }
     });
 
     it("13. a text file attachment reaches opencode and is stored as a file part", async () => {
