@@ -164,6 +164,7 @@ function turnInput(sessionId: string, messageId: string, traceId = "bench-trace"
     prompt: { parts: [{ type: "text", text: "bench" }] },
     sessionId,
     maxProviderRetries: 3,
+    maxReconnects: 3,
     children: [],
     graceMs: 5_000,
   };

@@ -11,8 +11,11 @@ import {
   streamGap,
   type Ask,
   type Failure,
+  type SessionSnapshot,
   type TurnState,
 } from "../src/codec.js";
+
+export type { SessionSnapshot };
 import type { TurnPrompt } from "../src/prompt.js";
 import type { Reply } from "../src/replies.js";
 import { asTurnError, type TurnError } from "../src/turn-error.js";
@@ -29,6 +32,8 @@ export interface TurnInput {
   /** Its child sessions known so far. */
   children: readonly string[];
   maxProviderRetries: number;
+  /** A stream lost more often than this in one turn ends it: the server or the network is not well. */
+  maxReconnects: number;
   /**
    * How long opencode has to confirm: an abort (its error or idle), or that it took the prompt after
    * an error that may mean it refused it (its user message). Past it the turn ends anyway.
@@ -39,8 +44,12 @@ export interface TurnInput {
 export interface TurnContext {
   readonly input: TurnInput;
   readonly codec: TurnState;
-  /** How many times the stream was lost and reopened during this turn. */
+  /** How many times the stream was lost during this turn. */
   readonly reconnects: number;
+  /** The stream is down and must be reopened once the state allows (an ask being answered finishes first). */
+  readonly streamDown: boolean;
+  /** Events of the new stream that arrived while the snapshot was read: applied after it. */
+  readonly queued: readonly unknown[];
   /** Replies produced by the last transition, handed to the sink by the `deliver` action. */
   readonly outbox: readonly Reply[];
 }
@@ -60,14 +69,8 @@ export interface AskRef {
   sessionId: string;
   ask: Ask;
 }
-/** What opencode has stored for the session, and whether it is idle: the truth after a gap. */
-export interface SessionSnapshot {
-  messages: readonly unknown[];
-  sessionIdle: boolean;
-}
 
-/** A stream lost more often than this in one turn ends it: the server or the network is not well. */
-export const MAX_RECONNECTS = 3;
+
 
 const aborted: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
 const cancelReason = ({ event }: { event: TurnEvent }): Failure => (event.type === "CANCEL" && event.failure) || aborted;
@@ -148,10 +151,12 @@ export const turnMachine = setup({
       return { codec: step.state, outbox: step.replies };
     }),
     dropAnsweredAsk: assign(({ context }) => ({ codec: answeredAsk(context.codec), outbox: [] })),
-    noteStreamGap: assign(({ context }) => ({ codec: streamGap(context.codec), reconnects: context.reconnects + 1, outbox: [] })),
+    noteStreamDown: assign(({ context }) => ({ codec: streamGap(context.codec), reconnects: context.reconnects + 1, streamDown: true, outbox: [] })),
+    startReconnect: assign({ streamDown: false, queued: [] as readonly unknown[] }),
+    queueEvents: assign(({ context }, events: readonly unknown[]) => ({ queued: [...context.queued, ...events] })),
     applySnapshot: assign(({ context }, snapshot: SessionSnapshot) => {
-      const step = reconcile(context.codec, snapshot.messages, snapshot.sessionIdle);
-      return { codec: step.state, outbox: step.replies };
+      const step = reconcile(context.codec, snapshot, context.queued);
+      return { codec: step.state, queued: [], outbox: step.replies };
     }),
     failReconnect: assign(({ context, event }) => {
       const reason = asTurnError((event as unknown as ErrorActorEvent).error).message;
@@ -175,7 +180,8 @@ export const turnMachine = setup({
     hasPermissionAsk: ({ context }) => context.codec.asks[0]?.kind === "permission",
     hasQuestionAsk: ({ context }) => context.codec.asks[0]?.kind === "question",
     mayBeRefused: ({ context }) => context.codec.earlyError !== undefined,
-    mayReconnect: ({ context }) => context.reconnects < MAX_RECONNECTS,
+    mayReconnect: ({ context }) => context.reconnects < context.input.maxReconnects,
+    streamIsDown: ({ context }) => context.streamDown,
   },
   delays: {
     grace: ({ context }) => context.input.graceMs,
@@ -191,6 +197,8 @@ export const turnMachine = setup({
       maxProviderRetries: input.maxProviderRetries,
     }),
     reconnects: 0,
+    streamDown: false,
+    queued: [],
     outbox: [],
   }),
   // A cancel (the host's, the adapter's deadline, or close) only records why the turn stops; each
@@ -244,6 +252,8 @@ export const turnMachine = setup({
         prompting: {
           // From here an error may be this turn's: opencode can refuse the prompt before answering it.
           entry: "notePromptSent",
+          // The prompt may already be on the server: the stream is reopened once it is posted.
+          on: { "STREAM.LOST": { guard: "mayReconnect", actions: "noteStreamDown" } },
           invoke: {
             id: "sendPrompt",
             src: "sendPrompt",
@@ -257,13 +267,14 @@ export const turnMachine = setup({
         },
         streaming: {
           initial: "receiving",
-          // The prompt is on the server: a lost stream is reopened and the turn caught up from the
-          // stored messages, rather than ended.
-          on: { "STREAM.LOST": { guard: "mayReconnect", target: ".reconnecting", actions: "noteStreamGap" } },
+          // The prompt is on the server: a lost stream is reopened and the turn caught up from what
+          // opencode holds, rather than ended. An ask being answered is let finish first.
+          on: { "STREAM.LOST": { guard: "mayReconnect", actions: "noteStreamDown" } },
           states: {
             receiving: {
               always: [
                 { guard: "isStopping", target: "cancelling" },
+                { guard: "streamIsDown", target: "reconnecting" },
                 { guard: "mayBeRefused", target: "confirmingPrompt" },
                 { guard: "hasPermissionAsk", target: "answeringPermission" },
                 { guard: "hasQuestionAsk", target: "answeringQuestion" },
@@ -295,12 +306,15 @@ export const turnMachine = setup({
               // error was an earlier turn's. The user message (or its absence) decides.
               always: [
                 { guard: "isStopping", target: "cancelling" },
+                { guard: "streamIsDown", target: "reconnecting" },
                 { guard: not("mayBeRefused"), target: "receiving" },
               ],
               after: { grace: { target: "#turn.errored", actions: ["failWithRefusal", "deliver"] } },
             },
             reconnecting: {
+              entry: "startReconnect",
               always: { guard: "isStopping", target: "cancelling" },
+              on: { EVENTS: { guard: "concernsTurn", actions: { type: "queueEvents", params: ({ event }) => event.events } } },
               invoke: {
                 id: "reconnect",
                 src: "reconnect",

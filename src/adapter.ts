@@ -152,6 +152,7 @@ export class OpenCodeAdapter {
       sessionId: this.sessionId,
       children: [...this.children],
       maxProviderRetries: this.#config.maxProviderRetries,
+      maxReconnects: MAX_RECONNECTS,
       // opencode has as long to confirm an abort (or that it took the prompt) as to answer a request.
       graceMs: this.#config.connectTimeoutMs,
     };
@@ -265,12 +266,17 @@ export class OpenCodeAdapter {
         abortSession: fromPromise(({ input, signal }) => api.abortSession(http, input.sessionId, signal)),
         reconnect: fromPromise(async ({ input, signal }) => {
           await reopenStream(hub, signal);
-          // The stream is back before the store is read: nothing falls between the two.
-          const [messages, sessionIdle] = await Promise.all([
-            api.listMessages(http, input.sessionId, signal),
+          // The stream is back before anything is read, so nothing falls between the two. Idle is
+          // read before the messages: if it was idle then, the messages read after are complete.
+          const children = await api.listChildren(http, input.sessionId, signal);
+          for (const child of children) hub.adopt(child, input.sessionId);
+          const [permissions, questions, sessionIdle] = await Promise.all([
+            api.listPermissions(http, signal),
+            api.listQuestions(http, signal),
             api.isSessionIdle(http, input.sessionId, signal),
           ]);
-          return { messages, sessionIdle };
+          const messages = await api.listMessages(http, input.sessionId, signal);
+          return { children, permissions, questions, messages, sessionIdle };
         }),
       },
     });
@@ -344,6 +350,9 @@ export function followSession(hub: EventHub, sessionId: string, sendBack: (event
     unsubscribe();
   };
 }
+
+/** A stream lost more often than this in one turn ends it: the server or the network is not well. */
+export const MAX_RECONNECTS = 3;
 
 /** Waits before each new attempt to reopen a lost stream. */
 const REOPEN_BACKOFF_MS = [0, 250, 1000];

@@ -231,12 +231,25 @@ export function streamGap(state: TurnState): TurnState {
   };
 }
 
+/** What opencode holds for a session, read after a gap in the stream (opencode does not replay events). */
+export interface SessionSnapshot {
+  /** `GET /session/{id}/children`: sessions the turn's subagents run in. */
+  readonly children: readonly string[];
+  /** `GET /permission` and `GET /question`: asks waiting for an answer (an unanswered ask hangs the turn). */
+  readonly permissions: readonly unknown[];
+  readonly questions: readonly unknown[];
+  /** `GET /session/{id}/message`: the stored messages and their parts. */
+  readonly messages: readonly unknown[];
+  /** Whether the session was idle when (before) the messages were read: then they are complete. */
+  readonly sessionIdle: boolean;
+}
+
 /**
- * Brings the turn up to date from opencode's stored messages after a gap in the stream (what
- * `GET /session/{id}/message` answers), and from whether the session is idle now. The stored
- * truth goes through the same rules as the live events, so nothing is sent twice.
+ * Brings the turn up to date after a gap in the stream, then applies the events that arrived on the
+ * new stream while the snapshot was read. The stored truth goes through the same rules as live
+ * events, so nothing is sent twice, and the order of the replies stays the order of the answer.
  */
-export function reconcile(state: TurnState, messages: readonly unknown[], sessionIdle: boolean): CodecResult {
+export function reconcile(state: TurnState, snapshot: SessionSnapshot, queued: readonly unknown[] = []): CodecResult {
   let current = state;
   const replies: Reply[] = [];
   const apply = (event: unknown) => {
@@ -244,11 +257,15 @@ export function reconcile(state: TurnState, messages: readonly unknown[], sessio
     current = step.state;
     if (step.replies.length > 0) replies.push(...step.replies);
   };
-  for (const raw of messages) {
+  const sessionID = state.sessionId;
+  for (const child of snapshot.children) apply({ type: "session.created", properties: { sessionID: child, info: { id: child, parentID: sessionID } } });
+  for (const request of snapshot.permissions) apply({ type: "permission.asked", properties: request });
+  for (const request of snapshot.questions) apply({ type: "question.asked", properties: request });
+  for (const raw of snapshot.messages) {
     const stored = StoredMessage.safeParse(raw);
-    if (!stored.success || stored.data.info.sessionID !== state.sessionId) continue;
+    if (!stored.success || stored.data.info.sessionID !== sessionID) continue;
     const { info, parts } = stored.data;
-    apply({ type: "message.updated", properties: { sessionID: info.sessionID, info } });
+    apply({ type: "message.updated", properties: { sessionID, info } });
     for (const part of parts) {
       const streaming = (part.type === "text" || part.type === "reasoning") && (part.time as { end?: unknown } | undefined)?.end === undefined;
       if (streaming && trackOf(current, part.id) === undefined && current.assistantIds.has(part.messageID)) {
@@ -258,10 +275,11 @@ export function reconcile(state: TurnState, messages: readonly unknown[], sessio
       apply({ type: "message.part.updated", properties: { sessionID: part.sessionID, part } });
     }
     if (info.role === "assistant" && info.parentID === state.messageId && info.error !== undefined) {
-      apply({ type: "session.error", properties: { sessionID: info.sessionID, error: info.error } });
+      apply({ type: "session.error", properties: { sessionID, error: info.error } });
     }
   }
-  if (sessionIdle) apply({ type: "session.idle", properties: { sessionID: state.sessionId } });
+  if (snapshot.sessionIdle) apply({ type: "session.idle", properties: { sessionID } });
+  for (const event of queued) apply(event);
   return { state: current, replies: replies.length === 0 ? NONE : replies };
 }
 

@@ -1,8 +1,7 @@
 import { createServer } from "node:net";
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MAX_RECONNECTS } from "../machines/turn.machine.js";
-import { OpenCodeAdapter } from "../src/adapter.js";
+import { MAX_RECONNECTS, OpenCodeAdapter } from "../src/adapter.js";
 import { ConfigError } from "../src/config.js";
 import { Reply, TurnResult } from "../src/replies.js";
 import * as E from "./fixtures/events.js";

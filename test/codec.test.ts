@@ -7,6 +7,7 @@ import {
   promptSent,
   reconcile,
   stopTurn,
+  type SessionSnapshot,
   streamGap,
   trackModel,
   type TurnState,
@@ -502,6 +503,14 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
     info: { id, sessionID: S, role, ...(role === "assistant" ? { parentID: U } : {}), ...extra },
     parts,
   });
+  const snap = (messages: unknown[], sessionIdle: boolean, more: Partial<SessionSnapshot> = {}): SessionSnapshot => ({
+    children: [],
+    permissions: [],
+    questions: [],
+    messages,
+    sessionIdle,
+    ...more,
+  });
   const textPart = (id: string, text: string, ended: boolean) => ({ id, sessionID: S, messageID: A, type: "text", text, time: ended ? { start: 1, end: 2 } : { start: 1 } });
   const streaming = () =>
     feed([E.userMessage(S, U), E.assistantMessage(S, A, U), E.partOpened(S, A, "t1", "text"), E.delta(S, A, "t1", "Hello "), E.delta(S, A, "t1", "wide ")]).state;
@@ -515,13 +524,13 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
   });
 
   it("a turn that ended while the stream was away ends from the stored messages: the missing text, then final", () => {
-    const { replies } = reconcile(streamGap(streaming()), [stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide world!", true)])], true);
+    const { replies } = reconcile(streamGap(streaming()), snap([stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide world!", true)])], true));
     expect(show([...replies])).toEqual(["delta:world!", "final:Hello wide world!"]);
   });
 
   it("still running: what the store has is sent, a part begun during the gap is held until it closes", () => {
     const snapshot = [stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide one.", true), textPart("t2", "", false)])];
-    const mid = reconcile(streamGap(streaming()), snapshot, false);
+    const mid = reconcile(streamGap(streaming()), snap(snapshot, false));
     expect(show([...mid.replies])).toEqual(["delta:one."]);
     // t2 began during the gap: its live deltas are mid-text, so only its closing update counts.
     const rest = feed([E.delta(S, A, "t2", "tail"), E.partClosed(S, A, "t2", "text", " Two, tail"), E.idle(S)], mid.state);
@@ -542,14 +551,32 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
       stored(A, "assistant", [textPart("t1", "Hello wide", true)], { error: { name: "MessageAbortedError", data: { message: "Aborted" } } }),
       "garbage",
     ];
-    const { replies } = reconcile(streamGap(streaming()), snapshot, false);
+    const { replies } = reconcile(streamGap(streaming()), snap(snapshot, false));
     expect(show([...replies])).toEqual(["error:aborted:The turn was aborted: Aborted"]);
+  });
+
+  it("events of the new stream that came while the store was read are applied after it, in the answer's order", () => {
+    const A2 = "msg_assistant_2";
+    const queued = [E.assistantMessage(S, A2, U), E.partOpened(S, A2, "t2", "text"), E.delta(S, A2, "t2", "Next."), E.partClosed(S, A2, "t2", "text", "Next."), E.idle(S)];
+    const { replies } = reconcile(streamGap(streaming()), snap([stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide world. ", true)])], false), queued);
+    expect(show([...replies])).toEqual(["delta:world. ", "delta:Next.", "final:Hello wide world. Next."]);
+  });
+
+  it("asks waiting on the server, also from children made during the gap, are queued to be answered", () => {
+    const ask = (id: string, sessionID: string) => ({ id, sessionID, permission: "bash", patterns: [], metadata: {}, always: [] });
+    const question = { id: "que_1", sessionID: S, questions: [{ question: "Go?", options: [{ label: "yes" }] }] };
+    const { state } = reconcile(
+      streamGap(streaming()),
+      snap([], false, { children: ["ses_kid"], permissions: [ask("per_kid", "ses_kid"), ask("per_other", "ses_other")], questions: [question] }),
+    );
+    expect(state.asks.map((a) => `${a.kind}:${a.request.id}`)).toEqual(["permission:per_kid", "question:que_1"]);
+    expect(state.family.has("ses_kid")).toBe(true);
   });
 
   it("tool calls in the store are sent once, like live ones", () => {
     const tool = { id: "p1", sessionID: S, messageID: A, type: "tool", callID: "c1", tool: "bash", state: { status: "completed", input: { command: "ls" }, output: "x" } };
     const live = feed([E.toolPart(S, A, "p1", "c1", "bash", { status: "running", input: { command: "ls" } })], streaming());
-    const { replies } = reconcile(streamGap(live.state), [stored(U, "user", []), stored(A, "assistant", [tool])], false);
+    const { replies } = reconcile(streamGap(live.state), snap([stored(U, "user", []), stored(A, "assistant", [tool])], false));
     expect(show([...replies])).toEqual(['tool_result:bash:c1:true:"x"']);
   });
 });

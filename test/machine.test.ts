@@ -21,7 +21,7 @@ import {
   type StateValue,
 } from "xstate";
 import { TestModel, toDirectedGraph, type DirectedGraphNode, type Step, type TestPath } from "xstate/graph";
-import { MAX_RECONNECTS, turnMachine, type AskRef, type SessionRef, type SessionSnapshot, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
+import { turnMachine, type AskRef, type SessionRef, type SessionSnapshot, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
 import type { TurnPrompt } from "../src/prompt.js";
 import { Reply } from "../src/replies.js";
 import { TurnError } from "../src/turn-error.js";
@@ -50,6 +50,8 @@ const MESSAGE = "msg_model_user";
 const ASSISTANT = "msg_model_assistant";
 const TEXT_PART = "prt_model_text";
 const MAX_PROVIDER_RETRIES = 1;
+/** One reconnect per turn: the traversal reaches both a reconnect and running out of them. */
+const MAX_RECONNECTS = 1;
 /** What the adapter sends when a turn's deadline passes. */
 const DEADLINE = { type: "CANCEL", failure: { code: "timeout", error: "The turn ran past its deadline of 60000 ms and was stopped." } } as const;
 const GRACE_MS = 5_000;
@@ -61,6 +63,7 @@ const INPUT: TurnInput = {
   prompt: { parts: [{ type: "text", text: "hello" }] },
   sessionId: undefined,
   maxProviderRetries: MAX_PROVIDER_RETRIES,
+  maxReconnects: MAX_RECONNECTS,
   children: [],
   graceMs: GRACE_MS,
 };
@@ -70,7 +73,7 @@ const INVOKE_IDS: readonly InvokeId[] = ["ensureSession", "sendPrompt", "replyPe
 /** What each invoked actor answers when it succeeds: the reconnect finds the session idle (the turn ended during the gap). */
 const OUTPUTS: Partial<Record<InvokeId, unknown>> = {
   ensureSession: SESSION,
-  reconnect: { messages: [], sessionIdle: true } satisfies SessionSnapshot,
+  reconnect: { children: [], permissions: [], questions: [], messages: [], sessionIdle: true } satisfies SessionSnapshot,
 };
 
 /** Every state node of a machine, depth first, the root included. */
@@ -133,6 +136,8 @@ function abstractState(snapshot: Snap): string {
     userSeen: codec.userSeen,
     promptSent: codec.promptSent,
     reconnects: snapshot.context.reconnects,
+    streamDown: snapshot.context.streamDown,
+    queued: snapshot.context.queued.map((e) => (e as { type: string }).type),
     mayBeRefused: codec.earlyError !== undefined,
   });
 }
@@ -223,7 +228,13 @@ const model = new TestModel<Snap, ModelEvent, TurnInput>(traversalLogic, {
   events: (snapshot) =>
     snapshot.status !== "active"
       ? []
-      : CANDIDATES.filter((e) => snapshot.can(e as unknown as TurnEvent) && (!AFTER_EVENTS.has(e.type) || timersOf(snapshot).has(e.type))),
+      : CANDIDATES.filter(
+          (e) =>
+            snapshot.can(e as unknown as TurnEvent) &&
+            (!AFTER_EVENTS.has(e.type) || timersOf(snapshot).has(e.type)) &&
+            // Events queued while reconnecting pile up without bound: one batch in the queue is enough.
+            !(e.type === "EVENTS" && snapshot.context.queued.length > 0),
+        ),
   // The vertex is an abstraction of the snapshot (finite, so the traversal ends) plus its incoming edge
   // (event type and the state value it left): shortest paths then cover transitions, not just states.
   serializeState: (snapshot, event, prev) =>
@@ -759,11 +770,30 @@ describe("turn machine: behaviour with fake actors", () => {
           parts: [{ id: TEXT_PART, sessionID: SESSION, messageID: ASSISTANT, type: "text", text: "half and whole", time: { start: 1, end: 2 } }],
         },
       ];
-      await settle(h.running("reconnect"), { output: { messages: stored, sessionIdle: true } satisfies SessionSnapshot });
+      await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: stored, sessionIdle: true } satisfies SessionSnapshot });
       expect(h.value()).toBe("done");
       expect(h.replies.map((r) => (r as { content?: string }).content)).toEqual(["half", " and whole", "half and whole"]);
       expect(h.abandoned).toBe(0);
       assertContract(h);
+    } finally {
+      h.actor.stop();
+    }
+  });
+
+  it("a loss while a permission is being answered lets the answer finish, then reopens the stream (no second decision)", async () => {
+    const h = harness();
+    try {
+      await toReceiving(h);
+      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), E.permissionAsked(SESSION, "per_1")] });
+      const reply = h.running("replyPermission");
+      h.stream().sendBack({ type: "STREAM.LOST", error: new TurnError("stream_lost", "lost") });
+      expect(h.value()).toEqual({ live: { streaming: "answeringPermission" } });
+      expect(reply.signal.aborted).toBe(false);
+      await settle(reply, { output: undefined });
+      expect(h.value()).toEqual({ live: { streaming: "reconnecting" } });
+      await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: [], sessionIdle: false } satisfies SessionSnapshot });
+      expect(h.value()).toEqual({ live: { streaming: "receiving" } });
+      expect(h.invoked("replyPermission")).toHaveLength(1);
     } finally {
       h.actor.stop();
     }
@@ -796,7 +826,7 @@ describe("turn machine: behaviour with fake actors", () => {
       const lost = { type: "STREAM.LOST", error: new TurnError("stream_lost", "The event stream from opencode was lost.") } as const;
       for (let i = 0; i < MAX_RECONNECTS; i++) {
         h.stream().sendBack(lost);
-        await settle(h.running("reconnect"), { output: { messages: [], sessionIdle: false } satisfies SessionSnapshot });
+        await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: [], sessionIdle: false } satisfies SessionSnapshot });
         expect(h.value()).toEqual({ live: { streaming: "receiving" } });
       }
       h.stream().sendBack(lost);

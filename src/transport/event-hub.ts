@@ -199,6 +199,12 @@ export class EventHub {
     for (const [listener, batch] of pending) listener.events(batch);
   };
 
+  /** Routes a child session (found other than by its creation event) to the family of `parentId`. */
+  adopt(childId: string, parentId: string): void {
+    if (this.routes.has(childId) || this.rootOf.has(childId)) return;
+    this.rootOf.set(childId, this.rootOf.get(parentId) ?? parentId);
+  }
+
   /** A new child of a followed session (or of one of its children) joins that family. */
   private adoptChild(event: unknown): Set<HubListener> | undefined {
     const child = childSessionOf(event, { has: (id) => this.routes.has(id) || this.rootOf.has(id) });

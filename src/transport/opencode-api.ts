@@ -55,3 +55,19 @@ export async function isSessionIdle(http: OpencodeHttp, sessionId: string, signa
   const answer = await http.call("GET", "/session/status", { signal });
   return z.record(z.string(), z.unknown()).parse(answer ?? {})[sessionId] === undefined;
 }
+
+/** The sessions the session's subagents run in. */
+export async function listChildren(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<string[]> {
+  const answer = await http.call("GET", `/session/${encodeURIComponent(sessionId)}/children`, { sessionId, signal });
+  return z.array(SessionAnswer).parse(answer).map((child) => child.id);
+}
+
+/** Permission asks waiting for an answer, on every session of the instance. */
+export async function listPermissions(http: OpencodeHttp, signal?: AbortSignal): Promise<unknown[]> {
+  return z.array(z.unknown()).parse(await http.call("GET", "/permission", { signal }));
+}
+
+/** Question asks waiting for an answer, on every session of the instance. */
+export async function listQuestions(http: OpencodeHttp, signal?: AbortSignal): Promise<unknown[]> {
+  return z.array(z.unknown()).parse(await http.call("GET", "/question", { signal }));
+}

@@ -408,6 +408,23 @@ export function describeScenarios(version: OpencodeVersion): void {
       }
     });
 
+    it("14c. a permission ask raised while the stream is away is found on reconnect and answered (no hang)", async () => {
+      const proxy = await CuttingProxy.start(server.url);
+      try {
+        const asked: unknown[] = [];
+        const { adapter: a, replies } = adapter({ baseUrl: proxy.url, turnTimeoutMs: 25_000, permissions: (request) => (asked.push(request), "once") });
+        proxy.cutWhenPrompted(1_500);
+        const result = await a.prompt("please use a tool");
+        expectInvariants({ result, replies });
+        expect(asked).toHaveLength(1);
+        expect(result).toMatchObject({ outcome: "final", content: "Tool said: hi-from-tool\n" });
+        expect(ofKind(replies, "tool_result")[0]).toMatchObject({ success: true, result: "hi-from-tool\n" });
+        expect(proxy.eventStreams).toBe(2);
+      } finally {
+        await proxy.close();
+      }
+    });
+
     it("13. a text file attachment reaches opencode and is stored as a file part", async () => {
       const data = Buffer.from("the attached note\n").toString("base64");
       const t = await turn("say hello", {}, { attachments: [{ mime: "text/plain", data, filename: "note.txt" }] });
