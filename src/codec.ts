@@ -304,9 +304,11 @@ function onDelta(event: unknown, state: TurnState): CodecResult {
 
 function emitText(state: TurnState, part: PartTrack, text: string): CodecResult {
   if (part.kind === "other" || text.length === 0) return same(state);
-  const { openPart, parts } = withTrack(state, { ...part, sent: part.sent + text.length });
+  const track: PartTrack = { id: part.id, kind: part.kind, sent: part.sent + text.length, held: part.held };
+  // The common case, a delta for the part already open, touches no map.
+  const parts = state.openPart === undefined || state.openPart.id === part.id ? state.parts : withTrack(state, track).parts;
   const content = part.kind === "text" ? state.content + text : state.content;
-  return { state: withText(state, openPart, parts, content), replies: [{ kind: part.kind === "text" ? "delta" : "reasoning", trace_id: state.traceId, content: text }] };
+  return { state: withText(state, track, parts, content), replies: [{ kind: part.kind === "text" ? "delta" : "reasoning", trace_id: state.traceId, content: text }] };
 }
 
 /**
