@@ -14,11 +14,11 @@ import {
   type SessionSnapshot,
   type TurnState,
 } from "../src/codec.js";
-
-export type { SessionSnapshot };
 import type { TurnPrompt } from "../src/prompt.js";
 import type { Reply } from "../src/replies.js";
 import { asTurnError, type TurnError } from "../src/turn-error.js";
+
+export type { SessionSnapshot };
 
 /** What one turn needs to know; the adapter builds it per prompt. */
 export interface TurnInput {
@@ -69,8 +69,6 @@ export interface AskRef {
   sessionId: string;
   ask: Ask;
 }
-
-
 
 const aborted: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
 const cancelReason = ({ event }: { event: TurnEvent }): Failure => (event.type === "CANCEL" && event.failure) || aborted;
