@@ -301,7 +301,10 @@ export class OpenCodeAdapter {
           if (child !== undefined) this.children.add(child);
         }
       },
-      lost: () => undefined,
+      // Between turns nobody else reopens the stream; one try keeps the watch going (a turn retries on its own).
+      lost: () => {
+        if (!this.closed && this.running === undefined) this.hub.connect().catch(() => undefined);
+      },
     });
   }
 

@@ -448,6 +448,17 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     expect(adapter.modelChanges).toEqual([change]);
   });
 
+  it("between turns a lost stream is reopened, so a model switch made then is still seen", async () => {
+    const server = await fake({ onPrompt: (p, s) => [...(s.prompts.length === 1 ? [E.sessionUpdated(p.sessionId, { id: "m1", providerID: "p" }, 1)] : []), ...answer(p, ["ok"])] });
+    const { adapter } = adapterFor(server);
+    await adapter.prompt("one");
+    server.closeStreams();
+    await vi.waitFor(() => expect(server.eventConnections).toBe(2));
+    await vi.waitFor(() => expect((server as unknown as { streams: Set<unknown> }).streams.size).toBe(1));
+    await server.play([E.modelSwitched("ses_fake1", { id: "m2", providerID: "p" }, 5)]);
+    await vi.waitFor(() => expect(adapter.modelChanges).toEqual([{ providerID: "p", modelID: "m2", source: "model.switched", at: 5 }]));
+  });
+
   it("close() ends the running turn with `closed`; later prompts end in a `closed` error", async () => {
     const server = await fake({ onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), { hold: true }] });
     const { adapter, replies } = adapterFor(server);
