@@ -155,12 +155,15 @@ describe("pipeline properties: the same random turns through the adapter (hub, m
     await fc.assert(
       fc.asyncProperty(turn, noise, fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }), fc.array(fc.nat(), { maxLength: 12 }), async ({ segments, events }, { other, stale, late }, choices, cuts) => {
         script = (sessionId, messageId) => {
-          // The generated turn, with the ids this prompt really has, as raw bytes cut at random places.
-          const wire = [...stale, ...interleave(events, other, choices), ...late]
-            .map((event) => `data: ${JSON.stringify(event).replaceAll(S, sessionId).replaceAll(U, messageId)}\n\n`)
-            .join("");
+          // The generated turn, with the ids this prompt really has, as bytes cut at random places
+          // (also inside a character, as a network does).
+          const wire = Buffer.from(
+            [...stale, ...interleave(events, other, choices), ...late]
+              .map((event) => `data: ${JSON.stringify(event).replaceAll(S, sessionId).replaceAll(U, messageId)}\n\n`)
+              .join(""),
+          );
           const at = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
-          return [0, ...at].map((from, i) => ({ raw: wire.slice(from, [...at, wire.length][i]) })).filter((step) => step.raw.length > 0);
+          return [0, ...at].map((from, i) => ({ raw: wire.subarray(from, [...at, wire.length][i]) })).filter((step) => step.raw.length > 0);
         };
         const replies: Reply[] = [];
         const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password }, async (reply) => {
