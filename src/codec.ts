@@ -35,7 +35,7 @@ export interface Failure {
 
 interface PartTrack {
   readonly id: string;
-  readonly kind: "text" | "reasoning" | "other";
+  readonly kind: "text" | "reasoning";
   /** Characters of this part already sent as delta/reasoning replies. */
   readonly sent: number;
   /**
@@ -303,7 +303,7 @@ function onDelta(event: unknown, state: TurnState): CodecResult {
 }
 
 function emitText(state: TurnState, part: PartTrack, text: string): CodecResult {
-  if (part.kind === "other" || text.length === 0) return same(state);
+  if (text.length === 0) return same(state);
   const track: PartTrack = { id: part.id, kind: part.kind, sent: part.sent + text.length, held: part.held };
   // The common case, a delta for the part already open, touches no map.
   const parts = state.openPart === undefined || state.openPart.id === part.id ? state.parts : withTrack(state, track).parts;

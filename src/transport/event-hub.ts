@@ -33,7 +33,8 @@ interface Connection {
  * The stream is a subscription: it does not belong to any turn.
  */
 export class EventHub {
-  readonly stats = { frames: 0, malformed: 0, routed: 0, connections: 0 };
+  /** Frames that were not JSON: skipped, and counted for the host (`adapter.stats`). */
+  readonly stats = { malformed: 0 };
   /** Listeners by the session they subscribed to (the root of a family). */
   private readonly routes = new Map<string, Set<HubListener>>();
   private readonly listeners = new Set<HubListener>();
@@ -115,7 +116,6 @@ export class EventHub {
       resolve,
       reject,
     };
-    this.stats.connections++;
     void this.run(connection);
     return connection;
   }
@@ -161,7 +161,6 @@ export class EventHub {
 
   private dispatch(frames: string[], connection: Connection, connectTimer: NodeJS.Timeout): void {
     for (const data of frames) {
-      this.stats.frames++;
       let event: unknown;
       try {
         event = JSON.parse(data);
@@ -180,7 +179,6 @@ export class EventHub {
       }
       const listeners = this.routes.get(this.rootOf.get(sessionId) ?? sessionId) ?? this.adoptChild(event);
       if (listeners === undefined) continue;
-      this.stats.routed++;
       for (const listener of listeners) {
         const batch = this.pending.get(listener);
         if (batch === undefined) this.pending.set(listener, [event]);
