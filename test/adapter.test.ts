@@ -222,6 +222,19 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     expect(server.eventConnections).toBe(1 + MAX_RECONNECTS);
   });
 
+  it("adapters sharing a server share one stream, watched with the shortest heartbeat timeout any of them asked for", async () => {
+    const server = await fake({
+      onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), { hold: true }],
+      store: () => ({ messages: [], idle: false }),
+    });
+    const patient = adapterFor(server, { heartbeatTimeoutMs: 60_000 });
+    adapterFor(server, { heartbeatTimeoutMs: 300 });
+    const started = Date.now();
+    const result = await patient.adapter.prompt("hi");
+    expect(result).toMatchObject({ outcome: "error", code: "stream_lost", error: expect.stringContaining("300 ms") });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it("skips garbage on the stream and still completes the turn", async () => {
     const server = await fake({
       onPrompt: (p) => {
@@ -242,7 +255,7 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     const result = await adapter.prompt("hi");
     expect(result).toMatchObject({ outcome: "final", content: "onetwo" });
     expect(kinds(replies)).toEqual(["delta", "delta", "final"]);
-    // The frame that is not JSON, and the known events with missing fields, were counted.
+    // The frame that is not JSON, the event of an unknown type and the delta with missing fields were counted.
     expect(adapter.stats).toEqual({ framesMalformed: 1, eventsSkipped: 2 });
   });
 
@@ -368,6 +381,36 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     expect(await turn).toMatchObject({ outcome: "error", code: "aborted" });
     expect(await adapter.prompt("again", undefined, { signal: AbortSignal.abort() })).toMatchObject({ outcome: "error", code: "aborted" });
     expect(server.prompts).toHaveLength(1);
+  });
+
+  it("a queued turn whose signal fires ends when its turn comes, after the running turn's replies", async () => {
+    const server = await fake({ onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), { hold: true }, ...answer(p, ["first"]).slice(1)] });
+    const { adapter, replies } = adapterFor(server);
+    const running = adapter.prompt("one", "t1");
+    const controller = new AbortController();
+    const queued = adapter.prompt("two", "t2", { signal: controller.signal });
+    await vi.waitFor(() => expect(server.prompts).toHaveLength(1));
+    controller.abort();
+    server.release();
+    expect(await running).toMatchObject({ outcome: "final", content: "first" });
+    expect(await queued).toMatchObject({ outcome: "error", code: "aborted" });
+    expect(replies.map((r) => `${r.trace_id}:${r.kind}`)).toEqual(["t1:delta", "t1:final", "t2:error"]);
+    expect(server.prompts).toHaveLength(1);
+  });
+
+  it("takes the password from OPENCODE_SERVER_PASSWORD and names a new session with sessionTitle", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["ok"]) });
+    const saved = process.env.OPENCODE_SERVER_PASSWORD;
+    process.env.OPENCODE_SERVER_PASSWORD = server.password;
+    try {
+      const adapter = new OpenCodeAdapter({ baseUrl: server.url, sessionTitle: "taOS chat 7" }, () => undefined);
+      open.push(adapter);
+      expect(await adapter.prompt("hi")).toMatchObject({ outcome: "final", content: "ok" });
+      expect(server.sessionTitles).toEqual(["taOS chat 7"]);
+    } finally {
+      if (saved === undefined) delete process.env.OPENCODE_SERVER_PASSWORD;
+      else process.env.OPENCODE_SERVER_PASSWORD = saved;
+    }
   });
 
   it("the stale idles of an aborted turn do not end the next one", async () => {

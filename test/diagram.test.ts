@@ -12,13 +12,17 @@ describe("the state diagram", () => {
     expect(read("visualizations/turn.machine.mmd")).toBe(diagram);
   });
 
+  it("in visualizations/turn.machine.md is the same diagram", () => {
+    expect(read("visualizations/turn.machine.md")).toContain(`\`\`\`mermaid\n${diagram}\`\`\``);
+  });
+
   it("in the README is the same diagram", () => {
     const readme = read("README.md");
     expect(withDiagram(readme, diagram)).toBe(readme);
   });
 
   it("names every state of the machine", () => {
-    for (const state of ["idle", "ensuringSession", "connectingStream", "prompting", "receiving", "answeringPermission", "answeringQuestion", "confirmingPrompt", "cancelling", "done", "errored"]) {
+    for (const state of ["idle", "ensuringSession", "connectingStream", "prompting", "receiving", "answeringPermission", "answeringQuestion", "confirmingPrompt", "reconnecting", "cancelling", "done", "errored"]) {
       expect(diagram).toMatch(new RegExp(`\\b${state}\\b`));
     }
   });

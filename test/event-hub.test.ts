@@ -134,14 +134,18 @@ describe("EventHub", () => {
     const { hub, body } = hubWithScriptedServer();
     hubs.push(hub);
     const a = recorder();
+    const stays = recorder();
     const unsubscribe = hub.subscribe("ses_a", a);
+    hub.subscribe("ses_a", stays);
     await hub.connect();
     body().frame(E.idle("ses_a"));
     unsubscribe();
     await tick();
     body().frame(E.idle("ses_a"));
     await tick();
+    await tick();
     expect(a.batches).toEqual([]);
+    expect(stays.types()).toEqual(["session.idle@ses_a", "session.idle@ses_a"]);
   });
 
   it("tells the listeners a connection served that it was lost, after handing over what it delivered", async () => {
