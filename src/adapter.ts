@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createActor, fromCallback, fromPromise, toPromise, type Actor } from "xstate";
+import { createActor, fromCallback, fromPromise, toPromise, type Actor, type InspectionEvent, type Observer } from "xstate";
 import { z } from "zod";
 import { turnMachine, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
 import { Attachment, toFilePart, type TurnPrompt } from "./prompt.js";
@@ -31,6 +31,8 @@ export interface PromptOptions {
 export interface AdapterOptions {
   /** Where a throwing sink or a failing policy is reported. */
   logger?: Pick<Console, "warn">;
+  /** XState's inspection observer, given to every turn actor (the Stately inspector, `--inspect-log`). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
 type TurnActor = Actor<typeof turnMachine>;
@@ -47,6 +49,7 @@ export class OpenCodeAdapter {
   private readonly hub: EventHub;
   private readonly releaseHub: () => Promise<void>;
   private readonly logger: Pick<Console, "warn">;
+  private readonly inspect: AdapterOptions["inspect"];
   private queue: Promise<unknown> = Promise.resolve();
   /** The turn machine with this adapter's actors, provided once. */
   private readonly machine;
@@ -70,6 +73,7 @@ export class OpenCodeAdapter {
   ) {
     this.#config = resolveConfig(config);
     this.logger = options.logger ?? console;
+    this.inspect = options.inspect;
     const { baseUrl, username, password, directory, connectTimeoutMs, heartbeatTimeoutMs } = this.#config;
     const lease = acquireHub({ baseUrl, username, password, directory, connectTimeoutMs }, { heartbeatTimeoutMs });
     this.hub = lease.hub;
@@ -156,7 +160,7 @@ export class OpenCodeAdapter {
       // opencode has as long to confirm an abort (or that it took the prompt) as to answer a request.
       graceMs: this.#config.connectTimeoutMs,
     };
-    const actor = createActor(this.machine, { input });
+    const actor = createActor(this.machine, { input, ...(this.inspect ? { inspect: this.inspect } : {}) });
     const finished = toPromise(actor).catch((error: unknown) => error);
     this.running = { actor, finished, replies };
     const onAbort = () => actor.send({ type: "CANCEL" });

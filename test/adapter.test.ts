@@ -70,6 +70,20 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     expect(server.requests.every((r) => r.authorization?.startsWith("Basic "))).toBe(true);
   });
 
+  it("hands XState's inspection events of every turn actor to the `inspect` observer", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["Hi"]) });
+    const seen: Array<{ type: string; event?: { type: string } }> = [];
+    const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password }, () => undefined, {
+      inspect: (inspection) => seen.push({ type: inspection.type, ...("event" in inspection ? { event: inspection.event } : {}) }),
+    });
+    open.push(adapter);
+    await adapter.prompt("one");
+    await adapter.prompt("two");
+    const starts = seen.filter((s) => s.type === "@xstate.event" && s.event?.type === "START");
+    expect(starts).toHaveLength(2);
+    expect(seen.some((s) => s.type === "@xstate.event" && s.event?.type === "EVENTS")).toBe(true);
+  });
+
   it("generates a trace id when none is given and uses it on every reply", async () => {
     const server = await fake({ onPrompt: (p) => answer(p, ["a", "b"]) });
     const { adapter, replies } = adapterFor(server);
