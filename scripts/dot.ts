@@ -1,0 +1,96 @@
+/**
+ * The turn machine (or any XState v5 machine) as Graphviz DOT, for an SVG that reads at README width:
+ * every state by name (bold), what it invokes and its internal transitions in small print under it,
+ * composite states as boxes around their children, one edge per pair of states (its triggers one per
+ * line, so labels never sit on each other), guards with their arguments. Actions are left to the
+ * Mermaid diagram and the code: on the picture they would double every label.
+ */
+import type { AnyStateMachine, AnyStateNode } from "xstate";
+import { machineGraph, triggerOf, type Edge } from "./machine-graph.js";
+
+const FONT = "Helvetica,Arial,sans-serif";
+/** How much more Graphviz straightens the main flow (initial states, each state to the next one written) than other edges. */
+const MAIN_FLOW = 8;
+
+/** The machine reads top to bottom: a state's move to the state written after it is the way a turn usually goes. */
+function isMainFlow(e: Edge): boolean {
+  const siblings = e.from.parent ? Object.values(e.from.parent.states) : [];
+  return siblings[siblings.indexOf(e.from) + 1] === e.to;
+}
+
+const html = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const small = (lines: string[]) => lines.map((l) => `<br/><font point-size="9" color="#57606a">${html(l)}</font>`).join("");
+
+export function toDot(machine: AnyStateMachine): string {
+  const graph = machineGraph(machine);
+  const idOf = (n: AnyStateNode) => n.path.join("_");
+  const isComposite = (n: AnyStateNode) => Object.keys(n.states).length > 0;
+  /** A composite state's edges attach to the state it starts in, clipped at its box (`lhead`/`ltail`). */
+  const anchorOf = (n: AnyStateNode): AnyStateNode => (isComposite(n) ? anchorOf(n.initial.target[0]!) : n);
+  const details = (n: AnyStateNode) => [...(graph.invokes.get(n) ?? []).map((i) => `invokes ${i}`), ...(graph.internal.get(n) ?? [])];
+
+  const startOf = (n: AnyStateNode) => `${idOf(n) || "root"}__start`;
+  // A final state reached from inside a composite state is drawn again there (dashed), so the edges
+  // stay short instead of running around every box on the way out.
+  const proxies = new Map<AnyStateNode, Map<string, AnyStateNode>>();
+  const targetOf = (e: Edge): string => {
+    const cluster = e.from.parent;
+    // Into a composite state: to its start marker, the way it is entered.
+    if (isComposite(e.to)) return startOf(e.to);
+    if (e.to.type !== "final" || isComposite(e.from) || cluster === undefined || cluster === e.to.parent) return idOf(e.to);
+    const id = `${idOf(e.to)}__in_${idOf(cluster)}`;
+    proxies.set(cluster, (proxies.get(cluster) ?? new Map()).set(id, e.to));
+    return id;
+  };
+  // One edge per pair of states: their triggers, one per line.
+  const pairs = new Map<string, Edge[]>();
+  for (const e of graph.edges) {
+    const key = `${idOf(anchorOf(e.from))} -> ${targetOf(e)}`;
+    pairs.set(key, [...(pairs.get(key) ?? []), e]);
+  }
+
+  const out: string[] = [
+    `digraph ${JSON.stringify(machine.id)} {`,
+    `  graph [rankdir=TB, compound=true, newrank=true, nodesep=0.25, ranksep=0.3, fontname="${FONT}", fontsize=12, labeljust=l];`,
+    `  node [shape=box, style="rounded,filled", fillcolor="#f6f8fa", color="#57606a", fontname="${FONT}", fontsize=12, margin="0.12,0.05"];`,
+    `  edge [fontname="${FONT}", fontsize=9, color="#57606a", fontcolor="#24292f", arrowsize=0.7];`,
+  ];
+  const rootDetails = graph.internal.get(graph.root);
+  if (rootDetails) out.push(`  label=<<b>${html(machine.id)}</b>${small(rootDetails.map((l) => `in every state: ${l}`))}>;`, `  labelloc=t;`);
+
+  const emit = (scope: AnyStateNode, depth: number): void => {
+    const pad = "  ".repeat(depth);
+    const initial = scope.initial?.target[0];
+    if (initial) {
+      out.push(`${pad}${startOf(scope)} [shape=point, width=0.1, label="", color="#24292f"];`);
+      out.push(`${pad}${startOf(scope)} -> ${isComposite(initial) ? startOf(initial) : idOf(initial)} [weight=${MAIN_FLOW}];`);
+    }
+    for (const child of Object.values(scope.states)) {
+      const label = `<<b>${html(child.key)}</b>${small(details(child))}>`;
+      if (isComposite(child)) {
+        out.push(`${pad}subgraph cluster_${idOf(child)} {`, `${pad}  label=${label};`, `${pad}  style=rounded; color="#8c959f"; bgcolor="#ffffff";`);
+        emit(child, depth + 1);
+        out.push(`${pad}}`);
+      } else {
+        out.push(`${pad}${idOf(child)} [label=${label}${child.type === "final" ? ", peripheries=2" : ""}];`);
+      }
+    }
+    for (const [id, final] of proxies.get(scope) ?? []) out.push(`${pad}${id} [label=<<b>${html(final.key)}</b>>, style="rounded,dashed", peripheries=2];`);
+  };
+  emit(graph.root, 1);
+  // The final states at the bottom, below the copies drawn inside the boxes.
+  const finals = graph.states.filter((n) => n.type === "final" && n.parent === graph.root);
+  if (finals.length > 1) out.push(`  { rank=same; ${finals.map(idOf).join("; ")} }`);
+  for (const copies of proxies.values()) for (const [id, final] of copies) out.push(`  ${id} -> ${idOf(final)} [style=invis];`);
+
+  for (const [key, edges] of pairs) {
+    const { from } = edges[0]!;
+    // A space either side keeps labels that Graphviz sets side by side from touching.
+    const attributes = [`label=<${edges.map((e) => `&#160;${html(triggerOf(e))}&#160;`).join("<br/>")}>`];
+    if (isComposite(from)) attributes.push(`ltail=cluster_${idOf(from)}`);
+    if (edges.some(isMainFlow)) attributes.push(`weight=${MAIN_FLOW}`);
+    out.push(`  ${key} [${attributes.join(", ")}];`);
+  }
+  out.push("}");
+  return `${out.join("\n")}\n`;
+}
