@@ -1,7 +1,8 @@
 import { createServer } from "node:net";
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MAX_RECONNECTS, OpenCodeAdapter } from "../src/adapter.js";
+import { OpenCodeAdapter } from "../src/adapter.js";
+import { MAX_RECONNECTS } from "../src/turn-actors.js";
 import { ConfigError } from "../src/config.js";
 import { Reply, TurnResult } from "../src/replies.js";
 import * as E from "./fixtures/events.js";

@@ -3,7 +3,7 @@
 // The traversal walks the REAL machine (invokes and delayed transitions included): the actors'
 // outcomes and the timers are listed as events. Every generated path is then replayed on a real
 // actor whose invoked actors are controllable fakes, and the host contract is checked on whatever
-// `deliver` handed to the sink. A coverage test derives the machine's state nodes and transitions
+// the machine emitted. A coverage test derives the machine's state nodes and transitions
 // from the machine itself and fails when a generated path misses one.
 
 import { describe, expect, it } from "vitest";
@@ -21,7 +21,7 @@ import {
   type StateValue,
 } from "xstate";
 import { TestModel, toDirectedGraph, type DirectedGraphNode, type Step, type TestPath } from "xstate/graph";
-import { turnMachine, type AskRef, type SessionRef, type SessionSnapshot, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
+import { turnMachine, type AskRef, type EnsureSessionInput, type SessionRef, type SessionSnapshot, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
 import type { TurnPrompt } from "../src/prompt.js";
 import { Reply } from "../src/replies.js";
 import { TurnError } from "../src/turn-error.js";
@@ -31,7 +31,7 @@ import * as E from "./fixtures/events.js";
 // The model
 
 type Snap = SnapshotFrom<typeof turnMachine>;
-type InvokeId = "ensureSession" | "sendPrompt" | "replyPermission" | "replyQuestion" | "abortSession" | "reconnect";
+type InvokeId = "ensureSession" | "sendPrompt" | "answerAsk" | "abortSession" | "reconnect";
 
 /** What the traversal may send: the machine's own events plus the invoked actors' outcomes and the timers. */
 type ModelEvent =
@@ -62,13 +62,15 @@ const INPUT: TurnInput = {
   messageId: MESSAGE,
   prompt: { parts: [{ type: "text", text: "hello" }] },
   sessionId: undefined,
+  sessionVerified: false,
+  sessionTitle: undefined,
   maxProviderRetries: MAX_PROVIDER_RETRIES,
   maxReconnects: MAX_RECONNECTS,
   children: [],
   graceMs: GRACE_MS,
 };
 
-const INVOKE_IDS: readonly InvokeId[] = ["ensureSession", "sendPrompt", "replyPermission", "replyQuestion", "abortSession", "reconnect"];
+const INVOKE_IDS: readonly InvokeId[] = ["ensureSession", "sendPrompt", "answerAsk", "abortSession", "reconnect"];
 
 /** What each invoked actor answers when it succeeds: the reconnect finds the session idle (the turn ended during the gap). */
 const OUTPUTS: Partial<Record<InvokeId, unknown>> = {
@@ -127,18 +129,18 @@ function eventName(event: { type: string } | undefined): string {
 
 /** The abstraction of a snapshot: the state value and what the codec decides with, never the text. */
 function abstractState(snapshot: Snap): string {
-  const codec = snapshot.context.codec;
+  const turn = snapshot.context.turn;
   return JSON.stringify({
     value: snapshot.value,
-    terminal: codec.terminal && `${codec.terminal}${codec.failure ? `:${codec.failure.code}` : ""}`,
-    stopping: codec.stopping?.code,
-    asks: codec.asks.map((a) => a.kind),
-    userSeen: codec.userSeen,
-    promptSent: codec.promptSent,
+    outcome: turn.outcome && `${turn.outcome.kind}${turn.outcome.kind === "error" ? `:${turn.outcome.code}` : ""}`,
+    stopReason: turn.stopReason?.code,
+    asks: turn.asks.map((a) => a.kind),
+    userSeen: turn.userSeen,
+    promptSent: turn.promptSent,
     reconnects: snapshot.context.reconnects,
     streamDown: snapshot.context.streamDown,
     queued: snapshot.context.queued.map((e) => (e as { type: string }).type),
-    mayBeRefused: codec.earlyError !== undefined,
+    refusal: turn.refusal !== undefined,
   });
 }
 
@@ -380,7 +382,7 @@ function harness(input: TurnInput = INPUT) {
 
   const machine = turnMachine.provide({
     actors: {
-      ensureSession: fake<string, { sessionId: string | undefined }>("ensureSession"),
+      ensureSession: fake<string, EnsureSessionInput>("ensureSession"),
       // Like the adapter's: it reports the stream's life to the machine through sendBack.
       eventStream: fromCallback<TurnEvent, SessionRef>(({ sendBack, input }) => {
         const stream: Stream = { input, open: true, sendBack };
@@ -390,15 +392,11 @@ function harness(input: TurnInput = INPUT) {
         };
       }),
       sendPrompt: fake<void, SessionRef & { messageId: string; prompt: TurnPrompt }>("sendPrompt"),
-      replyPermission: fake<void, AskRef>("replyPermission"),
-      replyQuestion: fake<void, AskRef>("replyQuestion"),
+      answerAsk: fake<void, AskRef>("answerAsk"),
       abortSession: fake<void, SessionRef>("abortSession"),
       reconnect: fake<SessionSnapshot, SessionRef>("reconnect"),
     },
     actions: {
-      deliver: ({ context }) => {
-        replies.push(...context.outbox);
-      },
       abandonServerTurn: () => {
         counts.abandoned++;
       },
@@ -412,6 +410,7 @@ function harness(input: TurnInput = INPUT) {
       if (event.type === "@xstate.microstep" && event.actorRef === actor) taken.push(...event._transitions.map(transitionKey));
     },
   });
+  actor.on("replies", (event) => replies.push(...event.replies));
   actor.subscribe({ error: (error) => errors.push(error) });
   actor.start();
 
@@ -472,7 +471,7 @@ async function replay(h: Harness, step: Step<Snap, ModelEvent>, before: Snap): P
   }
 }
 
-/** The host contract on everything `deliver` handed to the sink (DESIGN.md, "Invariants"). */
+/** The host contract on everything the machine emitted (DESIGN.md, "Invariants"). */
 function assertContract(h: Harness): void {
   const snapshot = h.actor.getSnapshot();
   for (const reply of h.replies) {
@@ -490,7 +489,7 @@ function assertContract(h: Harness): void {
     expect(terminal.kind).toBe(snapshot.value === "done" ? "final" : "error");
     const deltas = h.replies.flatMap((r) => (r.kind === "delta" ? [r.content] : [])).join("");
     if (terminal.kind === "final") expect(terminal.content, "final is the concatenation of the deltas").toBe(deltas);
-    if (terminal.kind === "error") expect(terminal.code).toBe(snapshot.context.codec.failure?.code);
+    if (terminal.kind === "error") expect(terminal.code).toBe(snapshot.context.turn.outcome?.kind === "error" && snapshot.context.turn.outcome.code);
     // Nothing is left running: the stream is closed and every unsettled call was aborted.
     expect(h.streams.every((s) => !s.open), "event stream closed").toBe(true);
     expect(h.calls.filter((c) => !c.settled && !c.signal.aborted).map((c) => c.id), "no call left running").toEqual([]);
@@ -578,7 +577,7 @@ async function settle(call: Call, outcome: { output?: unknown } | { error: unkno
 /** START, session created, stream ready: the prompt is being posted. */
 async function toPrompting(h: Harness): Promise<void> {
   h.actor.send({ type: "START" });
-  expect(h.running("ensureSession").input).toEqual({ sessionId: undefined });
+  expect(h.running("ensureSession").input).toEqual({ sessionId: undefined, verified: false, title: undefined });
   await settle(h.running("ensureSession"), { output: SESSION });
   expect(h.stream().input).toEqual({ sessionId: SESSION });
   h.stream().sendBack({ type: "STREAM.READY" });
@@ -605,16 +604,16 @@ describe("turn machine: behaviour with fake actors", () => {
     try {
       await toReceiving(h);
       h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Let me "), E.permissionAsked(SESSION, "per_1", "call_7")] });
-      expect(h.value()).toEqual({ live: { streaming: "answeringPermission" } });
+      expect(h.value()).toEqual({ live: { streaming: "answeringAsk" } });
 
-      const reply = h.running("replyPermission");
+      const reply = h.running("answerAsk");
       expect(reply.input).toEqual({
         sessionId: SESSION,
         ask: { kind: "permission", request: expect.objectContaining({ id: "per_1", sessionID: SESSION, permission: "bash", tool: { messageID: "msg_x", callID: "call_7" } }) },
       });
       await settle(reply, { output: undefined });
       expect(h.value()).toEqual({ live: { streaming: "receiving" } });
-      expect(h.actor.getSnapshot().context.codec.asks).toEqual([]);
+      expect(h.actor.getSnapshot().context.turn.asks).toEqual([]);
 
       h.stream().sendBack({
         type: "EVENTS",
@@ -626,7 +625,7 @@ describe("turn machine: behaviour with fake actors", () => {
         { kind: "delta", trace_id: TRACE, content: "check." },
         { kind: "final", trace_id: TRACE, content: "Let me check." },
       ]);
-      expect(h.invoked("replyPermission")).toHaveLength(1);
+      expect(h.invoked("answerAsk")).toHaveLength(1);
       expect(h.invoked("abortSession")).toHaveLength(0);
       assertContract(h);
     } finally {
@@ -783,15 +782,15 @@ describe("turn machine: behaviour with fake actors", () => {
     try {
       await toReceiving(h);
       h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), E.permissionAsked(SESSION, "per_1")] });
-      const reply = h.running("replyPermission");
+      const reply = h.running("answerAsk");
       h.stream().sendBack({ type: "STREAM.LOST", error: new TurnError("stream_lost", "lost") });
-      expect(h.value()).toEqual({ live: { streaming: "answeringPermission" } });
+      expect(h.value()).toEqual({ live: { streaming: "answeringAsk" } });
       expect(reply.signal.aborted).toBe(false);
       await settle(reply, { output: undefined });
       expect(h.value()).toEqual({ live: { streaming: "reconnecting" } });
       await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: [], sessionIdle: false } satisfies SessionSnapshot });
       expect(h.value()).toEqual({ live: { streaming: "receiving" } });
-      expect(h.invoked("replyPermission")).toHaveLength(1);
+      expect(h.invoked("answerAsk")).toHaveLength(1);
     } finally {
       h.actor.stop();
     }
