@@ -534,6 +534,15 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     expect(build).toThrow(/baseUrl[\s\S]*providerID|providerID[\s\S]*baseUrl/);
     expect(build).toThrow(/connectTimeoutMs/);
     expect(build).not.toThrow(/hunter2/);
+    const error = (() => {
+      try {
+        build();
+      } catch (thrown) {
+        return thrown as ConfigError;
+      }
+    })();
+    expect(error?.issues.map((issue) => issue.path).sort()).toEqual(["baseUrl", "connectTimeoutMs", "providerID"]);
+    expect(JSON.stringify(error?.issues)).not.toContain("hunter2");
   });
 
   it("the password does not show when the adapter is inspected or serialized", async () => {

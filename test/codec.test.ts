@@ -3,7 +3,6 @@ import {
   answeredAsk,
   failTurn,
   initialTurnState,
-  mapOpencodeEvent,
   mapOpencodeEvents,
   promptSent,
   reconcile,
