@@ -19,14 +19,18 @@ function isMainFlow(e: Edge): boolean {
 }
 
 const html = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-const small = (lines: string[]) => lines.map((l) => `<br/><font point-size="9" color="#57606a">${html(l)}</font>`).join("");
+const small = (lines: string[], br = "<br/>") => lines.map((l) => `${br}<font point-size="9" color="#57606a">${html(l)}</font>`).join("");
+/** A box's title: the state's name in bold, what it does in small print under it (left-aligned in a composite state's box). */
+const title = (name: string, lines: string[], box: boolean) =>
+  box ? `<<b>${html(name)}</b>${small(lines, '<br align="left"/>')}<br align="left"/>>` : `<<b>${html(name)}</b>${small(lines)}>`;
 
 export function toDot(machine: AnyStateMachine): string {
   const graph = machineGraph(machine);
   const idOf = (n: AnyStateNode) => n.path.join("_");
   const isComposite = (n: AnyStateNode) => Object.keys(n.states).length > 0;
-  /** A composite state's edges attach to the state it starts in, clipped at its box (`lhead`/`ltail`). */
-  const anchorOf = (n: AnyStateNode): AnyStateNode => (isComposite(n) ? anchorOf(n.initial.target[0]!) : n);
+  /** A composite state's own transitions leave from an invisible point at the bottom of its box, clipped at the box (`ltail`). */
+  const exitOf = (n: AnyStateNode) => `${idOf(n)}__exit`;
+  const leaves = (n: AnyStateNode): AnyStateNode[] => Object.values(n.states).flatMap((c) => (isComposite(c) ? leaves(c) : [c]));
   const details = (n: AnyStateNode) => [...(graph.invokes.get(n) ?? []).map((i) => `invokes ${i}`), ...(graph.internal.get(n) ?? [])];
 
   const startOf = (n: AnyStateNode) => `${idOf(n) || "root"}__start`;
@@ -45,18 +49,20 @@ export function toDot(machine: AnyStateMachine): string {
   // One edge per pair of states: their triggers, one per line.
   const pairs = new Map<string, Edge[]>();
   for (const e of graph.edges) {
-    const key = `${idOf(anchorOf(e.from))} -> ${targetOf(e)}`;
+    const key = `${isComposite(e.from) ? exitOf(e.from) : idOf(e.from)} -> ${targetOf(e)}`;
     pairs.set(key, [...(pairs.get(key) ?? []), e]);
   }
+
+  const exits = new Set(graph.edges.filter((e) => isComposite(e.from)).map((e) => e.from));
 
   const out: string[] = [
     `digraph ${JSON.stringify(machine.id)} {`,
     `  graph [rankdir=TB, compound=true, newrank=true, nodesep=0.25, ranksep=0.3, fontname="${FONT}", fontsize=12, labeljust=l];`,
     `  node [shape=box, style="rounded,filled", fillcolor="#f6f8fa", color="#57606a", fontname="${FONT}", fontsize=12, margin="0.12,0.05"];`,
-    `  edge [fontname="${FONT}", fontsize=9, color="#57606a", fontcolor="#24292f", arrowsize=0.7];`,
+    `  edge [fontname="${FONT}", fontsize=10, color="#57606a", fontcolor="#24292f", arrowsize=0.7];`,
   ];
   const rootDetails = graph.internal.get(graph.root);
-  if (rootDetails) out.push(`  label=<<b>${html(machine.id)}</b>${small(rootDetails.map((l) => `in every state: ${l}`))}>;`, `  labelloc=t;`);
+  if (rootDetails) out.push(`  label=${title(machine.id, rootDetails.map((l) => `in every state: ${l}`), true)};`, `  labelloc=t;`);
 
   const emit = (scope: AnyStateNode, depth: number): void => {
     const pad = "  ".repeat(depth);
@@ -66,7 +72,7 @@ export function toDot(machine: AnyStateMachine): string {
       out.push(`${pad}${startOf(scope)} -> ${isComposite(initial) ? startOf(initial) : idOf(initial)} [weight=${MAIN_FLOW}];`);
     }
     for (const child of Object.values(scope.states)) {
-      const label = `<<b>${html(child.key)}</b>${small(details(child))}>`;
+      const label = title(child.key, details(child), isComposite(child));
       if (isComposite(child)) {
         out.push(`${pad}subgraph cluster_${idOf(child)} {`, `${pad}  label=${label};`, `${pad}  style=rounded; color="#8c959f"; bgcolor="#ffffff";`);
         emit(child, depth + 1);
@@ -76,6 +82,14 @@ export function toDot(machine: AnyStateMachine): string {
       }
     }
     for (const [id, final] of proxies.get(scope) ?? []) out.push(`${pad}${id} [label=<<b>${html(final.key)}</b>>, style="rounded,dashed", peripheries=2];`);
+    if (exits.has(scope)) {
+      out.push(`${pad}${exitOf(scope)} [shape=point, style=invis, width=0.01];`);
+      // Below everything in the box; weight 0, so it does not pull anything sideways.
+      const inside = [...proxies].filter(([cluster]) => cluster === scope || cluster.path.join(".").startsWith(`${scope.path.join(".")}.`));
+      for (const id of [...leaves(scope).map(idOf), ...inside.flatMap(([, copies]) => [...copies.keys()])]) {
+        out.push(`${pad}${id} -> ${exitOf(scope)} [style=invis, weight=0];`);
+      }
+    }
   };
   emit(graph.root, 1);
   // The final states at the bottom, below the copies drawn inside the boxes.

@@ -61,13 +61,3 @@ export function toMermaid(machine: AnyStateMachine): string {
   for (const e of crossing) out.push(`  ${edgeLine(e)}`);
   return `${out.join("\n")}\n`;
 }
-
-/** Puts `diagram` between the README's diagram markers. */
-export function withDiagram(readme: string, diagram: string): string {
-  const start = "<!-- turn-diagram:start -->";
-  const end = "<!-- turn-diagram:end -->";
-  const from = readme.indexOf(start);
-  const to = readme.indexOf(end);
-  if (from === -1 || to < from) throw new Error("README.md has no turn-diagram markers");
-  return `${readme.slice(0, from + start.length)}\n\`\`\`mermaid\n${diagram}\`\`\`\n${readme.slice(to)}`;
-}

@@ -8,7 +8,7 @@ import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { createActor, fromCallback, fromPromise, SimulatedClock, type ActorRefLike, type InspectionEvent } from "xstate";
 import { z } from "zod";
-import { turnMachine, type SessionSnapshot, type TurnEvent } from "../machines/turn.machine.js";
+import { turnMachine, type SessionSnapshot, type TurnEmitted, type TurnEvent } from "../machines/turn.machine.js";
 import { ErrorCode, Reply } from "./replies.js";
 import { TurnError } from "./turn-error.js";
 
@@ -87,8 +87,8 @@ export class TurnRecorder {
     } else if (inspection.type === "@xstate.action" && inspection.action.type === "xstate.emit") {
       // The machine emits each reply; XState's built-in emit action carries it as `params.event`.
       const turn = this.turns.get(actor);
-      const reply = Reply.safeParse((inspection.action.params as { event?: { reply?: unknown } } | undefined)?.event?.reply);
-      if (turn && reply.success) this.line({ turn: turn.turn, at: elapsed(turn.startedAt), reply: reply.data });
+      const emitted = (inspection.action.params as { event?: TurnEmitted } | undefined)?.event;
+      if (turn && emitted?.type === "replies") for (const reply of emitted.replies) this.line({ turn: turn.turn, at: elapsed(turn.startedAt), reply });
     }
   };
 
@@ -134,19 +134,17 @@ function revivedEvent(event: z.infer<typeof RecordedEvent>): TurnEvent {
  * The turn machine with no I/O: its actors never finish on their own and its clock never runs, so
  * only the recorded events move it (an actor's outcome and a timer's firing are among them).
  */
-function replayMachine(deliver: (replies: readonly Reply[]) => void) {
+function replayMachine() {
   const pending = <T>() => new Promise<T>(() => undefined);
   return turnMachine.provide({
     actors: {
       ensureSession: fromPromise(pending<string>),
       eventStream: fromCallback(() => undefined),
       sendPrompt: fromPromise(pending<void>),
-      replyPermission: fromPromise(pending<void>),
-      replyQuestion: fromPromise(pending<void>),
+      answerAsk: fromPromise(pending<void>),
       abortSession: fromPromise(pending<void>),
       reconnect: fromPromise(pending<SessionSnapshot>),
     },
-    actions: { deliver: ({ context }) => deliver(context.outbox) },
   });
 }
 
@@ -221,10 +219,8 @@ export async function* replay(path: string): AsyncGenerator<Reply, void, undefin
 function startReplay(input: unknown) {
   const out: Reply[] = [];
   let failure: string | undefined;
-  const actor = createActor(
-    replayMachine((replies) => out.push(...replies)),
-    { input: input as never, clock: new SimulatedClock() },
-  );
+  const actor = createActor(replayMachine(), { input: input as never, clock: new SimulatedClock() });
+  actor.on("replies", (emitted) => out.push(...emitted.replies));
   actor.subscribe({ error: (error) => (failure = error instanceof Error ? error.message : String(error)) });
   actor.start();
   return {

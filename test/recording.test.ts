@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { OpenCodeAdapter } from "../src/adapter.js";
-import { RecordingEntry, RecordingError, replay, TurnRecorder } from "../src/recording.js";
+import { RecordingEntry, RecordingError, recordedReplies, replay, TurnRecorder } from "../src/recording.js";
 import type { Reply } from "../src/replies.js";
 import * as E from "./fixtures/events.js";
 import { FakeOpencode, type FakeOpencodeOptions } from "./fixtures/fake-opencode.js";
@@ -35,6 +35,12 @@ async function record(options: FakeOpencodeOptions, run: (adapter: OpenCodeAdapt
   return { file, live, entries: readFileSync(file, "utf8").trimEnd().split("\n").slice(1).map((line) => RecordingEntry.parse(JSON.parse(line))) };
 }
 
+/** The replies replayed from `file`, after checking the recording holds the live ones. */
+async function replayedAs(file: string, live: Reply[]): Promise<Reply[]> {
+  expect(await recordedReplies(file)).toEqual(live);
+  return replayed(file);
+}
+
 async function replayed(file: string): Promise<Reply[]> {
   const replies: Reply[] = [];
   for await (const reply of replay(file)) replies.push(reply);
@@ -64,7 +70,7 @@ describe("record and replay", () => {
     expect(live.map((r) => r.kind)).toEqual(["delta", "error"]);
     const failed = entries.find((e) => "event" in e && e.event.type === "xstate.error.actor.reconnect");
     expect(failed).toMatchObject({ event: { error: { name: "TurnError", code: expect.any(String), message: expect.any(String) } } });
-    expect(await replayed(file)).toEqual(live);
+    expect(await replayedAs(file, live)).toEqual(live);
   });
 
   it("a cancel that opencode never confirms replays through the recorded timer", async () => {
@@ -79,7 +85,7 @@ describe("record and replay", () => {
     );
     expect(live.map((r) => (r.kind === "error" ? r.code : r.kind))).toEqual(["aborted"]);
     expect(entries.map((e) => ("event" in e ? e.event.type : "reply"))).toEqual(expect.arrayContaining(["CANCEL", expect.stringMatching(/^xstate\.after\.grace\./)]));
-    expect(await replayed(file)).toEqual(live);
+    expect(await replayedAs(file, live)).toEqual(live);
   });
 
   it("turns of one adapter are numbered and replayed in order", async () => {
@@ -92,7 +98,7 @@ describe("record and replay", () => {
     );
     expect([...new Set(entries.map((e) => e.turn))]).toEqual([1, 2]);
     expect(live.filter((r) => r.kind === "final").map((r) => (r as { content: string }).content)).toEqual(["one!", "two!"]);
-    expect(await replayed(file)).toEqual(live);
+    expect(await replayedAs(file, live)).toEqual(live);
   });
 
   it("a failing write never disturbs the turn; close() reports it", async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenCodeAdapter } from "../../src/adapter.js";
-import { RecordingEntry, RecordingHeader, replay, TurnRecorder } from "../../src/recording.js";
+import { RecordingEntry, RecordingHeader, recordedReplies, replay, TurnRecorder } from "../../src/recording.js";
 import { Reply } from "../../src/replies.js";
 import { startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
 import { startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
@@ -55,5 +55,6 @@ describe("recording a real turn and replaying it offline", () => {
     for await (const reply of replay(file)) replayed.push(reply);
     expect(live.map((r) => r.kind)).toEqual(expect.arrayContaining(["reasoning", "tool_call", "tool_result", "delta", "final"]));
     expect(replayed).toEqual(live);
+    expect(await recordedReplies(file)).toEqual(live);
   });
 });
