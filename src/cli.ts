@@ -44,4 +44,5 @@ const code = await main(process.argv.slice(2), {
   env: process.env,
 });
 // Exit once stdout has taken everything (a pipe can be asynchronous), even if a handle lingers.
-process.stdout.write("", () => process.exit(code));
+if (process.stdout.destroyed) process.exit(code);
+else process.stdout.write("", () => process.exit(code));

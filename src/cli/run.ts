@@ -66,10 +66,18 @@ async function run(args: string[], io: CommandIO): Promise<number> {
 
   const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
   const log = values.verbose ? diagnostic : undefined;
-  const human = values.json ? undefined : new HumanOutput(io.stdout, io.stderr, wantsColour(io.stdout, io.env));
-  const sink: Sink = human?.sink ?? ((reply) => writeLine(io.stdout, JSON.stringify(reply)));
-
   const cancel = new AbortController();
+  // Whoever reads stdout went away (\`| head\`): stop the turn on the server rather than crash.
+  let readerGone = false;
+  const onOutputError = () => {
+    readerGone = true;
+    cancel.abort();
+  };
+  io.stdout.on("error", onOutputError);
+  const human = values.json ? undefined : new HumanOutput(io.stdout, io.stderr, wantsColour(io.stdout, io.env));
+  const json: Sink = (reply) => (readerGone ? undefined : writeLine(io.stdout, JSON.stringify(reply)));
+  const sink: Sink = human?.sink ?? json;
+
   const stopListening = onInterrupt(() => cancel.abort(), diagnostic);
   let connection: Connection | undefined;
   try {
@@ -99,13 +107,15 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     } finally {
       await adapter.close();
     }
-    human?.finish(result, cancel.signal.aborted);
+    if (!readerGone) human?.finish(result, cancel.signal.aborted);
     log?.(`result ${JSON.stringify(result)}`);
+    if (readerGone) return EXIT.failed;
     if (cancel.signal.aborted) return EXIT.interrupted;
     return result.outcome === "final" ? EXIT.ok : EXIT.failed;
   } finally {
     await connection?.stop();
     stopListening();
+    io.stdout.off("error", onOutputError);
   }
 }
 
@@ -134,8 +144,16 @@ async function readAttachment(file: string): Promise<Attachment> {
   return { mime: lookup(file) ?? "application/octet-stream", data: data.toString("base64"), filename: path.basename(file) };
 }
 
-/** One line, waiting for the stream to drain when it asks to (a slow reader of --json). */
+/** One line, waiting for the stream to drain when it asks to (a slow reader of --json), or to fail. */
 function writeLine(stream: NodeJS.WritableStream, line: string): void | Promise<void> {
   if (stream.write(`${line}\n`)) return;
-  return new Promise((resolve) => stream.once("drain", resolve));
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("error", done);
+      resolve();
+    };
+    stream.once("drain", done);
+    stream.once("error", done);
+  });
 }
