@@ -15,10 +15,12 @@ import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "
 import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 import { onInterrupt } from "./interrupt.js";
+import { observeOptions, observeUsage, startObservers, type Observers } from "./observe.js";
 import { askOnTerminal } from "./terminal-ask.js";
 
 const options = {
   ...connectionOptions,
+  ...observeOptions,
   "trace-id": { type: "string" },
   attach: { type: "string", multiple: true },
   json: { type: "boolean" },
@@ -36,6 +38,7 @@ Output:
   --trace-id ID             the trace id of the turn's replies (default: a new UUID)
   --attach FILE             attach a file (repeatable; the type comes from its extension)
 ${connectionUsage}
+${observeUsage}
   -h, --help                this text
   --version                 the version of opencode-turns
 
@@ -80,7 +83,10 @@ async function run(args: string[], io: CommandIO): Promise<number> {
 
   const stopListening = onInterrupt(() => cancel.abort(), diagnostic);
   let connection: Connection | undefined;
+  let observers: Observers | undefined;
   try {
+    observers = await startObservers(values, diagnostic, cancel.signal);
+    if (cancel.signal.aborted) return EXIT.interrupted;
     const canAsk = values.permissions === "ask" && io.stdin.isTTY === true && io.stderr.isTTY === true;
     try {
       connection = await connect(values, {
@@ -100,6 +106,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
 
     const adapter = new OpenCodeAdapter(connection.config, sink, {
       logger: { warn: (...args: unknown[]) => diagnostic(format(...args)) },
+      ...(observers.inspect ? { inspect: observers.inspect } : {}),
     });
     let result: TurnResult;
     try {
@@ -107,12 +114,14 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     } finally {
       await adapter.close();
     }
+    const observed = await observers.close(diagnostic);
     if (!readerGone) human?.finish(result, cancel.signal.aborted);
     log?.(`result ${JSON.stringify(result)}`);
-    if (readerGone) return EXIT.failed;
+    if (readerGone || !observed) return EXIT.failed;
     if (cancel.signal.aborted) return EXIT.interrupted;
     return result.outcome === "final" ? EXIT.ok : EXIT.failed;
   } finally {
+    await observers?.close(diagnostic);
     await connection?.stop();
     stopListening();
     io.stdout.off("error", onOutputError);
