@@ -32,3 +32,17 @@ export { Reply, ErrorCode, TurnResult, ModelChange, Usage } from "./src/replies.
 export { Attachment, type TurnPrompt } from "./src/prompt.js";
 export { TurnError } from "./src/turn-error.js";
 export { startOpencode, OpencodeStartError, type StartOpencodeOptions, type OpencodeProcess } from "./src/server.js";
+export {
+  TurnRecorder,
+  replay,
+  readRecording,
+  recordedReplies,
+  RecordingHeader,
+  RecordingEntry,
+  RecordedError,
+  RecordingError,
+  RECORDING_FORMAT,
+  RECORDING_VERSION,
+} from "./src/recording.js";
+export { InspectionLog, inspectionRecord, type InspectionRecord } from "./src/inspection-log.js";
+export { startInspector, type LiveInspector } from "./src/inspector.js";

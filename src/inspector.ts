@@ -6,9 +6,9 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createInspector, type StatelyInspectionEvent } from "@statelyai/inspect";
+import type { StatelyInspectionEvent } from "@statelyai/inspect";
 import type { InspectionEvent, Observer } from "xstate";
-import { WebSocketServer, type WebSocket } from "ws";
+import type { WebSocket } from "ws";
 import { toJsonSafe } from "./inspection-log.js";
 
 /** Where the page loads the inspector from. */
@@ -28,6 +28,8 @@ export interface LiveInspector {
 }
 
 export async function startInspector(): Promise<LiveInspector> {
+  // Loaded here, not with the package: only a host that inspects pays for them.
+  const [{ createInspector }, { WebSocketServer }] = await Promise.all([import("@statelyai/inspect"), import("ws")]);
   const http = createServer((req, res) => {
     res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
     res.end(bridgePage(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/`));
