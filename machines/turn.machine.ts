@@ -30,10 +30,10 @@ export interface TurnInput {
   prompt: TurnPrompt;
   /** The session to use, when already known (config or an earlier turn). */
   sessionId: string | undefined;
-  /** An earlier turn already found or created `sessionId`: it is not looked up again. */
-  sessionVerified: boolean;
+  /** An earlier turn already found or created `sessionId`: it is not looked up again (default: it is). */
+  sessionVerified?: boolean;
   /** The title of the session, if this turn creates it. */
-  sessionTitle: string | undefined;
+  sessionTitle?: string;
   /** Its child sessions known so far. */
   children: readonly string[];
   maxProviderRetries: number;
@@ -70,7 +70,7 @@ export type TurnEvent =
 
 /** What a turn actor tells its host while it runs (`actor.on(type, ...)`). */
 export type TurnEmitted =
-  /** Replies for the sink, in order; the last reply of a turn is its `final` or `error`. */
+  /** Replies for the sink, in order (a batch of events may make none); the last reply of a turn is its `final` or `error`. */
   | { type: "replies"; replies: readonly Reply[] }
   /** The session the turn runs in, found or created: the host watches it from now on. */
   | { type: "session"; sessionId: string };
@@ -243,7 +243,7 @@ export const turnMachine = setup({
       invoke: {
         id: "ensureSession",
         src: "ensureSession",
-        input: ({ context }) => ({ sessionId: context.input.sessionId, verified: context.input.sessionVerified, title: context.input.sessionTitle }),
+        input: ({ context }) => ({ sessionId: context.input.sessionId, verified: context.input.sessionVerified ?? false, title: context.input.sessionTitle }),
         onDone: {
           target: "live",
           actions: [

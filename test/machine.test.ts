@@ -7,7 +7,7 @@
 // from the machine itself and fails when a generated path misses one.
 
 import { describe, expect, it, onTestFinished } from "vitest";
-import { createActor, fromCallback, fromPromise, type SnapshotFrom } from "xstate";
+import { createActor, fromCallback, fromPromise, toPromise, type SnapshotFrom } from "xstate";
 import { TestModel, type Step, type TestPath } from "xstate/graph";
 import { turnMachine, type AskRef, type EnsureSessionInput, type SessionRef, type SessionSnapshot, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
 import type { TurnPrompt } from "../src/prompt.js";
@@ -452,6 +452,27 @@ const text = (...words: string[]) => {
 };
 
 describe("turn machine: behaviour with fake actors", () => {
+  it("emits the session it found, then outputs the turn's outcome, content and usage (toPromise)", async () => {
+    const h = harness();
+    const sessions: string[] = [];
+    h.actor.on("session", (event) => sessions.push(event.sessionId));
+    const output = toPromise(h.actor);
+    await toReceiving(h);
+    expect(sessions).toEqual([SESSION]);
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Hi ", "there"), { type: "no.such.event" }, E.idle(SESSION)] });
+    await expect(output).resolves.toEqual({ outcome: { kind: "final" }, content: "Hi there", usage: undefined, unusable: 1 });
+  });
+
+  it("outputs an error outcome with the failure its error reply carries", async () => {
+    const h = harness();
+    const output = toPromise(h.actor);
+    h.actor.send({ type: "START" });
+    await settle(h.running("ensureSession"), { output: SESSION });
+    h.actor.send(CLOSE);
+    await expect(output).resolves.toEqual({ outcome: { kind: "error", ...CLOSE.failure }, content: "", usage: undefined, unusable: 0 });
+    expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, ...CLOSE.failure }]);
+  });
+
   it("answers a permission ask (answerAsk gets the ask) and the turn continues to final", async () => {
     const h = harness();
     await toReceiving(h);
