@@ -92,8 +92,8 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       if (!(error instanceof OpencodeStartError)) throw error;
       // The turn could not run: it still ends in an error reply, so --json readers see how it ended.
       const reply = { kind: "error", trace_id: traceId, error: error.message, code: "unreachable" } as const;
-      if (human) io.stderr.write(`Error: ${error.message}\n`);
-      else await sink(reply);
+      io.stderr.write(`Error: ${error.message}\n`);
+      if (!human) await sink(reply);
       return EXIT.failed;
     }
     if (cancel.signal.aborted) return EXIT.interrupted;
