@@ -72,6 +72,13 @@ describe("startOpencode", () => {
     await expect(failing).rejects.toMatchObject({ name: "OpencodeStartError", reason: "exited" });
   });
 
+  it("rejects a directory that does not exist, and creates nothing", async () => {
+    await expect(startOpencode({ bin, directory: "/no/such/project" })).rejects.toMatchObject({
+      reason: "not_found",
+      message: "The directory /no/such/project does not exist.",
+    });
+  });
+
   it("a host that exits without stopping it leaves no opencode behind", async () => {
     const run = host("exit");
     const { pid } = await run.started;
