@@ -106,7 +106,9 @@ describe("opencode-turns run against a running opencode (--url)", () => {
     const command = [process.execPath, CLI, "run", ...connection(), "--permissions", "ask", "please use a tool"]
       .map((word) => `'${word.replace(/'/g, "'\\''")}'`)
       .join(" ");
-    const terminal = spawn("script", ["-qfec", command, "/dev/null"], { env: cliEnv({ TERM: "xterm-256color" }), stdio: ["pipe", "pipe", "inherit"] });
+    // Without CI: the spinner (yocto-spinner) does not animate on a CI machine, even on a terminal.
+    const { CI: _ci, ...env } = cliEnv({ TERM: "xterm-256color" });
+    const terminal = spawn("script", ["-qfec", command, "/dev/null"], { env, stdio: ["pipe", "pipe", "inherit"] });
     let screen = "";
     terminal.stdout!.on("data", (chunk: Buffer) => (screen += chunk.toString("utf8")));
     const exited = new Promise<number | null>((resolve) => terminal.once("close", resolve));
@@ -226,7 +228,7 @@ describe("opencode-turns run starting opencode itself (no --url)", () => {
 
   const pidOf = (stderr: string) => Number(/listening on \S+ \(pid (\d+)\)/.exec(stderr)?.[1]);
 
-  it("runs the turn on an opencode it starts, in the current directory, and stops it", async () => {
+  it("runs the turn on an opencode it starts, and stops it", async () => {
     const run = await runCli(["run", "--verbose", "--json", "say hello"], { env, cwd: home });
     expect(run.code).toBe(0);
     expect(replies(run.stdout).at(-1)).toMatchObject({ kind: "final", content: "Hello from the scripted model." });
