@@ -62,6 +62,8 @@ describe("connect() with a server URL", () => {
     [{ timeout: "ten" }, "above 0"],
     [{ session: "abc" }, 'starts with "ses"'],
     [{ demo: true, url: "http://127.0.0.1:4096" }, "leave out --url"],
+    [{ url: "localhost:4096" }, "--url (or OPENCODE_URL): expected an http(s) URL"],
+    [{ agent: "" }, "--agent: "],
   ])("%j is a usage error", async (values, message) => {
     const attempt = connect({ url: "http://127.0.0.1:4096", ...values }, { env: {} });
     await expect(attempt).rejects.toThrow(UsageError);

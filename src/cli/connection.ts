@@ -4,7 +4,7 @@
  * offline demo) when no `--url` is given.
  */
 import type { ParseArgsConfig } from "node:util";
-import type { AdapterConfigInput, PermissionPolicy } from "../config.js";
+import { ConfigError, resolveConfig, type AdapterConfigInput, type PermissionPolicy } from "../config.js";
 import { startDemo } from "../demo.js";
 import { startOpencode } from "../server.js";
 import { UsageError } from "./command.js";
@@ -99,18 +99,16 @@ export async function connect(values: ConnectionValues, options: ConnectOptions 
   const turn = turnSettings(values, options.ask);
 
   if (url && !values.demo) {
-    log(`using the opencode server at ${url}`);
-    return {
-      server: "remote",
-      config: {
-        baseUrl: url,
-        ...(username ? { username } : {}),
-        ...(password ? { password } : {}),
-        ...(values.directory ? { directory: values.directory } : {}),
-        ...turn,
-      },
-      stop: async () => {},
+    const config: AdapterConfigInput = {
+      baseUrl: url,
+      ...(username ? { username } : {}),
+      ...(password ? { password } : {}),
+      ...(values.directory ? { directory: values.directory } : {}),
+      ...turn,
     };
+    checkConfig(config);
+    log(`using the opencode server at ${url}`);
+    return { server: "remote", config, stop: async () => {} };
   }
 
   if (values.demo) {
@@ -144,6 +142,25 @@ export async function connect(values: ConnectionValues, options: ConnectOptions 
     config: { baseUrl: server.url, username: server.username, password: server.password, ...turn },
     stop: server.stop,
   };
+}
+
+/** The option (or variable) behind each config field, for saying which one is wrong. */
+const OPTION_OF: Record<string, string> = {
+  baseUrl: "--url (or OPENCODE_URL)",
+  username: "--username (or OPENCODE_SERVER_USERNAME)",
+  password: "--password (or OPENCODE_SERVER_PASSWORD)",
+  directory: "--directory",
+  agent: "--agent",
+};
+
+/** A config the adapter would refuse is a usage error, named by its options. */
+function checkConfig(config: AdapterConfigInput): void {
+  try {
+    resolveConfig(config, {});
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new UsageError(error.issues.map((issue) => `${OPTION_OF[issue.path] ?? issue.path}: ${issue.message}`).join("\n"));
+  }
 }
 
 /** The turn's settings from the options; every value is checked here, before anything starts. */

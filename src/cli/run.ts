@@ -67,7 +67,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
   const log = values.verbose ? diagnostic : undefined;
   const cancel = new AbortController();
-  // Whoever reads stdout went away (\`| head\`): stop the turn on the server rather than crash.
+  // Whoever reads stdout went away (`| head`): stop the turn on the server rather than crash.
   let readerGone = false;
   const onOutputError = () => {
     readerGone = true;

@@ -176,6 +176,7 @@ describe("opencode-turns run usage", () => {
     [["run", "--session", "abc", "hello"], "ses"],
     [["run", "--demo", "--url", "http://127.0.0.1:9", "hello"], "--demo"],
     [["run", "--attach", "/no/such/file", "hello"], "--attach /no/such/file"],
+    [["run", "--url", "localhost:4096", "hello"], "--url (or OPENCODE_URL): expected an http(s) URL"],
   ])("%j exits 2 with the problem and the usage on stderr, nothing on stdout", async (args, problem) => {
     const run = await runCli(args);
     expect(run.code).toBe(2);
