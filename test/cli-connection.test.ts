@@ -62,6 +62,7 @@ describe("connect() with a server URL", () => {
     [{ timeout: "ten" }, "above 0"],
     [{ session: "abc" }, 'starts with "ses"'],
     [{ demo: true, url: "http://127.0.0.1:4096" }, "leave out --url"],
+    [{ demo: true, url: undefined, directory: "." }, "leave out --directory"],
     [{ url: "localhost:4096" }, "--url (or OPENCODE_URL): expected an http(s) URL"],
     [{ agent: "" }, "--agent: "],
   ])("%j is a usage error", async (values, message) => {

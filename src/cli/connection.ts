@@ -34,7 +34,8 @@ export const connectionUsage = `Connection:
   --password SECRET         its password (env OPENCODE_SERVER_PASSWORD)
   --opencode-bin PATH       the opencode binary to start (env OPENCODE_BIN; default: the installed
                             opencode-ai package, then \`opencode\` on PATH)
-  --demo                    start opencode with a built-in offline model (no API key, no network)
+  --demo                    start opencode with a built-in offline model, in a temporary
+                            directory (no API key, no network)
   --directory DIR           the project directory (default: the server's, or here when started here)
 Turn:
   --session ID              continue this session (ses...) instead of starting a new one
@@ -96,6 +97,7 @@ export async function connect(values: ConnectionValues, options: ConnectOptions 
   const password = values.password ?? env.OPENCODE_SERVER_PASSWORD;
   const bin = values["opencode-bin"] ?? env.OPENCODE_BIN;
   if (values.demo && values.url) throw new UsageError("--demo starts its own opencode: leave out --url.");
+  if (values.demo && values.directory) throw new UsageError("--demo runs in a temporary directory of its own: leave out --directory.");
   const turn = turnSettings(values, options.ask);
 
   if (url && !values.demo) {
