@@ -59,6 +59,7 @@ export class OpencodeStartError extends Error {
   override readonly name = "OpencodeStartError";
   constructor(
     message: string,
+    /** `not_found`: no opencode binary, or no such directory; `exited`: it ended before it listened; `timeout`: it stayed silent. */
     readonly reason: "not_found" | "exited" | "timeout",
   ) {
     super(message);
@@ -129,7 +130,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-class PortTaken extends Error {}
+/** opencode lost the port we chose to another process (its "ServeError"); the only failure retried. */
+class PortTaken extends OpencodeStartError {
+  constructor(output: string) {
+    super(`opencode could not listen on the port chosen for it (another process took it):\n${output}`, "exited");
+  }
+}
 
 const OUTPUT_LIMIT = 256 * 1024;
 const STOP_GRACE_MS = 3_000;
@@ -137,10 +143,27 @@ const STOP_GRACE_MS = 3_000;
 async function launch(bin: string, options: StartOpencodeOptions): Promise<OpencodeProcess> {
   const username = options.username ?? "opencode";
   const password = options.password ?? randomBytes(16).toString("hex");
+  if (options.directory !== undefined && !existsSync(options.directory)) {
+    throw new OpencodeStartError(`The directory ${options.directory} does not exist.`, "not_found");
+  }
   const root = options.isolated ? await mkdtemp(path.join(os.tmpdir(), "opencode-turns-")) : undefined;
+  try {
+    return await spawnServer(bin, options, root, { username, password });
+  } catch (error) {
+    if (root !== undefined) await rm(root, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function spawnServer(
+  bin: string,
+  options: StartOpencodeOptions,
+  root: string | undefined,
+  { username, password }: { username: string; password: string },
+): Promise<OpencodeProcess> {
   const env = root === undefined ? inheritedEnv() : await isolatedEnv(root);
   const directory = options.directory ?? (root === undefined ? process.cwd() : path.join(root, "work"));
-  await mkdir(directory, { recursive: true });
+  if (root !== undefined) await mkdir(directory, { recursive: true });
   Object.assign(env, {
     OPENCODE_SERVER_USERNAME: username,
     OPENCODE_SERVER_PASSWORD: password,

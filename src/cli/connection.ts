@@ -4,7 +4,7 @@
  * offline demo) when no `--url` is given.
  */
 import type { ParseArgsConfig } from "node:util";
-import type { AdapterConfigInput, PermissionPolicy } from "../config.js";
+import { ConfigError, resolveConfig, type AdapterConfigInput, type PermissionPolicy } from "../config.js";
 import { startDemo } from "../demo.js";
 import { startOpencode } from "../server.js";
 import { UsageError } from "./command.js";
@@ -34,7 +34,8 @@ export const connectionUsage = `Connection:
   --password SECRET         its password (env OPENCODE_SERVER_PASSWORD)
   --opencode-bin PATH       the opencode binary to start (env OPENCODE_BIN; default: the installed
                             opencode-ai package, then \`opencode\` on PATH)
-  --demo                    start opencode with a built-in offline model (no API key, no network)
+  --demo                    start opencode with a built-in offline model, in a temporary
+                            directory (no API key, no network)
   --directory DIR           the project directory (default: the server's, or here when started here)
 Turn:
   --session ID              continue this session (ses...) instead of starting a new one
@@ -96,21 +97,20 @@ export async function connect(values: ConnectionValues, options: ConnectOptions 
   const password = values.password ?? env.OPENCODE_SERVER_PASSWORD;
   const bin = values["opencode-bin"] ?? env.OPENCODE_BIN;
   if (values.demo && values.url) throw new UsageError("--demo starts its own opencode: leave out --url.");
+  if (values.demo && values.directory) throw new UsageError("--demo runs in a temporary directory of its own: leave out --directory.");
   const turn = turnSettings(values, options.ask);
 
   if (url && !values.demo) {
-    log(`using the opencode server at ${url}`);
-    return {
-      server: "remote",
-      config: {
-        baseUrl: url,
-        ...(username ? { username } : {}),
-        ...(password ? { password } : {}),
-        ...(values.directory ? { directory: values.directory } : {}),
-        ...turn,
-      },
-      stop: async () => {},
+    const config: AdapterConfigInput = {
+      baseUrl: url,
+      ...(username ? { username } : {}),
+      ...(password ? { password } : {}),
+      ...(values.directory ? { directory: values.directory } : {}),
+      ...turn,
     };
+    checkConfig(config);
+    log(`using the opencode server at ${url}`);
+    return { server: "remote", config, stop: async () => {} };
   }
 
   if (values.demo) {
@@ -144,6 +144,25 @@ export async function connect(values: ConnectionValues, options: ConnectOptions 
     config: { baseUrl: server.url, username: server.username, password: server.password, ...turn },
     stop: server.stop,
   };
+}
+
+/** The option (or variable) behind each config field, for saying which one is wrong. */
+const OPTION_OF: Record<string, string> = {
+  baseUrl: "--url (or OPENCODE_URL)",
+  username: "--username (or OPENCODE_SERVER_USERNAME)",
+  password: "--password (or OPENCODE_SERVER_PASSWORD)",
+  directory: "--directory",
+  agent: "--agent",
+};
+
+/** A config the adapter would refuse is a usage error, named by its options. */
+function checkConfig(config: AdapterConfigInput): void {
+  try {
+    resolveConfig(config, {});
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new UsageError(error.issues.map((issue) => `${OPTION_OF[issue.path] ?? issue.path}: ${issue.message}`).join("\n"));
+  }
 }
 
 /** The turn's settings from the options; every value is checked here, before anything starts. */

@@ -73,7 +73,7 @@ export class HumanOutput {
       case "reasoning":
         if (this.block !== "reasoning") {
           this.newBlock();
-          if (!this.paint.isColorSupported) this.write("Thinking: ");
+          this.write(this.paint.dim(this.paint.italic("Thinking: ")), "Thinking: ");
           this.block = "reasoning";
         }
         this.write(this.paint.dim(reply.content), reply.content);

@@ -70,7 +70,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
   const log = values.verbose ? diagnostic : undefined;
   const cancel = new AbortController();
-  // Whoever reads stdout went away (\`| head\`): stop the turn on the server rather than crash.
+  // Whoever reads stdout went away (`| head`): stop the turn on the server rather than crash.
   let readerGone = false;
   const onOutputError = () => {
     readerGone = true;
@@ -98,8 +98,8 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       if (!(error instanceof OpencodeStartError)) throw error;
       // The turn could not run: it still ends in an error reply, so --json readers see how it ended.
       const reply = { kind: "error", trace_id: traceId, error: error.message, code: "unreachable" } as const;
-      if (human) io.stderr.write(`Error: ${error.message}\n`);
-      else await sink(reply);
+      io.stderr.write(`Error: ${error.message}\n`);
+      if (!human) await sink(reply);
       return EXIT.failed;
     }
     if (cancel.signal.aborted) return EXIT.interrupted;

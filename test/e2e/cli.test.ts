@@ -3,12 +3,14 @@
  * server for the file, its bash tool behind a permission ask) and the scripted model; and the
  * embedded server it starts without --url.
  */
+import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Reply } from "../../src/replies.js";
-import { alive, eventually, runCli, spawnCli } from "../fixtures/cli.js";
+import { alive, CLI, cliEnv, eventually, runCli, spawnCli } from "../fixtures/cli.js";
 import { opencodeBinary, scriptedConfig, startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
 import { startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
 
@@ -99,6 +101,30 @@ describe("opencode-turns run against a running opencode (--url)", () => {
     expect(list.at(-1)?.kind).toBe("final");
   });
 
+  it("on a terminal: colour, the tool line after its spinner, and --permissions ask asks there", async () => {
+    // util-linux `script` runs the CLI on a pseudo-terminal; the answer is typed once the question shows.
+    const command = [process.execPath, CLI, "run", ...connection(), "--permissions", "ask", "please use a tool"]
+      .map((word) => `'${word.replace(/'/g, "'\\''")}'`)
+      .join(" ");
+    // Without CI: the spinner (yocto-spinner) does not animate on a CI machine, even on a terminal.
+    const { CI: _ci, ...env } = cliEnv({ TERM: "xterm-256color" });
+    const terminal = spawn("script", ["-qfec", command, "/dev/null"], { env, stdio: ["pipe", "pipe", "inherit"] });
+    let screen = "";
+    terminal.stdout!.on("data", (chunk: Buffer) => (screen += chunk.toString("utf8")));
+    const exited = new Promise<number | null>((resolve) => terminal.once("close", resolve));
+    await eventually(() => screen.includes("Allow [o]nce, [a]lways, or [r]eject?"), "the permission question");
+    expect(screen).toContain("opencode asks to use bash: echo hi-from-tool");
+    terminal.stdin!.write("o\r");
+    expect(await exited).toBe(0);
+    const plain = stripVTControlCharacters(screen);
+    expect(plain).toMatch(/✓ bash echo hi-from-tool → hi-from-tool/);
+    expect(plain).toContain("Tool said: hi-from-tool");
+    expect(screen).toContain(`${ESCAPE}[32m✓`);
+    // The spinner hid the cursor while the tool ran, and showed it again.
+    expect(screen).toContain(`${ESCAPE}[?25l`);
+    expect(screen).toContain(`${ESCAPE}[?25h`);
+  });
+
   it("exits 1 on an error reply, and says what went wrong and what to do", async () => {
     const human = await runCli(["run", ...connection(), "fail401 now"]);
     expect(human.code).toBe(1);
@@ -150,6 +176,7 @@ describe("opencode-turns run usage", () => {
     [["run", "--session", "abc", "hello"], "ses"],
     [["run", "--demo", "--url", "http://127.0.0.1:9", "hello"], "--demo"],
     [["run", "--attach", "/no/such/file", "hello"], "--attach /no/such/file"],
+    [["run", "--url", "localhost:4096", "hello"], "--url (or OPENCODE_URL): expected an http(s) URL"],
   ])("%j exits 2 with the problem and the usage on stderr, nothing on stdout", async (args, problem) => {
     const run = await runCli(args);
     expect(run.code).toBe(2);
@@ -202,7 +229,7 @@ describe("opencode-turns run starting opencode itself (no --url)", () => {
 
   const pidOf = (stderr: string) => Number(/listening on \S+ \(pid (\d+)\)/.exec(stderr)?.[1]);
 
-  it("runs the turn on an opencode it starts, in the current directory, and stops it", async () => {
+  it("runs the turn on an opencode it starts, and stops it", async () => {
     const run = await runCli(["run", "--verbose", "--json", "say hello"], { env, cwd: home });
     expect(run.code).toBe(0);
     expect(replies(run.stdout).at(-1)).toMatchObject({ kind: "final", content: "Hello from the scripted model." });
