@@ -2,8 +2,9 @@
  * The turn machine (or any XState v5 machine) as Graphviz DOT, for an SVG that reads at README width:
  * every state by name (bold), what it invokes and its internal transitions in small print under it,
  * composite states as boxes around their children, one edge per pair of states (its triggers one per
- * line, so labels never sit on each other), guards with their arguments. Actions are left to the
- * Mermaid diagram and the code: on the picture they would double every label.
+ * line), guards with their arguments. The actions of transitions between states are left to the
+ * code, as in the Mermaid diagram: on the picture they would double every label; the transitions
+ * that change no state show theirs, since that is all they do.
  */
 import type { AnyStateMachine, AnyStateNode } from "xstate";
 import { machineGraph, triggerOf, type Edge } from "./machine-graph.js";
