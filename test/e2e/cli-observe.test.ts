@@ -106,4 +106,15 @@ describe("opencode-turns run --record / --inspect / --inspect-log, and replay", 
     expect(messages.some((m) => m.type === "@xstate.event" && m.event.type === "EVENTS")).toBe(true);
     expect(JSON.stringify(messages)).not.toContain(server.password);
   });
+
+  it("--inspect: Ctrl-C while waiting for the page gives up before anything runs (130)", async () => {
+    const sessions = async () => ((await (await fetch(`${server.url}/session`, { headers: server.headers })).json()) as unknown[]).length;
+    const before = await sessions();
+    const cli = spawnCli(["run", ...connection(), "--inspect", "say hello"]);
+    await eventually(() => cli.stderr().includes("Stately inspector: open"), "the inspector's address");
+    cli.child.kill("SIGINT");
+    const done = await cli.exited;
+    expect(done.code).toBe(130);
+    expect(await sessions()).toBe(before);
+  });
 });
