@@ -27,9 +27,13 @@ export const AdapterConfig = z
     modelID: z.string().min(1).optional(),
     agent: z.string().min(1).optional(),
     system: z.string().optional(),
+    // Ten seconds: far above what a local or LAN server needs to answer, short enough that a host
+    // learns of a dead server before its user gives up.
     connectTimeoutMs: z.number().int().positive().default(10_000),
+    // opencode beats every 10 s: three missed beats is a dead stream, not a slow one.
     heartbeatTimeoutMs: z.number().int().positive().default(30_000),
     turnTimeoutMs: z.number().int().positive().optional(),
+    // opencode retries a failing provider forever; three retries ride out a blip, not an outage.
     maxProviderRetries: z.number().int().nonnegative().default(3),
     permissions: z
       .union([z.enum(["once", "always", "reject"]), callback<PermissionPolicy>('"once", "always", "reject"')])
@@ -44,16 +48,27 @@ export const AdapterConfig = z
 export type AdapterConfigInput = z.input<typeof AdapterConfig>;
 export type ResolvedConfig = z.output<typeof AdapterConfig> & { password: string | undefined };
 
+/** One bad field of a config: where it is (`providerID`, `permissions`, or `(config)` for the whole) and what is wrong. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
+  constructor(
+    /** Every bad field, so a host can point at each one (the message lists them too). */
+    readonly issues: readonly ConfigIssue[],
+  ) {
+    super(`Invalid opencode-turns config:\n${issues.map((issue) => `- ${issue.path}: ${issue.message}`).join("\n")}`);
+  }
 }
 
 /** Validates a config; the only place in the library that throws. The password never appears in the text. */
 export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   const parsed = AdapterConfig.safeParse(input);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `- ${issue.path.join(".") || "(config)"}: ${issue.message}`);
-    throw new ConfigError(`Invalid opencode-turns config:\n${lines.join("\n")}`);
+    throw new ConfigError(parsed.error.issues.map((issue) => ({ path: issue.path.join(".") || "(config)", message: issue.message })));
   }
   const config = parsed.data;
   return {

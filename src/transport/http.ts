@@ -19,9 +19,19 @@ export interface RequestOptions {
   missingIsFine?: boolean;
 }
 
-/** A body that stalls this long is dead; every call a turn makes answers small and at once. */
+/**
+ * A body that stalls this long is dead. Every call a turn makes answers small and at once, except
+ * the stored messages read after a gap, which can be a whole session's history: a minute leaves
+ * room for that on a busy server and still ends a hung read.
+ */
 const BODY_TIMEOUT_MS = 60_000;
+/** The server's own text in an error reply is clipped here: enough for its message, not for an HTML page. */
 const MESSAGE_LIMIT = 300;
+/**
+ * An idle pooled connection is kept this long. Turns call opencode in bursts a few seconds apart;
+ * half a minute keeps the connection between them without holding sockets for idle hosts.
+ */
+const KEEP_ALIVE_MS = 30_000;
 
 /**
  * The HTTP side of one opencode server: an undici pool with keep-alive, Basic auth on every request,
@@ -43,7 +53,7 @@ export class OpencodeHttp {
     this.prefix = url.pathname.replace(/\/+$/, "");
     this.pool = new Pool(this.origin, {
       connect: { timeout: target.connectTimeoutMs },
-      keepAliveTimeout: 30_000,
+      keepAliveTimeout: KEEP_ALIVE_MS,
     });
     this.#headers = { accept: "application/json" };
     if (password !== undefined) {
