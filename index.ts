@@ -31,3 +31,4 @@ export {
 export { Reply, ErrorCode, TurnResult, ModelChange, Usage } from "./src/replies.js";
 export { Attachment, type TurnPrompt } from "./src/prompt.js";
 export { TurnError } from "./src/turn-error.js";
+export { startOpencode, OpencodeStartError, type StartOpencodeOptions, type OpencodeProcess } from "./src/server.js";

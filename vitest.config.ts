@@ -1,11 +1,29 @@
 import { defineConfig } from "vitest/config";
 
+// test/new-user/ runs `npm test` in a fresh clone; that nested run leaves test/new-user/ out, or it
+// would clone again, forever.
+const nested = process.env.OPENCODE_TURNS_NESTED_TEST === "1";
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     // Two cores: the e2e files each run a real opencode server, so keep file parallelism modest.
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "suite",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/new-user/**"],
+          globalSetup: ["test/global-setup.ts"],
+        },
+      },
+      // A new user's commands on a fresh clone: alone, after the suite, so it does not compete for the cores.
+      ...(nested
+        ? []
+        : [{ extends: true as const, test: { name: "new-user", include: ["test/new-user/**/*.test.ts"], sequence: { groupOrder: 1 } } }]),
+    ],
   },
 });

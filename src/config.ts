@@ -18,7 +18,7 @@ export const DEFAULT_REJECT_MESSAGE =
 export const AdapterConfig = z
   .strictObject({
     baseUrl: z.url({ protocol: /^https?$/, error: "expected an http(s) URL such as http://127.0.0.1:4096" }),
-    username: z.string().min(1).default("opencode"),
+    username: z.string().min(1).optional(),
     password: z.string().optional(),
     directory: z.string().min(1).optional(),
     sessionId: z.string().startsWith("ses", { error: "expected an opencode session id (ses...)" }).optional(),
@@ -46,7 +46,7 @@ export const AdapterConfig = z
   });
 
 export type AdapterConfigInput = z.input<typeof AdapterConfig>;
-export type ResolvedConfig = z.output<typeof AdapterConfig> & { password: string | undefined };
+export type ResolvedConfig = z.output<typeof AdapterConfig> & { username: string; password: string | undefined };
 
 /** One bad field of a config: where it is (`providerID`, `permissions`, or `(config)` for the whole) and what is wrong. */
 export interface ConfigIssue {
@@ -64,7 +64,10 @@ export class ConfigError extends Error {
   }
 }
 
-/** Validates a config; the only place in the library that throws. The password never appears in the text. */
+/**
+ * Validates a config; the only place in the library that throws. The password never appears in the
+ * text. Username and password not given are read from OPENCODE_SERVER_USERNAME and OPENCODE_SERVER_PASSWORD.
+ */
 export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   const parsed = AdapterConfig.safeParse(input);
   if (!parsed.success) {
@@ -74,6 +77,7 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
   return {
     ...config,
     baseUrl: config.baseUrl.replace(/\/+$/, ""),
+    username: config.username ?? (env.OPENCODE_SERVER_USERNAME || "opencode"),
     password: config.password ?? env.OPENCODE_SERVER_PASSWORD,
   };
 }

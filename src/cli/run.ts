@@ -1,0 +1,159 @@
+/**
+ * `opencode-turns run [options] <prompt...>`: one turn, shown as it streams (or as JSON lines),
+ * against a running opencode or one started for it.
+ */
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { format, parseArgs } from "node:util";
+import { lookup } from "mrmime";
+import { OpenCodeAdapter, type Sink } from "../adapter.js";
+import type { Attachment } from "../prompt.js";
+import type { TurnResult } from "../replies.js";
+import { OpencodeStartError } from "../server.js";
+import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "./command.js";
+import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
+import { HumanOutput, wantsColour } from "./human-output.js";
+import { onInterrupt } from "./interrupt.js";
+import { askOnTerminal } from "./terminal-ask.js";
+
+const options = {
+  ...connectionOptions,
+  "trace-id": { type: "string" },
+  attach: { type: "string", multiple: true },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
+
+const usage = `Usage: opencode-turns run [options] <prompt...>
+
+Runs one opencode turn and shows it as it streams. The prompt is the arguments, or standard input
+when it is not a terminal. Without --url, opencode is started here for the turn and stopped after.
+
+Output:
+  --json                    one reply object per line on stdout, nothing else (diagnostics on stderr)
+  --trace-id ID             the trace id of the turn's replies (default: a new UUID)
+  --attach FILE             attach a file (repeatable; the type comes from its extension)
+${connectionUsage}
+  -h, --help                this text
+  --version                 the version of opencode-turns
+
+Exit status: 0 when the turn ends with its answer, 1 when it ends with an error, 2 for a usage
+error, 130 when interrupted (Ctrl-C cancels the turn on the server; a second Ctrl-C quits at once).
+
+Examples:
+  opencode-turns run --demo "Explain this repository"
+  opencode-turns run --url http://127.0.0.1:4096 --model anthropic/claude-sonnet-4-5 "Fix the failing test"
+  git diff | opencode-turns run --json --permissions reject`;
+
+export const runCommand: Command = { name: "run", summary: "run one turn and show it as it streams", usage, run };
+
+async function run(args: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse(args);
+  if (values.help) {
+    io.stdout.write(`${usage}\n`);
+    return EXIT.ok;
+  }
+  if (values.version) {
+    io.stdout.write(`${packageVersion()}\n`);
+    return EXIT.ok;
+  }
+  const prompt = positionals.length > 0 ? positionals.join(" ") : io.stdin.isTTY ? "" : await readAll(io.stdin);
+  if (!prompt.trim()) throw new UsageError("Give a prompt: as arguments, or on standard input.");
+  const attachments = await Promise.all((values.attach ?? []).map(readAttachment));
+  const traceId = values["trace-id"] ?? randomUUID();
+
+  const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
+  const log = values.verbose ? diagnostic : undefined;
+  const cancel = new AbortController();
+  // Whoever reads stdout went away (`| head`): stop the turn on the server rather than crash.
+  let readerGone = false;
+  const onOutputError = () => {
+    readerGone = true;
+    cancel.abort();
+  };
+  io.stdout.on("error", onOutputError);
+  const human = values.json ? undefined : new HumanOutput(io.stdout, io.stderr, wantsColour(io.stdout, io.env));
+  const json: Sink = (reply) => (readerGone ? undefined : writeLine(io.stdout, JSON.stringify(reply)));
+  const sink: Sink = human?.sink ?? json;
+
+  const stopListening = onInterrupt(() => cancel.abort(), diagnostic);
+  let connection: Connection | undefined;
+  try {
+    const canAsk = values.permissions === "ask" && io.stdin.isTTY === true && io.stderr.isTTY === true;
+    try {
+      connection = await connect(values, {
+        env: io.env,
+        ...(canAsk ? { ask: askOnTerminal(io.stdin, io.stderr, human ? () => human.pause() : () => () => {}, cancel.signal) } : {}),
+        ...(log ? { log } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof OpencodeStartError)) throw error;
+      // The turn could not run: it still ends in an error reply, so --json readers see how it ended.
+      const reply = { kind: "error", trace_id: traceId, error: error.message, code: "unreachable" } as const;
+      io.stderr.write(`Error: ${error.message}\n`);
+      if (!human) await sink(reply);
+      return EXIT.failed;
+    }
+    if (cancel.signal.aborted) return EXIT.interrupted;
+
+    const adapter = new OpenCodeAdapter(connection.config, sink, {
+      logger: { warn: (...args: unknown[]) => diagnostic(format(...args)) },
+    });
+    let result: TurnResult;
+    try {
+      result = await adapter.prompt(prompt, traceId, { attachments, signal: cancel.signal });
+    } finally {
+      await adapter.close();
+    }
+    if (!readerGone) human?.finish(result, cancel.signal.aborted);
+    log?.(`result ${JSON.stringify(result)}`);
+    if (readerGone) return EXIT.failed;
+    if (cancel.signal.aborted) return EXIT.interrupted;
+    return result.outcome === "final" ? EXIT.ok : EXIT.failed;
+  } finally {
+    await connection?.stop();
+    stopListening();
+    io.stdout.off("error", onOutputError);
+  }
+}
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    // parseArgs says what is wrong in a sentence (an unknown option, a missing value).
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function readAttachment(file: string): Promise<Attachment> {
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch (error) {
+    throw new UsageError(`--attach ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
+  }
+  return { mime: lookup(file) ?? "application/octet-stream", data: data.toString("base64"), filename: path.basename(file) };
+}
+
+/** One line, waiting for the stream to drain when it asks to (a slow reader of --json), or to fail. */
+function writeLine(stream: NodeJS.WritableStream, line: string): void | Promise<void> {
+  if (stream.write(`${line}\n`)) return;
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("error", done);
+      resolve();
+    };
+    stream.once("drain", done);
+    stream.once("error", done);
+  });
+}

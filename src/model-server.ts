@@ -1,0 +1,392 @@
+/**
+ * An offline OpenAI-compatible chat-completions server on loopback that answers from a script.
+ *
+ * Point an opencode provider using `@ai-sdk/openai-compatible` at `ModelServer.url` (see
+ * `modelProviderConfig`); every `POST /v1/chat/completions` is answered by the `respond` function
+ * given to `startModelServer`, streamed as `chat.completion.chunk` SSE frames the way real
+ * providers send them. The `--demo` model and the test suite's scripted model are both built on it.
+ */
+import http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+/** What the server recorded about one chat-completions request. */
+export interface RecordedRequest {
+  /** `Date.now()` when the request body had arrived. */
+  at: number;
+  /** The branch of the script that answered it. */
+  branch: string;
+  model: string | undefined;
+  stream: boolean;
+  /** Text of the last user message (string content or the joined text parts). */
+  lastUserText: string;
+  /** Names of the tools offered in the request. */
+  tools: string[];
+  /** The parsed request body, verbatim. */
+  body: unknown;
+}
+
+export interface ModelServer {
+  /** Base URL to give the provider, e.g. `http://127.0.0.1:PORT/v1`. */
+  url: string;
+  /** Number of `POST /v1/chat/completions` requests received so far (title requests included). */
+  readonly requests: number;
+  /** Every chat-completions request received, in arrival order. */
+  readonly log: readonly RecordedRequest[];
+  /** Streamed answers still being written (0 once every client went away or got its `[DONE]`). */
+  readonly streaming: number;
+  close(): Promise<void>;
+}
+
+export type ToolCall = { id: string; name: string; arguments: string };
+
+/** A scripted answer. */
+export type Script =
+  | { kind: "http-error"; status: number; message: string }
+  | {
+      kind: "stream";
+      reasoning?: string[];
+      text?: string[];
+      toolCalls?: ToolCall[];
+      /** Milliseconds to wait before each reasoning or text delta. */
+      deltaDelayMs?: number;
+      /** Write the SSE body as byte slices cut inside multi-byte UTF-8 sequences. */
+      splitUtf8?: boolean;
+    };
+
+/** Chooses the answer to a request; `branch` names the choice in the request log. */
+export type Respond = (request: ChatRequest) => { branch: string; script: Script };
+
+export interface ChatMessage {
+  role?: string;
+  content?: unknown;
+  tool_call_id?: string;
+}
+
+export interface ChatRequest {
+  model?: string;
+  stream?: boolean;
+  messages?: ChatMessage[];
+  tools?: { type?: string; function?: { name?: string } }[];
+}
+
+/** Text of a message's `content`, which may be a string or an array of content parts. */
+export function contentText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part) => {
+        if (typeof part === "string") return part;
+        if (part && typeof part === "object" && typeof (part as { text?: unknown }).text === "string") {
+          return (part as { text: string }).text;
+        }
+        return "";
+      })
+      .join("");
+  }
+  return "";
+}
+
+/**
+ * opencode's title generation request. Both 1.15.13 and 1.18.33 send the `title` agent's system
+ * prompt ("You are a title generator. You output ONLY a thread title. ...") and, unlike real
+ * turns, offer no tools. The system prompt is the marker; "no tools at all" is a fallback only
+ * when the system prompt also talks about a title.
+ */
+export function isTitleRequest(req: ChatRequest): boolean {
+  const system = (req.messages ?? [])
+    .filter((m) => m.role === "system")
+    .map((m) => contentText(m.content))
+    .join("\n");
+  if (/title generator/i.test(system)) return true;
+  const noTools = !req.tools || req.tools.length === 0;
+  return noTools && /\btitle\b/i.test(system);
+}
+
+
+/** `text` in `n` pieces of about equal length, never inside a character. */
+export function chunksOf(text: string, n: number): string[] {
+  const chars = Array.from(text);
+  const size = Math.ceil(chars.length / n);
+  const out: string[] = [];
+  for (let i = 0; i < chars.length; i += size) out.push(chars.slice(i, i + size).join(""));
+  return out;
+}
+
+
+/** The trailing run of tool results (one per call of the previous step), when the last message is one. */
+export function toolResults(request: ChatRequest): string[] | undefined {
+  const messages = request.messages ?? [];
+  if (messages[messages.length - 1]?.role !== "tool") return undefined;
+  const results: string[] = [];
+  for (let i = messages.length - 1; i >= 0 && messages[i]?.role === "tool"; i--) {
+    results.unshift(contentText(messages[i]?.content));
+  }
+  return results;
+}
+
+/** Text of the last user message. */
+export function lastUserText(request: ChatRequest): string {
+  return contentText([...(request.messages ?? [])].reverse().find((m) => m.role === "user")?.content);
+}
+
+/** The opencode provider block for a model server: `provider: { [id]: modelProviderConfig(...) }`. */
+export function modelProviderConfig(url: string, name: string, models: Record<string, string>): Record<string, unknown> {
+  const model = (title: string) => ({
+    name: title,
+    tool_call: true,
+    reasoning: true,
+    attachment: true,
+    limit: { context: 128_000, output: 8_192 },
+  });
+  return {
+    npm: "@ai-sdk/openai-compatible",
+    name,
+    options: { baseURL: url, apiKey: "x" },
+    models: Object.fromEntries(Object.entries(models).map(([id, title]) => [id, model(title)])),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire
+
+interface Ctx {
+  id: string;
+  model: string;
+  created: number;
+}
+
+function chunk(ctx: Ctx, delta: Record<string, unknown>, finish: string | null = null, usage?: object): string {
+  const obj: Record<string, unknown> = {
+    id: ctx.id,
+    object: "chat.completion.chunk",
+    created: ctx.created,
+    model: ctx.model,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  };
+  if (usage) obj.usage = usage;
+  return `data: ${JSON.stringify(obj)}\n\n`;
+}
+
+function usageOf(script: Extract<Script, { kind: "stream" }>) {
+  const out = (script.text?.length ?? 0) + (script.reasoning?.length ?? 0) + (script.toolCalls?.length ?? 0) * 10;
+  return { prompt_tokens: 10, completion_tokens: out, total_tokens: 10 + out };
+}
+
+/** The SSE frames of a scripted streamed answer, in order; `paced` marks the reasoning and text deltas. */
+function frames(ctx: Ctx, script: Extract<Script, { kind: "stream" }>): { data: string; paced: boolean }[] {
+  const out: { data: string; paced: boolean }[] = [];
+  out.push({ data: chunk(ctx, { role: "assistant", content: "" }), paced: false });
+  for (const r of script.reasoning ?? []) out.push({ data: chunk(ctx, { reasoning_content: r }), paced: true });
+  for (const t of script.text ?? []) out.push({ data: chunk(ctx, { content: t }), paced: true });
+  (script.toolCalls ?? []).forEach((call, index) => {
+    out.push({
+      data: chunk(ctx, {
+        tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }],
+      }),
+      paced: false,
+    });
+    // Stream the arguments in a few pieces.
+    const pieces = chunksOf(call.arguments, 3);
+    for (const p of pieces) {
+      out.push({ data: chunk(ctx, { tool_calls: [{ index, function: { arguments: p } }] }), paced: false });
+    }
+  });
+  const finish = script.toolCalls?.length ? "tool_calls" : "stop";
+  out.push({ data: chunk(ctx, {}, finish, usageOf(script)), paced: false });
+  out.push({ data: "data: [DONE]\n\n", paced: false });
+  return out;
+}
+
+function completionJson(ctx: Ctx, script: Extract<Script, { kind: "stream" }>) {
+  const message: Record<string, unknown> = { role: "assistant", content: (script.text ?? []).join("") || null };
+  if (script.reasoning?.length) message.reasoning_content = script.reasoning.join("");
+  if (script.toolCalls?.length) {
+    message.tool_calls = script.toolCalls.map((c) => ({
+      id: c.id,
+      type: "function",
+      function: { name: c.name, arguments: c.arguments },
+    }));
+  }
+  return {
+    id: ctx.id,
+    object: "chat.completion",
+    created: ctx.created,
+    model: ctx.model,
+    choices: [{ index: 0, message, finish_reason: script.toolCalls?.length ? "tool_calls" : "stop" }],
+    usage: usageOf(script),
+  };
+}
+
+/** Byte offsets that fall strictly inside multi-byte UTF-8 sequences of `buf`. */
+function cutsInsideCharacters(buf: Buffer): number[] {
+  const cuts: number[] = [];
+  for (let i = 1; i < buf.length; i++) {
+    const b = buf[i]!;
+    // A continuation byte (10xxxxxx): cutting before it splits a character.
+    if ((b & 0xc0) === 0x80) cuts.push(i);
+  }
+  // Every other split point: still plenty of splits, and slices that are not all 1 byte long.
+  return cuts.filter((_, k) => k % 2 === 0);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Write, honouring backpressure; resolves false if the response is gone. */
+function write(res: http.ServerResponse, data: string | Buffer, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted || res.destroyed) return Promise.resolve(false);
+  if (res.write(data)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onDrain = () => finish(true);
+    const onAbort = () => finish(false);
+    function finish(ok: boolean) {
+      res.off("drain", onDrain);
+      signal.removeEventListener("abort", onAbort);
+      resolve(ok && !signal.aborted);
+    }
+    res.once("drain", onDrain);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+async function streamAnswer(
+  res: http.ServerResponse,
+  ctx: Ctx,
+  script: Extract<Script, { kind: "stream" }>,
+  signal: AbortSignal,
+): Promise<void> {
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+  });
+  res.flushHeaders();
+  const list = frames(ctx, script);
+  if (script.splitUtf8) {
+    const body = Buffer.from(list.map((f) => f.data).join(""), "utf8");
+    let start = 0;
+    for (const cut of [...cutsInsideCharacters(body), body.length]) {
+      if (!(await write(res, body.subarray(start, cut), signal))) return;
+      start = cut;
+      // Let each slice leave as its own chunk / TCP segment.
+      await sleep(2, signal);
+    }
+  } else {
+    for (const f of list) {
+      if (f.paced && script.deltaDelayMs) await sleep(script.deltaDelayMs, signal);
+      if (!(await write(res, f.data, signal))) return;
+    }
+  }
+  if (!signal.aborted) res.end();
+}
+
+/** Starts the server on a free loopback port; every request is answered by `respond`. */
+export async function startModelServer(respond: Respond, modelIds: readonly string[] = []): Promise<ModelServer> {
+  const sockets = new Set<Socket>();
+  const log: RecordedRequest[] = [];
+  let requests = 0;
+  let seq = 0;
+  const inflight = new Set<AbortController>();
+
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && (path === "/v1/models" || path === "/models")) {
+      const created = Math.floor(Date.now() / 1000);
+      const body = JSON.stringify({
+        object: "list",
+        data: modelIds.map((id) => ({ id, object: "model", created, owned_by: "opencode-turns" })),
+      });
+      res.writeHead(200, { "content-type": "application/json" }).end(body);
+      return;
+    }
+    if (req.method !== "POST" || (path !== "/v1/chat/completions" && path !== "/chat/completions")) {
+      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "not found" } }));
+      return;
+    }
+    const parts: Buffer[] = [];
+    req.on("data", (b: Buffer) => parts.push(b));
+    req.on("error", () => res.destroy());
+    req.on("end", () => {
+      requests++;
+      let body: ChatRequest;
+      try {
+        body = JSON.parse(Buffer.concat(parts).toString("utf8")) as ChatRequest;
+      } catch {
+        res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "bad json" } }));
+        return;
+      }
+      const { branch, script } = respond(body);
+      log.push({
+        at: Date.now(),
+        branch,
+        model: body.model,
+        stream: body.stream === true,
+        lastUserText: lastUserText(body),
+        tools: (body.tools ?? []).map((t) => t.function?.name ?? "?"),
+        body,
+      });
+
+      if (script.kind === "http-error") {
+        res
+          .writeHead(script.status, { "content-type": "application/json" })
+          .end(JSON.stringify({ error: { message: script.message } }));
+        return;
+      }
+      const ctx: Ctx = { id: `chatcmpl-${++seq}`, model: body.model ?? modelIds[0] ?? "model", created: Math.floor(Date.now() / 1000) };
+      if (body.stream !== true) {
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(completionJson(ctx, script)));
+        return;
+      }
+      const abort = new AbortController();
+      inflight.add(abort);
+      // The client went away (or close() destroyed the socket): stop writing at once.
+      res.on("close", () => abort.abort());
+      streamAnswer(res, ctx, script, abort.signal)
+        .catch(() => res.destroy())
+        .finally(() => inflight.delete(abort));
+    });
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    get requests() {
+      return requests;
+    },
+    log,
+    get streaming() {
+      return inflight.size;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        for (const a of inflight) a.abort();
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        sockets.clear();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,348 @@
+/**
+ * Starting and stopping an embedded `opencode serve`: a free loopback port we choose, a generated
+ * password, and a process that is gone when `stop()` resolves, when this process exits, and when it
+ * dies without running any handler.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import which from "which";
+
+export interface StartOpencodeOptions {
+  /** The opencode binary. Default: env `OPENCODE_BIN`, the installed `opencode-ai` package, `opencode` on PATH. */
+  bin?: string;
+  /** The server's working directory, its default project. Default: `process.cwd()`, or a new temp dir when `isolated`. */
+  directory?: string;
+  /** opencode config (the `opencode.json` shape), given to the server as `OPENCODE_CONFIG_CONTENT`. */
+  config?: Record<string, unknown>;
+  /**
+   * Give the server its own HOME and XDG dirs in a temp dir that `stop()` removes, and run it `--pure`:
+   * none of the user's config, credentials, plugins or sessions. Default false: the user's opencode,
+   * with its providers and sessions.
+   */
+  isolated?: boolean;
+  /** Basic-auth user. Default `opencode`. */
+  username?: string;
+  /** Basic-auth password. Default: 32 random hex digits. */
+  password?: string;
+  /** Extra environment variables for the server. */
+  env?: Record<string, string>;
+  /** Pass `--print-logs --log-level LEVEL`: the server's log then shows in `output()`. */
+  logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
+  /** How long to wait until it listens. Default 30 s. */
+  startTimeoutMs?: number;
+}
+
+export interface OpencodeProcess {
+  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  url: string;
+  username: string;
+  password: string;
+  /** The server's working directory. */
+  directory: string;
+  /** The binary that runs. */
+  bin: string;
+  pid: number;
+  /** The server's stdout and stderr so far (the last 256 KiB). */
+  output(): string;
+  /** Stops the server (SIGTERM, SIGKILL after 3 s), waits until it is gone, removes its temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Why an embedded opencode could not be started; the message says what to do. */
+export class OpencodeStartError extends Error {
+  override readonly name = "OpencodeStartError";
+  constructor(
+    message: string,
+    /** `not_found`: no opencode binary, or no such directory; `exited`: it ended before it listened; `timeout`: it stayed silent. */
+    readonly reason: "not_found" | "exited" | "timeout",
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Starts `opencode serve` on a free loopback port with a generated password and resolves once it
+ * listens. Rejects with `OpencodeStartError` when there is no binary, or it exits or stays silent.
+ */
+export async function startOpencode(options: StartOpencodeOptions = {}): Promise<OpencodeProcess> {
+  const bin = findOpencode(options.bin);
+  // The port is free when chosen and taken by opencode a moment later; another process can take it
+  // in between, and opencode then exits at once with "ServeError". Only that is retried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(bin, options);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof PortTaken)) throw error;
+    }
+  }
+}
+
+/** The opencode binary: the one given, env `OPENCODE_BIN`, the installed `opencode-ai` package, or `opencode` on PATH. */
+export function findOpencode(bin?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const given = bin ?? env.OPENCODE_BIN;
+  if (given) {
+    if (!existsSync(given)) throw new OpencodeStartError(`The opencode binary ${given} does not exist.`, "not_found");
+    return given;
+  }
+  const installed = installedPackageBinary();
+  if (installed !== undefined) return installed;
+  const onPath = which.sync("opencode", { nothrow: true, path: env.PATH });
+  if (onPath) return onPath;
+  throw new OpencodeStartError(
+    "opencode is not installed. Install it next to opencode-turns with `npm install opencode-ai` " +
+      "(or see https://opencode.ai/docs for other ways), or give the path of its binary in OPENCODE_BIN.",
+    "not_found",
+  );
+}
+
+function installedPackageBinary(): string | undefined {
+  let manifest: string;
+  try {
+    manifest = createRequire(import.meta.url).resolve("opencode-ai/package.json");
+  } catch {
+    return undefined;
+  }
+  const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { bin?: string | Record<string, string> };
+  const relative = typeof pkg.bin === "string" ? pkg.bin : pkg.bin?.opencode;
+  if (relative === undefined) return undefined;
+  const file = path.resolve(path.dirname(manifest), relative);
+  // The package's install script puts the binary there; without it (scripts disabled) it is absent.
+  return existsSync(file) ? file : undefined;
+}
+
+/** A loopback port that was free a moment ago (listen on 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error("the system gave no free port"))));
+    });
+  });
+}
+
+/** opencode lost the port we chose to another process (its "ServeError"); the only failure retried. */
+class PortTaken extends OpencodeStartError {
+  constructor(output: string) {
+    super(`opencode could not listen on the port chosen for it (another process took it):\n${output}`, "exited");
+  }
+}
+
+const OUTPUT_LIMIT = 256 * 1024;
+const STOP_GRACE_MS = 3_000;
+
+async function launch(bin: string, options: StartOpencodeOptions): Promise<OpencodeProcess> {
+  const username = options.username ?? "opencode";
+  const password = options.password ?? randomBytes(16).toString("hex");
+  if (options.directory !== undefined && !existsSync(options.directory)) {
+    throw new OpencodeStartError(`The directory ${options.directory} does not exist.`, "not_found");
+  }
+  const root = options.isolated ? await mkdtemp(path.join(os.tmpdir(), "opencode-turns-")) : undefined;
+  try {
+    return await spawnServer(bin, options, root, { username, password });
+  } catch (error) {
+    if (root !== undefined) await rm(root, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function spawnServer(
+  bin: string,
+  options: StartOpencodeOptions,
+  root: string | undefined,
+  { username, password }: { username: string; password: string },
+): Promise<OpencodeProcess> {
+  const env = root === undefined ? inheritedEnv() : await isolatedEnv(root);
+  const directory = options.directory ?? (root === undefined ? process.cwd() : path.join(root, "work"));
+  if (root !== undefined) await mkdir(directory, { recursive: true });
+  Object.assign(env, {
+    OPENCODE_SERVER_USERNAME: username,
+    OPENCODE_SERVER_PASSWORD: password,
+    OPENCODE_DISABLE_AUTOUPDATE: "1",
+    ...(options.config ? { OPENCODE_CONFIG_CONTENT: JSON.stringify(options.config) } : {}),
+    ...options.env,
+  });
+
+  const port = await freePort();
+  const args = ["serve", "--port", String(port), "--hostname", "127.0.0.1"];
+  if (options.isolated) args.push("--pure");
+  if (options.logLevel) args.push("--print-logs", "--log-level", options.logLevel);
+
+  const posix = process.platform !== "win32";
+  const child = spawn(bin, args, { cwd: directory, env, stdio: ["ignore", "pipe", "pipe"], detached: posix });
+  const guard = guardProcess(child, root);
+
+  let out = "";
+  const collect = (chunk: Buffer) => {
+    out += chunk.toString("utf8");
+    if (out.length > OUTPUT_LIMIT) out = out.slice(-OUTPUT_LIMIT);
+  };
+  child.stdout!.on("data", collect);
+  child.stderr!.on("data", collect);
+
+  try {
+    const url = await listening(child, () => out, options.startTimeoutMs ?? 30_000);
+    return { url, username, password, directory, bin, pid: child.pid!, output: () => out, stop: guard.stop };
+  } catch (error) {
+    await guard.stop();
+    throw error;
+  }
+}
+
+/** The user's environment, less the server credentials this module sets. */
+function inheritedEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && key !== "OPENCODE_SERVER_PASSWORD" && key !== "OPENCODE_SERVER_USERNAME") env[key] = value;
+  }
+  return env;
+}
+
+/** The user's environment without opencode's or XDG's variables, and HOME and XDG dirs of its own under `root`. */
+async function isolatedEnv(root: string): Promise<Record<string, string>> {
+  const dirs = {
+    HOME: path.join(root, "home"),
+    XDG_CONFIG_HOME: path.join(root, "xdg-config"),
+    XDG_DATA_HOME: path.join(root, "xdg-data"),
+    XDG_CACHE_HOME: path.join(root, "xdg-cache"),
+    XDG_STATE_HOME: path.join(root, "xdg-state"),
+  };
+  await Promise.all(Object.values(dirs).map((dir) => mkdir(dir, { recursive: true })));
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith("OPENCODE") && !key.startsWith("XDG_")) env[key] = value;
+  }
+  return { ...env, ...dirs, OPENCODE_DISABLE_LSP_DOWNLOAD: "1", OPENCODE_DISABLE_MODELS_FETCH: "1" };
+}
+
+/** Resolves with the URL from opencode's "listening" line; rejects if it exits or stays silent first. */
+function listening(child: ChildProcess, output: () => string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    const onData = (chunk: Buffer) => {
+      stdout += chunk.toString("utf8");
+      const match = /opencode server listening on (http:\/\/\S+)/.exec(stdout);
+      if (match) settle(() => resolve(match[1]!.replace(/\/+$/, "")));
+    };
+    // "close", not "exit": by then all of its output has been read.
+    const onClose = (code: number | null, signal: string | null) => {
+      const text = output();
+      const error = /ServeError/.test(text)
+        ? new PortTaken(text)
+        : new OpencodeStartError(`opencode exited before it listened (code ${code}, signal ${signal}):\n${text}`, "exited");
+      settle(() => reject(error));
+    };
+    const onError = (error: Error) =>
+      settle(() => reject(new OpencodeStartError(`opencode could not be started: ${error.message}`, "exited")));
+    const timer = setTimeout(
+      () => settle(() => reject(new OpencodeStartError(`opencode did not listen within ${timeoutMs} ms:\n${output()}`, "timeout"))),
+      timeoutMs,
+    );
+    function settle(finish: () => void) {
+      clearTimeout(timer);
+      child.stdout!.off("data", onData);
+      child.off("close", onClose);
+      child.off("error", onError);
+      finish();
+    }
+    child.stdout!.on("data", onData);
+    child.once("close", onClose);
+    child.once("error", onError);
+  });
+}
+
+// Servers still running, killed if this process exits without stopping them.
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/**
+ * Owns the server process: `stop()` ends it; an `exit` hook kills it if this process exits first;
+ * and, on POSIX, a watchdog kills it if this process dies without running any hook (SIGKILL, a
+ * crash, a default SIGINT).
+ */
+function guardProcess(child: ChildProcess, root: string | undefined): { stop(): Promise<void> } {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on("exit", () => {
+      for (const server of running) killGroup(server, "SIGKILL");
+    });
+  }
+  running.add(child);
+  const watchdog = child.pid !== undefined && process.platform !== "win32" ? spawnWatchdog(child.pid, root) : undefined;
+  const gone = exited(child).then(() => {
+    running.delete(child);
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      if (watchdog?.pid !== undefined) {
+        try {
+          process.kill(watchdog.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      if (child.exitCode === null && child.signalCode === null) {
+        killGroup(child, "SIGTERM");
+        let timer: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<false>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS, false)));
+        const ended = await Promise.race([gone.then(() => true), graceOver]);
+        clearTimeout(timer);
+        if (!ended) killGroup(child, "SIGKILL");
+      }
+      await gone;
+      // Whatever opencode started and left in its group.
+      killGroup(child, "SIGKILL");
+      if (root !== undefined) await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    })();
+    return stopping;
+  };
+  return { stop };
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
+  if (child.pid === undefined) return;
+  try {
+    // On POSIX the server is spawned detached: it leads its own process group.
+    if (process.platform === "win32") child.kill(signal);
+    else process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * A detached `sh` that holds the read end of a pipe from this process. When the pipe reaches EOF
+ * (this process died, however), it kills the server's process group and removes its temp dir.
+ * (dash's `kill` takes `-PGID` but not `--`.)
+ */
+function spawnWatchdog(pgid: number, root: string | undefined): ChildProcess {
+  const script = 'read -r _; kill -KILL "-$1" 2>/dev/null; if [ -n "$2" ]; then sleep 1; rm -rf "$2"; fi';
+  const dog = spawn("/bin/sh", ["-c", script, "opencode-watchdog", String(pgid), root ?? ""], {
+    stdio: ["pipe", "ignore", "ignore"],
+    detached: true,
+  });
+  dog.on("error", () => {});
+  dog.stdin?.on("error", () => {});
+  dog.unref();
+  // The pipe must not keep this process alive.
+  (dog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  return dog;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.once("error", () => resolve());
+  });
+}

@@ -1,0 +1,286 @@
+/**
+ * The built `opencode-turns` CLI, spawned as a user runs it, against real opencode 1.18.33 (one
+ * server for the file, its bash tool behind a permission ask) and the scripted model; and the
+ * embedded server it starts without --url.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { stripVTControlCharacters } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Reply } from "../../src/replies.js";
+import { alive, CLI, cliEnv, eventually, runCli, spawnCli } from "../fixtures/cli.js";
+import { opencodeBinary, scriptedConfig, startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
+import { startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
+
+/** stdout of --json as replies, each checked against the contract's schema. */
+function replies(stdout: string): Reply[] {
+  expect(stdout.endsWith("\n")).toBe(true);
+  return stdout
+    .slice(0, -1)
+    .split("\n")
+    .map((line) => Reply.parse(JSON.parse(line)));
+}
+
+const ESCAPE = "\u001b";
+
+describe("opencode-turns run against a running opencode (--url)", () => {
+  let model: ScriptedModel;
+  let server: OpencodeServer;
+  let scratch: string;
+  const connection = () => ["--url", server.url, "--password", server.password];
+
+  beforeAll(async () => {
+    model = await startScriptedModel();
+    server = await startOpencode({ modelUrl: model.url, permission: { bash: "ask" } });
+    scratch = await mkdtemp(path.join(os.tmpdir(), "cli-test-"));
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await model?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it("--json: one reply per line on stdout, each valid against the reply schema, final last", async () => {
+    const run = await runCli(["run", ...connection(), "--json", "--permissions", "once", "--trace-id", "cli-json", "please use a tool"]);
+    expect(run.code).toBe(0);
+    const list = replies(run.stdout);
+    expect(list.every((reply) => reply.trace_id === "cli-json")).toBe(true);
+    expect(list.filter((reply) => reply.kind === "final" || reply.kind === "error")).toEqual([list.at(-1)]);
+    const call = list.find((reply) => reply.kind === "tool_call");
+    expect(call).toMatchObject({ tool: "bash", args: { command: "echo hi-from-tool" } });
+    const result = list.find((reply) => reply.kind === "tool_result");
+    expect(result).toMatchObject({ tool: "bash", success: true, result: expect.stringContaining("hi-from-tool") });
+    const final = list.at(-1)!;
+    expect(final.kind).toBe("final");
+    const deltas = list.flatMap((reply) => (reply.kind === "delta" ? [reply.content] : []));
+    expect(final.kind === "final" && final.content).toBe(deltas.join(""));
+    expect(deltas.join("")).toContain("Tool said: hi-from-tool");
+  });
+
+  it("human output without a terminal: the streamed answer, one line per tool call, a closing line, no escape codes", async () => {
+    const run = await runCli(["run", ...connection(), "--permissions", "once", "please use a tool"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toContain(ESCAPE);
+    expect(run.stderr).not.toContain(ESCAPE);
+    expect(run.stdout).toMatch(/^✓ bash echo hi-from-tool → hi-from-tool$/m);
+    expect(run.stdout).toContain("Tool said: hi-from-tool");
+    expect(run.stdout).toMatch(/^— \d+ in, \d+ out tokens · \$\d+\.\d{4} · \d+\.\d s · session ses\w+\n$/m);
+  });
+
+  it("reasoning is shown apart from the answer, and NO_COLOR output has no escape codes either", async () => {
+    const run = await runCli(["run", ...connection(), "think about it"], { env: { NO_COLOR: "1" } });
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toContain(ESCAPE);
+    expect(run.stdout).toMatch(/^Thinking: Let me think\.\nThought it through\.\n/);
+  });
+
+  it("reads the prompt from stdin when it is not a terminal", async () => {
+    const run = await runCli(["run", ...connection(), "--json"], { input: "say hello [id:from-stdin]\n" });
+    expect(run.code).toBe(0);
+    const final = replies(run.stdout).at(-1);
+    expect(final).toMatchObject({ kind: "final", content: expect.stringContaining("[id:from-stdin]") });
+    expect(model.log.at(-1)?.lastUserText).toContain("say hello [id:from-stdin]");
+  });
+
+  it("--attach sends the file, its type from the extension", async () => {
+    const file = path.join(scratch, "notes.txt");
+    await writeFile(file, "attached-marker-7f3a\n");
+    const run = await runCli(["run", ...connection(), "--json", "--attach", file, "say hello"]);
+    expect(run.code).toBe(0);
+    expect(JSON.stringify(model.log.at(-1)?.body)).toContain("attached-marker-7f3a");
+  });
+
+  it("--permissions ask with no terminal rejects, and the turn goes on", async () => {
+    const run = await runCli(["run", ...connection(), "--json", "--permissions", "ask", "please use a tool"]);
+    expect(run.code).toBe(0);
+    const list = replies(run.stdout);
+    expect(list.find((reply) => reply.kind === "tool_result")).toMatchObject({ tool: "bash", success: false });
+    expect(list.at(-1)?.kind).toBe("final");
+  });
+
+  it("on a terminal: colour, the tool line after its spinner, and --permissions ask asks there", async () => {
+    // util-linux `script` runs the CLI on a pseudo-terminal; the answer is typed once the question shows.
+    const command = [process.execPath, CLI, "run", ...connection(), "--permissions", "ask", "please use a tool"]
+      .map((word) => `'${word.replace(/'/g, "'\\''")}'`)
+      .join(" ");
+    // Without CI: the spinner (yocto-spinner) does not animate on a CI machine, even on a terminal.
+    const { CI: _ci, ...env } = cliEnv({ TERM: "xterm-256color" });
+    const terminal = spawn("script", ["-qfec", command, "/dev/null"], { env, stdio: ["pipe", "pipe", "inherit"] });
+    let screen = "";
+    terminal.stdout!.on("data", (chunk: Buffer) => (screen += chunk.toString("utf8")));
+    const exited = new Promise<number | null>((resolve) => terminal.once("close", resolve));
+    await eventually(() => screen.includes("Allow [o]nce, [a]lways, or [r]eject?"), "the permission question");
+    expect(screen).toContain("opencode asks to use bash: echo hi-from-tool");
+    terminal.stdin!.write("o\r");
+    expect(await exited).toBe(0);
+    const plain = stripVTControlCharacters(screen);
+    expect(plain).toMatch(/✓ bash echo hi-from-tool → hi-from-tool/);
+    expect(plain).toContain("Tool said: hi-from-tool");
+    expect(screen).toContain(`${ESCAPE}[32m✓`);
+    // The spinner hid the cursor while the tool ran, and showed it again.
+    expect(screen).toContain(`${ESCAPE}[?25l`);
+    expect(screen).toContain(`${ESCAPE}[?25h`);
+  });
+
+  it("exits 1 on an error reply, and says what went wrong and what to do", async () => {
+    const human = await runCli(["run", ...connection(), "fail401 now"]);
+    expect(human.code).toBe(1);
+    expect(human.stderr).toContain("Error: ");
+    expect(human.stderr).toContain("scripted invalid api key");
+    expect(human.stderr).toContain("check its API key");
+    expect(human.stderr).not.toContain(ESCAPE);
+
+    const json = await runCli(["run", ...connection(), "--json", "fail401 now"]);
+    expect(json.code).toBe(1);
+    expect(replies(json.stdout).at(-1)).toMatchObject({ kind: "error", code: "provider_error" });
+  });
+
+  it("exits 1 with unauthorized and advice on a wrong password", async () => {
+    const run = await runCli(["run", "--url", server.url, "--password", "wrong", "say hello"]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("Check the password");
+  });
+
+  it("Ctrl-C cancels the turn on the server and exits 130", async () => {
+    const created = await fetch(`${server.url}/session`, {
+      method: "POST",
+      headers: { ...server.headers, "content-type": "application/json" },
+      body: "{}",
+    });
+    const session = ((await created.json()) as { id: string }).id;
+    const cli = spawnCli(["run", ...connection(), "--json", "--session", session, "slow answer please"]);
+    await eventually(() => cli.stdout().includes('"kind":"delta"'), "the first delta");
+    cli.child.kill("SIGINT");
+    const run = await cli.exited;
+    expect(run.code).toBe(130);
+    expect(replies(run.stdout).at(-1)).toMatchObject({ kind: "error", code: "aborted" });
+    expect(run.stderr).toContain("Cancelling the turn");
+
+    const stored = await fetch(`${server.url}/session/${session}/message`, { headers: server.headers });
+    const messages = (await stored.json()) as { info: { role: string; error?: { name: string } } }[];
+    expect(messages.findLast((message) => message.info.role === "assistant")?.info.error?.name).toBe("MessageAbortedError");
+    await eventually(() => model.streaming === 0, "the model's stream to be cut");
+  });
+});
+
+describe("opencode-turns run usage", () => {
+  it.each([
+    [["run", "--no-such-option", "hello"], "Unknown option"],
+    [["run"], "Give a prompt"],
+    [["run", "--model", "no-slash", "hello"], "PROVIDER/MODEL"],
+    [["run", "--timeout", "soon", "hello"], "--timeout soon"],
+    [["run", "--permissions", "maybe", "hello"], "once, always, reject, ask"],
+    [["run", "--session", "abc", "hello"], "ses"],
+    [["run", "--demo", "--url", "http://127.0.0.1:9", "hello"], "--demo"],
+    [["run", "--attach", "/no/such/file", "hello"], "--attach /no/such/file"],
+    [["run", "--url", "localhost:4096", "hello"], "--url (or OPENCODE_URL): expected an http(s) URL"],
+  ])("%j exits 2 with the problem and the usage on stderr, nothing on stdout", async (args, problem) => {
+    const run = await runCli(args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain(problem);
+    expect(run.stderr).toContain("Usage: opencode-turns run");
+  });
+
+  it("an unknown command exits 2 with the list of commands", async () => {
+    const run = await runCli(["walk"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("Unknown command: walk");
+    expect(run.stderr).toMatch(/^ {2}run +run one turn/m);
+  });
+
+  it("--help and --version", async () => {
+    const help = await runCli(["run", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("--permissions MODE");
+    const version = await runCli(["--version"]);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe("opencode-turns run starting opencode itself (no --url)", () => {
+  let model: ScriptedModel;
+  let home: string;
+  /** An environment where the user's opencode is configured with the scripted model. */
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    model = await startScriptedModel();
+    home = await mkdtemp(path.join(os.tmpdir(), "cli-home-"));
+    env = {
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, ".config"),
+      XDG_DATA_HOME: path.join(home, ".local/share"),
+      XDG_CACHE_HOME: path.join(home, ".cache"),
+      XDG_STATE_HOME: path.join(home, ".local/state"),
+      OPENCODE_CONFIG_CONTENT: JSON.stringify(scriptedConfig({ modelUrl: model.url })),
+      OPENCODE_BIN: opencodeBinary("1.18.33"),
+    };
+  });
+
+  afterAll(async () => {
+    await model?.close();
+    if (home) await rm(home, { recursive: true, force: true });
+  });
+
+  const pidOf = (stderr: string) => Number(/listening on \S+ \(pid (\d+)\)/.exec(stderr)?.[1]);
+
+  it("runs the turn on an opencode it starts, and stops it", async () => {
+    const run = await runCli(["run", "--verbose", "--json", "say hello"], { env, cwd: home });
+    expect(run.code).toBe(0);
+    expect(replies(run.stdout).at(-1)).toMatchObject({ kind: "final", content: "Hello from the scripted model." });
+    const pid = pidOf(run.stderr);
+    expect(pid).toBeGreaterThan(0);
+    expect(alive(pid)).toBe(false);
+  });
+
+  it("Ctrl-C cancels, stops the server and exits 130; a second Ctrl-C exits at once and still leaves no server", async () => {
+    const once = spawnCli(["run", "--verbose", "--json", "slow answer please"], { env, cwd: home });
+    await eventually(() => once.stdout().includes('"kind":"delta"'), "the first delta");
+    once.child.kill("SIGINT");
+    const first = await once.exited;
+    expect(first.code).toBe(130);
+    expect(replies(first.stdout).at(-1)).toMatchObject({ kind: "error", code: "aborted" });
+    expect(alive(pidOf(first.stderr))).toBe(false);
+
+    const twice = spawnCli(["run", "--verbose", "--json", "slow answer please"], { env, cwd: home });
+    await eventually(() => twice.stdout().includes('"kind":"delta"'), "the first delta");
+    twice.child.kill("SIGINT");
+    await eventually(() => twice.stderr().includes("Cancelling"), "the first interrupt to be seen");
+    twice.child.kill("SIGINT");
+    const second = await twice.exited;
+    expect(second.code).toBe(130);
+    const pid = pidOf(second.stderr);
+    await eventually(() => !alive(pid), "the embedded opencode to be gone");
+  });
+
+  it("says how to install opencode when there is none", async () => {
+    const run = await runCli(["run", "say hello"], { env: { ...env, OPENCODE_BIN: "/no/such/opencode" } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("/no/such/opencode does not exist");
+  });
+});
+
+describe("opencode-turns run --demo", () => {
+  it("runs a whole turn offline: reasoning, a tool call that really runs in a temporary directory, streamed text", async () => {
+    const run = await runCli(["run", "--demo", "--json", "Explain this repository"]);
+    expect(run.code).toBe(0);
+    const list = replies(run.stdout);
+    const kinds = list.map((reply) => reply.kind);
+    expect(new Set(kinds)).toEqual(new Set(["reasoning", "tool_call", "tool_result", "delta", "final"]));
+    expect(kinds.at(-1)).toBe("final");
+    const result = list.find((reply) => reply.kind === "tool_result");
+    expect(result).toMatchObject({ tool: "bash", success: true });
+    const [directory, listing] = String(result?.kind === "tool_result" && result.result).split("\n");
+    expect(directory).toMatch(new RegExp(`^${os.tmpdir()}/opencode-turns-\\w+/work$`));
+    expect(listing).toBe("NOTES.md");
+    expect(list.filter((reply) => reply.kind === "delta").length).toBeGreaterThan(10);
+    expect(list.at(-1)).toMatchObject({ content: expect.stringContaining(directory!) });
+    // The run removed its temporary directory.
+    await expect(import("node:fs/promises").then((fs) => fs.stat(directory!))).rejects.toThrow();
+  });
+});
