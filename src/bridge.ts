@@ -115,6 +115,8 @@ export interface BridgeOptions {
   sink?: Sink;
   /** Warnings: a throwing sink, an ask that timed out. Never stdout. */
   logger?: Pick<Console, "warn">;
+  /** Aborting it ends the bridge as input closing does (the CLI's SIGINT and SIGTERM). */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_ASK_TIMEOUT_MS = 60_000;
@@ -174,8 +176,11 @@ class Bridge {
       this.writable = false;
       void this.end(undefined);
     };
+    const onAbort = () => void this.end(undefined);
     this.options.output.on("error", onOutputError);
+    this.options.signal?.addEventListener("abort", onAbort, { once: true });
     this.lines = createInterface({ input: this.options.input, crlfDelay: Infinity });
+    if (this.options.signal?.aborted) onAbort();
     try {
       for await (const line of this.lines) {
         if (this.ending) break;
@@ -184,6 +189,7 @@ class Bridge {
     } finally {
       await this.end(undefined);
       this.options.output.off("error", onOutputError);
+      this.options.signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -192,8 +198,8 @@ class Bridge {
     let raw: unknown;
     try {
       raw = JSON.parse(line);
-    } catch (error) {
-      void this.write({ error: `The line is not JSON (${(error as Error).message}).` });
+    } catch {
+      void this.write({ error: "The line is not JSON." });
       return;
     }
     const parsed = BridgeRequest.safeParse(raw);

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /** `opencode-turns <command>`: the package's command line. Each command is one file in `src/cli/`. */
 import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "./cli/command.js";
+import { bridgeCommand } from "./cli/bridge.js";
 import { runCommand } from "./cli/run.js";
 
-const commands: readonly Command[] = [runCommand];
+const commands: readonly Command[] = [runCommand, bridgeCommand];
 
 const usage = `Usage: opencode-turns <command> [options]
 

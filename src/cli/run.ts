@@ -15,10 +15,12 @@ import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "
 import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 import { onInterrupt } from "./interrupt.js";
+import { openWebhook, sinkOptions, sinkUsage } from "./sink-options.js";
 import { askOnTerminal } from "./terminal-ask.js";
 
 const options = {
   ...connectionOptions,
+  ...sinkOptions,
   "trace-id": { type: "string" },
   attach: { type: "string", multiple: true },
   json: { type: "boolean" },
@@ -36,6 +38,7 @@ Output:
   --trace-id ID             the trace id of the turn's replies (default: a new UUID)
   --attach FILE             attach a file (repeatable; the type comes from its extension)
 ${connectionUsage}
+${sinkUsage}
   -h, --help                this text
   --version                 the version of opencode-turns
 
@@ -76,7 +79,14 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   io.stdout.on("error", onOutputError);
   const human = values.json ? undefined : new HumanOutput(io.stdout, io.stderr, wantsColour(io.stdout, io.env));
   const json: Sink = (reply) => (readerGone ? undefined : writeLine(io.stdout, JSON.stringify(reply)));
-  const sink: Sink = human?.sink ?? json;
+  const webhook = openWebhook(values, diagnostic);
+  const shown: Sink = human?.sink ?? json;
+  const sink: Sink = webhook
+    ? async (reply) => {
+        await shown(reply);
+        await webhook.deliver(reply);
+      }
+    : shown;
 
   const stopListening = onInterrupt(() => cancel.abort(), diagnostic);
   let connection: Connection | undefined;
@@ -113,6 +123,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     if (cancel.signal.aborted) return EXIT.interrupted;
     return result.outcome === "final" ? EXIT.ok : EXIT.failed;
   } finally {
+    await webhook?.close();
     await connection?.stop();
     stopListening();
     io.stdout.off("error", onOutputError);
