@@ -37,6 +37,8 @@ describe("the Python adapter against real opencode", () => {
         OPENCODE_TURNS_TEST_PROVIDER: PROVIDER_ID,
         OPENCODE_TURNS_TEST_MODEL: MODEL_ID,
         PYTHONDONTWRITEBYTECODE: "1",
+        // Dev mode reports what a host would not see: unclosed transports, tasks never awaited.
+        PYTHONDEVMODE: "1",
       }),
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -47,6 +49,7 @@ describe("the Python adapter against real opencode", () => {
     expect(output, output).toMatch(new RegExp(`^Ran ${EXPECTED_TESTS} tests? in `, "m"));
     expect(output, output).toMatch(/^OK$/m);
     expect(output).not.toMatch(/skipped/);
+    expect(output).not.toMatch(/ResourceWarning|never awaited|Task was destroyed|Exception ignored/);
     expect(code, output).toBe(0);
   }, 240_000);
 });
