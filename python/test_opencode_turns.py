@@ -1,5 +1,5 @@
-"""Tests of opencode_turns against a real opencode server (started by test/python.test.ts, which
-passes it in OPENCODE_TURNS_TEST_*), called the way taOS's ``drive_turn`` calls its adapter."""
+"""Tests of opencode_turns against a real opencode server (started by test/e2e/bridge.test.ts,
+which passes it in OPENCODE_TURNS_TEST_*), called the way taOS's ``drive_turn`` calls its adapter."""
 from __future__ import annotations
 
 import asyncio
