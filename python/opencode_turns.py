@@ -232,15 +232,21 @@ class OpenCodeAdapter:
         turn = _Turn(trace_id or str(uuid.uuid4()), loop.create_future())
         if self._closed:
             return await self._end(turn, "closed", "The adapter is closed; create a new one to prompt again.")
+        prompt_id = f"p{next(self._ids)}"
+        request: dict = {"id": prompt_id, "op": "prompt", "text": text, "trace_id": turn.trace_id}
+        if attachments:
+            request["attachments"] = list(attachments)
+        try:
+            json.dumps(request)
+        except (TypeError, ValueError) as error:
+            return await self._end(turn, "bad_request", f"The prompt cannot be sent as JSON: {error}")
         try:
             bridge = await self._start()
         except OpenCodeError as error:
             return await self._end(turn, error.code, str(error))
-        prompt_id = f"p{next(self._ids)}"
+        except Exception as error:  # noqa: BLE001 - prompt() never raises
+            return await self._end(turn, "internal", f"Cannot start the opencode-turns bridge: {error}")
         bridge.turns[prompt_id] = turn
-        request: dict = {"id": prompt_id, "op": "prompt", "text": text, "trace_id": turn.trace_id}
-        if attachments:
-            request["attachments"] = list(attachments)
         try:
             await bridge.send(request)
             return await asyncio.shield(turn.result)

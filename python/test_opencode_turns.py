@@ -233,6 +233,13 @@ class DropIn(unittest.IsolatedAsyncioTestCase):
             await adapter.ensure_session()
         await adapter.close()
 
+    async def test_attachments_that_are_not_json_end_the_turn_with_bad_request(self) -> None:
+        replies: List[dict] = []
+        async with OpenCodeAdapter(config(), replies.append) as adapter:
+            result = await adapter.prompt("read this", "bytes", attachments=[{"mime": "text/plain", "data": b"raw"}])
+        self.assertEqual((result["outcome"], result["code"]), ("error", "bad_request"))
+        self.assertEqual([r["kind"] for r in replies], ["error"])
+
     async def test_a_sink_that_raises_is_logged_and_the_turn_goes_on(self) -> None:
         seen: List[str] = []
 
