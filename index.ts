@@ -31,6 +31,8 @@ export {
 export { Reply, ErrorCode, TurnResult, ModelChange, Usage } from "./src/replies.js";
 export { Attachment, type TurnPrompt } from "./src/prompt.js";
 export { TurnError } from "./src/turn-error.js";
+export { runBridge, describeProtocol, BridgeRequest, BridgeOutput, type BridgeOptions } from "./src/bridge.js";
+export { WebhookSink, type WebhookOptions } from "./src/webhook-sink.js";
 export { startOpencode, OpencodeStartError, type StartOpencodeOptions, type OpencodeProcess } from "./src/server.js";
 export {
   TurnRecorder,

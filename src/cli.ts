@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /** `opencode-turns <command>`: the package's command line. Each command is one file in `src/cli/`. */
 import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "./cli/command.js";
+import { bridgeCommand } from "./cli/bridge.js";
 import { replayCommand } from "./cli/replay.js";
 import { runCommand } from "./cli/run.js";
 
-const commands: readonly Command[] = [runCommand, replayCommand];
+const commands: readonly Command[] = [runCommand, bridgeCommand, replayCommand];
 
 const usage = `Usage: opencode-turns <command> [options]
 

@@ -16,11 +16,13 @@ import { connect, connectionOptions, connectionUsage, type Connection } from "./
 import { HumanOutput, wantsColour } from "./human-output.js";
 import { onInterrupt } from "./interrupt.js";
 import { observeOptions, observeUsage, startObservers, type Observers } from "./observe.js";
+import { openWebhook, sinkOptions, sinkUsage } from "./sink-options.js";
 import { askOnTerminal } from "./terminal-ask.js";
 
 const options = {
   ...connectionOptions,
   ...observeOptions,
+  ...sinkOptions,
   "trace-id": { type: "string" },
   attach: { type: "string", multiple: true },
   json: { type: "boolean" },
@@ -39,6 +41,7 @@ Output:
   --attach FILE             attach a file (repeatable; the type comes from its extension)
 ${connectionUsage}
 ${observeUsage}
+${sinkUsage}
   -h, --help                this text
   --version                 the version of opencode-turns
 
@@ -79,7 +82,14 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   io.stdout.on("error", onOutputError);
   const human = values.json ? undefined : new HumanOutput(io.stdout, io.stderr, wantsColour(io.stdout, io.env));
   const json: Sink = (reply) => (readerGone ? undefined : writeLine(io.stdout, JSON.stringify(reply)));
-  const sink: Sink = human?.sink ?? json;
+  const webhook = openWebhook(values, diagnostic);
+  const shown: Sink = human?.sink ?? json;
+  const sink: Sink = webhook
+    ? async (reply) => {
+        await shown(reply);
+        await webhook.deliver(reply);
+      }
+    : shown;
 
   const stopListening = onInterrupt(() => cancel.abort(), diagnostic);
   let connection: Connection | undefined;
@@ -122,6 +132,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     return result.outcome === "final" ? EXIT.ok : EXIT.failed;
   } finally {
     await observers?.close(diagnostic);
+    await webhook?.close();
     await connection?.stop();
     stopListening();
     io.stdout.off("error", onOutputError);

@@ -1,0 +1,130 @@
+/**
+ * `opencode-turns bridge [options]`: the NDJSON protocol of `src/bridge.ts` over stdin and stdout,
+ * for hosts in any language (the Python adapter in `python/` speaks it).
+ */
+import { format, parseArgs } from "node:util";
+import { DEFAULT_ASK_TIMEOUT_MS, describeProtocol, runBridge } from "../bridge.js";
+import { OpencodeStartError } from "../server.js";
+import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "./command.js";
+import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
+import { onInterrupt } from "./interrupt.js";
+import { openWebhook, sinkOptions, sinkUsage } from "./sink-options.js";
+
+const options = {
+  ...connectionOptions,
+  ...sinkOptions,
+  questions: { type: "string" },
+  "ask-timeout": { type: "string" },
+  "connect-timeout": { type: "string" },
+  "heartbeat-timeout": { type: "string" },
+  describe: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
+
+const usage = `Usage: opencode-turns bridge [options]
+
+Serves turns over standard input and output, one JSON object per line each way, for a host in
+any language. In: {"id","op":"prompt","text","trace_id"?,"attachments"?,"session"?},
+{"id","op":"session","session"?,"session_id"?}, {"op":"cancel","id"},
+{"op":"answer","ask_id","decision"}, {"id","op":"close"}. Out: {"id","reply"} per reply, in order,
+then {"id","result"}; {"id","ask"} with --permissions ask or --questions ask; {"id","session_id"};
+{"id","closed":true}; {"id"?,"error"}. Nothing else goes to stdout; diagnostics go to stderr.
+Standard input closing ends the running turns and exits 0.
+
+Bridge:
+  --describe                print the protocol as JSON Schema and exit
+  --permissions MODE        once | always | reject | ask (default reject); ask sends each
+                            permission ask to the host as {"id","ask"} and waits for its answer
+  --questions MODE          reject | ask (default reject), the same for opencode's questions
+  --ask-timeout SECONDS     an ask not answered within this is rejected (default ${DEFAULT_ASK_TIMEOUT_MS / 1000})
+  --connect-timeout SECONDS connecting and each answer of opencode (default 10)
+  --heartbeat-timeout SECONDS
+                            an event stream silent this long is lost (default 30)
+${sinkUsage}
+${connectionUsage.replace(/\n {2}--permissions MODE[^\n]*\n[^\n]*\n/, "\n")}
+  -h, --help                this text
+  --version                 the version of opencode-turns`;
+
+export const bridgeCommand: Command = { name: "bridge", summary: "serve turns as JSON lines over stdin and stdout", usage, run };
+
+const PERMISSION_MODES = ["once", "always", "reject", "ask"] as const;
+const QUESTION_MODES = ["reject", "ask"] as const;
+
+async function run(args: string[], io: CommandIO): Promise<number> {
+  const { values } = parse(args);
+  if (values.help) {
+    io.stdout.write(`${usage}\n`);
+    return EXIT.ok;
+  }
+  if (values.version) {
+    io.stdout.write(`${packageVersion()}\n`);
+    return EXIT.ok;
+  }
+  if (values.describe) {
+    io.stdout.write(`${JSON.stringify(describeProtocol(), null, 2)}\n`);
+    return EXIT.ok;
+  }
+  const permissions = oneOf("--permissions", values.permissions ?? "reject", PERMISSION_MODES);
+  const questions = oneOf("--questions", values.questions ?? "reject", QUESTION_MODES);
+  const askTimeoutMs = milliseconds("--ask-timeout", values["ask-timeout"]) ?? DEFAULT_ASK_TIMEOUT_MS;
+  const connectTimeoutMs = milliseconds("--connect-timeout", values["connect-timeout"]);
+  const heartbeatTimeoutMs = milliseconds("--heartbeat-timeout", values["heartbeat-timeout"]);
+
+  const diagnostic = (line: string) => io.stderr.write(`opencode-turns bridge: ${line}\n`);
+  const webhook = openWebhook(values, diagnostic);
+  const stop = new AbortController();
+  const stopListening = onInterrupt(() => stop.abort(), diagnostic);
+  let connection: Connection | undefined;
+  try {
+    try {
+      // The bridge decides asks itself; the connection takes every other option.
+      connection = await connect({ ...values, permissions: undefined }, { env: io.env, ...(values.verbose ? { log: diagnostic } : {}) });
+    } catch (error) {
+      if (!(error instanceof OpencodeStartError)) throw error;
+      diagnostic(`Error: ${error.message}`);
+      return EXIT.failed;
+    }
+    await runBridge({
+      input: io.stdin,
+      output: io.stdout,
+      config: {
+        ...connection.config,
+        ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
+        ...(heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs } : {}),
+      },
+      permissions,
+      questions,
+      askTimeoutMs,
+      ...(webhook ? { sink: webhook.deliver } : {}),
+      logger: { warn: (...args: unknown[]) => diagnostic(format(...args)) },
+      signal: stop.signal,
+    });
+    return EXIT.ok;
+  } finally {
+    await webhook?.close();
+    await connection?.stop();
+    stopListening();
+  }
+}
+
+function parse(args: string[]) {
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals: false, strict: true });
+    return parsed;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function oneOf<T extends string>(option: string, value: string, modes: readonly T[]): T {
+  if (!modes.includes(value as T)) throw new UsageError(`${option} ${value}: expected one of ${modes.join(", ")}.`);
+  return value as T;
+}
+
+function milliseconds(option: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`${option} ${value}: expected a number of seconds above 0.`);
+  return Math.max(1, Math.round(seconds * 1000));
+}
