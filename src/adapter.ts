@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createActor, fromCallback, fromPromise, toPromise, type Actor, type InspectionEvent, type Observer } from "xstate";
-import { z } from "zod";
 import { turnMachine, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
-import { Attachment, toFilePart, type TurnPrompt } from "./prompt.js";
+import { checkPromptOptions, toFilePart, type Attachment, type TurnPrompt } from "./prompt.js";
 import { trackModel } from "./codec.js";
 import {
   DEFAULT_REJECT_MESSAGE,
@@ -74,8 +73,8 @@ export class OpenCodeAdapter {
     this.#config = resolveConfig(config);
     this.logger = options.logger ?? console;
     this.inspect = options.inspect;
-    const { baseUrl, username, password, directory, connectTimeoutMs, heartbeatTimeoutMs } = this.#config;
-    const lease = acquireHub({ baseUrl, username, password, directory, connectTimeoutMs }, { heartbeatTimeoutMs });
+    const { baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs, heartbeatTimeoutMs } = this.#config;
+    const lease = acquireHub({ baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs }, { heartbeatTimeoutMs });
     this.hub = lease.hub;
     this.releaseHub = lease.release;
     // The configured model is the baseline a change is measured against; without one, the first model seen is.
@@ -137,14 +136,13 @@ export class OpenCodeAdapter {
       return this.result(traceId, startedAt, { outcome: "error", error, code, usage: undefined });
     };
     if (this.closed) return refuse("closed", "The adapter is closed; create a new one to prompt again.");
-    if (options.signal?.aborted) return refuse("aborted", "The turn was cancelled before it started.");
-    const attachments = z.array(Attachment).safeParse(options.attachments ?? []);
-    if (!attachments.success) {
-      return refuse("bad_request", `Invalid attachments: ${attachments.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    }
+    const checked = checkPromptOptions(options, { schemes: this.#config.attachmentSchemes, types: this.#config.attachmentTypes });
+    if ("refusal" in checked) return refuse("bad_request", checked.refusal);
+    const { signal, attachments } = checked;
+    if (signal?.aborted) return refuse("aborted", "The turn was cancelled before it started.");
 
     const prompt: TurnPrompt = {
-      parts: [{ type: "text", text }, ...attachments.data.map(toFilePart)],
+      parts: [{ type: "text", text }, ...attachments.map(toFilePart)],
       ...(this.#config.providerID && this.#config.modelID ? { model: { providerID: this.#config.providerID, modelID: this.#config.modelID } } : {}),
       ...(this.#config.agent ? { agent: this.#config.agent } : {}),
       ...(this.#config.system ? { system: this.#config.system } : {}),
@@ -164,7 +162,7 @@ export class OpenCodeAdapter {
     const finished = toPromise(actor).catch((error: unknown) => error);
     this.running = { actor, finished, replies };
     const onAbort = () => actor.send({ type: "CANCEL" });
-    options.signal?.addEventListener("abort", onAbort, { once: true });
+    signal?.addEventListener("abort", onAbort, { once: true });
     const { turnTimeoutMs } = this.#config;
     const deadline =
       turnTimeoutMs === undefined
@@ -196,7 +194,7 @@ export class OpenCodeAdapter {
       );
     } finally {
       clearTimeout(deadline);
-      options.signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", onAbort);
       actor.stop();
       this.running = undefined;
     }

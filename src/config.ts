@@ -15,6 +15,27 @@ const callback = <T>(what: string) =>
 export const DEFAULT_REJECT_MESSAGE =
   "This tool call was not allowed by the host's permission policy. Continue without it.";
 
+/** setTimeout's range: a longer delay fires after 1 ms instead (a 30-day deadline would end every turn at once). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const milliseconds = () =>
+  z.number().int().positive().max(MAX_TIMER_MS, { error: `at most ${MAX_TIMER_MS} ms (about 24.8 days), the range of a timer` });
+
+/**
+ * The URL schemes an attachment may use unless the host widens them. opencode itself reads what a
+ * `file:` URL names (any file or directory on its machine) into the prompt, and drops an `http(s):`
+ * one without a word; only `data:` carries the host's own bytes.
+ */
+export const DEFAULT_ATTACHMENT_SCHEMES = ["data"] as const;
+
+/**
+ * The attachment types sent unless the host widens them: what opencode turns into text (text/*) or
+ * hands to a model as an image or a PDF. A type the provider cannot take (application/zip, /json,
+ * /octet-stream...) fails that turn and every later turn of the session, because it stays in the history.
+ */
+export const DEFAULT_ATTACHMENT_TYPES = ["text/*", "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"] as const;
+
+const mimePattern = z.string().regex(/^([\w.+-]+\/([\w.+-]+|\*)|\*\/\*)$/, { error: "expected a MIME type (text/plain), a family (text/*) or */*" });
+
 export const AdapterConfig = z
   .strictObject({
     baseUrl: z.url({ protocol: /^https?$/, error: "expected an http(s) URL such as http://127.0.0.1:4096" }),
@@ -27,14 +48,19 @@ export const AdapterConfig = z
     modelID: z.string().min(1).optional(),
     agent: z.string().min(1).optional(),
     system: z.string().optional(),
-    connectTimeoutMs: z.number().int().positive().default(10_000),
-    heartbeatTimeoutMs: z.number().int().positive().default(30_000),
-    turnTimeoutMs: z.number().int().positive().optional(),
+    connectTimeoutMs: milliseconds().default(10_000),
+    heartbeatTimeoutMs: milliseconds().default(30_000),
+    bodyTimeoutMs: milliseconds().default(60_000),
+    turnTimeoutMs: milliseconds().optional(),
     maxProviderRetries: z.number().int().nonnegative().default(3),
     permissions: z
       .union([z.enum(["once", "always", "reject"]), callback<PermissionPolicy>('"once", "always", "reject"')])
       .default("reject"),
     questions: z.union([z.literal("reject"), callback<QuestionPolicy>('"reject"')]).default("reject"),
+    attachmentSchemes: z
+      .array(z.enum(["data", "file", "http", "https"]))
+      .default([...DEFAULT_ATTACHMENT_SCHEMES]),
+    attachmentTypes: z.array(mimePattern).default([...DEFAULT_ATTACHMENT_TYPES]),
   })
   .refine((c) => (c.providerID === undefined) === (c.modelID === undefined), {
     message: "give both providerID and modelID, or neither (the server's default model)",
@@ -48,17 +74,42 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-/** Validates a config; the only place in the library that throws. The password never appears in the text. */
+/**
+ * Validates a config; the only place in the library that throws. The password never appears in the
+ * text. Credentials in `baseUrl` (`http://user:pw@host`) are taken as the username and password and
+ * removed from the URL, so the URL can be shown.
+ */
 export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   const parsed = AdapterConfig.safeParse(input);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `- ${issue.path.join(".") || "(config)"}: ${issue.message}`);
-    throw new ConfigError(`Invalid opencode-turns config:\n${lines.join("\n")}`);
+  const issues = parsed.success ? [] : parsed.error.issues.map((issue) => `- ${issue.path.join(".") || "(config)"}: ${issue.message}`);
+  const url = parsed.success ? new URL(parsed.data.baseUrl) : undefined;
+  const inUrl = url !== undefined && (url.username !== "" || url.password !== "");
+  const given = input as { username?: unknown; password?: unknown };
+  if (inUrl && (given.username !== undefined || given.password !== undefined)) {
+    issues.push("- baseUrl: holds credentials and so does username or password; give them in one place");
   }
+  if (!parsed.success || issues.length > 0) throw new ConfigError(`Invalid opencode-turns config:\n${issues.join("\n")}`);
   const config = parsed.data;
+  let { username, password } = config;
+  if (inUrl) {
+    if (url.username !== "") username = decoded(url.username);
+    if (url.password !== "") password = decoded(url.password);
+    url.username = "";
+    url.password = "";
+  }
   return {
     ...config,
-    baseUrl: config.baseUrl.replace(/\/+$/, ""),
-    password: config.password ?? env.OPENCODE_SERVER_PASSWORD,
+    baseUrl: url!.href.replace(/\/+$/, ""),
+    username,
+    password: password ?? env.OPENCODE_SERVER_PASSWORD,
   };
+}
+
+/** The URL's percent-encoding undone; a malformed escape is kept as written. */
+function decoded(component: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return component;
+  }
 }

@@ -136,8 +136,10 @@ export class EventHub {
       const body = await this.http.openEvents(connection.controller.signal);
       const frames = new SseFrames();
       for await (const chunk of body) {
-        watchdog.refresh();
-        this.dispatch(frames.push(chunk as Uint8Array), connection, connectTimer);
+        const complete = frames.push(chunk as Uint8Array);
+        // The watchdog counts events, not bytes: comments or a line that never ends are silence.
+        if (complete.length > 0) watchdog.refresh();
+        this.dispatch(complete, connection, connectTimer);
       }
       ending = new TurnError("stream_lost", `The event stream from opencode at ${origin} ended`);
     } catch (error) {
