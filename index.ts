@@ -1,6 +1,22 @@
+// The public API (see README, "Public API"). The host contract is `OpenCodeAdapter`, its config and
+// the reply schemas; the machine, its actors and the codec are exported for hosts that drive turns
+// themselves. Anything not exported here is internal and may change.
 export { OpenCodeAdapter, type AdapterOptions, type PromptOptions, type Sink } from "./src/adapter.js";
-export { turnMachine, type TurnContext, type TurnEvent, type TurnInput } from "./machines/turn.machine.js";
-export { mapOpencodeEvent, initialTurnState, trackModel, type TurnState, type TurnIdentity, type CodecResult, type Ask, type Failure, type ModelTrack } from "./src/codec.js";
+export { turnMachine, type TurnContext, type TurnEvent, type TurnInput, type TurnEmitted, type TurnOutput } from "./machines/turn.machine.js";
+export { provideTurnMachine, followSession, type TurnServices } from "./src/turn-actors.js";
+export { acquireHub, type EventHub } from "./src/transport/event-hub.js";
+export {
+  mapOpencodeEvent,
+  mapOpencodeEvents,
+  initialTurnState,
+  type TurnState,
+  type TurnIdentity,
+  type TurnOutcome,
+  type CodecResult,
+  type Ask,
+  type Failure,
+} from "./src/codec.js";
+export { trackModel, type ModelTrack } from "./src/session-watch.js";
 export {
   AdapterConfig,
   ConfigError,

@@ -11,10 +11,10 @@
  *
  *   baseline   eventsource-parser createParser + TextDecoder + JSON.parse of every frame
  *   hub        the real EventHub (duck-typed OpencodeHttp), one listener on our session
- *   pipeline   EventHub → turnMachine actor (eventStream subscribed like src/adapter.ts) → codec
- *              → deliver pushing replies into an array; one turn per replay, timed until the actor
+ *   pipeline   EventHub → the turn machine as the adapter provides it (provideTurnMachine) → codec
+ *              → emitted replies pushed into an array; one turn per replay, timed until the actor
  *              is final AND the stream is drained (a little stricter than "until final")
- *   codec      mapOpencodeEvent over the already parsed events of the stream
+ *   codec      mapOpencodeEvents over the already parsed events of the stream
  *
  * Workloads: the 2000-delta turn in 4 KiB and 64 KiB chunks and one chunk per frame (what a live
  * token stream delivers), the two-session capture (our turn is the first session), and a synthetic
@@ -27,13 +27,13 @@
 import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { createParser } from "eventsource-parser";
-import { createActor, fromCallback, fromPromise, toPromise } from "xstate";
-import { turnMachine, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
-import { initialTurnState, mapOpencodeEvent, type TurnState } from "../src/codec.js";
+import { createActor, toPromise } from "xstate";
+import type { TurnInput } from "../machines/turn.machine.js";
+import { initialTurnState, mapOpencodeEvents, type TurnState } from "../src/codec.js";
 import type { Reply } from "../src/replies.js";
 import { EventHub, type HubListener } from "../src/transport/event-hub.js";
 import type { OpencodeHttp } from "../src/transport/http.js";
-import { followSession } from "../src/adapter.js";
+import { provideTurnMachine } from "../src/turn-actors.js";
 import { loadRecording, userMessageId } from "../test/fixtures/recordings.js";
 
 const TARGET_RATIO = 0.5; // the project's target: full pipeline >= 0.5x baseline throughput
@@ -150,6 +150,8 @@ function fakeHttp(openEvents: (signal: AbortSignal) => AsyncIterable<Uint8Array>
     target: { baseUrl: "http://bench.invalid", username: "opencode", password: undefined, directory: undefined, connectTimeoutMs: 60_000 },
     origin: "http://bench.invalid",
     openEvents: async (signal: AbortSignal) => openEvents(signal),
+    // Every other call (the prompt) succeeds at once with an empty body.
+    call: async () => undefined,
     close: async () => undefined,
   };
   return fake as unknown as OpencodeHttp;
@@ -163,6 +165,9 @@ function turnInput(sessionId: string, messageId: string, traceId = "bench-trace"
     messageId,
     prompt: { parts: [{ type: "text", text: "bench" }] },
     sessionId,
+    // The session is taken as found, so no call is made for it.
+    sessionVerified: true,
+    sessionTitle: undefined,
     maxProviderRetries: 3,
     maxReconnects: 3,
     children: [],
@@ -170,30 +175,13 @@ function turnInput(sessionId: string, messageId: string, traceId = "bench-trace"
   };
 }
 
-/** What the provided machine reaches at run time: like the adapter's hub and running turn's queue. */
-interface Harness {
-  hub: EventHub;
-  replies: Reply[];
-}
-
 /**
- * The machine as src/adapter.ts provides it (once per adapter; per-turn state is reached through
- * the harness, as the adapter reaches `this.running`), with instant session and prompt fakes. The
- * eventStream actor is the adapter's own `followSession`.
+ * The machine exactly as the adapter provides it (`provideTurnMachine`), on a hub over the fake
+ * stream: the prompt call answers at once and no ask is ever raised.
  */
-function provideMachine(harness: Harness) {
-  return turnMachine.provide({
-    actions: {
-      deliver: ({ context }) => {
-        for (const reply of context.outbox) harness.replies.push(reply);
-      },
-    },
-    actors: {
-      ensureSession: fromPromise(async ({ input }) => input.sessionId ?? "ses_missing"),
-      eventStream: fromCallback<TurnEvent, { sessionId: string }>(({ sendBack, input }) => followSession(harness.hub, input.sessionId, sendBack)),
-      sendPrompt: fromPromise(async (): Promise<void> => undefined),
-    },
-  });
+function provideMachine(hub: EventHub) {
+  const never = () => Promise.reject(new Error("the bench raises no asks"));
+  return provideTurnMachine({ hub, decidePermission: never, decideQuestion: never });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,17 +214,18 @@ async function runHub(w: Workload): Promise<number> {
   return delivered;
 }
 
-// One adapter's worth of machine for the whole bench; each replay is a fresh stream, so a fresh hub.
-const pipelineHarness: Harness = { hub: undefined as unknown as EventHub, replies: [] };
-const pipelineMachine = provideMachine(pipelineHarness);
+// One adapter's worth of hub and machine for the whole bench; each turn opens the stream anew, and
+// the stream replays the workload of the turn.
+const pipelineStream = { chunks: [] as readonly Uint8Array[], drained: () => undefined as void };
+const pipelineHub = new EventHub(fakeHttp(() => replay(pipelineStream.chunks, pipelineStream.drained)), HUB_OPTIONS);
+const pipelineMachine = provideMachine(pipelineHub);
 
 async function runPipeline(w: Workload): Promise<Reply[]> {
   const replies: Reply[] = [];
-  let drained!: () => void;
-  const streamDone = new Promise<void>((resolve) => (drained = resolve));
-  pipelineHarness.hub = new EventHub(fakeHttp(() => replay(w.chunks, drained)), HUB_OPTIONS);
-  pipelineHarness.replies = replies;
+  const streamDone = new Promise<void>((resolve) => (pipelineStream.drained = resolve));
+  pipelineStream.chunks = w.chunks;
   const actor = createActor(pipelineMachine, { input: turnInput(w.sessionId, w.messageId) });
+  actor.on("replies", (event) => replies.push(...event.replies));
   const finished = toPromise(actor);
   actor.start();
   actor.send({ type: "START" });
@@ -247,15 +236,10 @@ async function runPipeline(w: Workload): Promise<Reply[]> {
 }
 
 function runCodec(w: Workload): TurnState {
-  let state = initialTurnState({ traceId: "bench-trace", sessionId: w.sessionId, messageId: w.messageId, maxProviderRetries: 3 });
-  let replies = 0;
-  for (const event of w.events) {
-    const step = mapOpencodeEvent(event, state);
-    state = step.state;
-    replies += step.replies.length;
-  }
-  sink = replies;
-  return state;
+  const state = initialTurnState({ traceId: "bench-trace", sessionId: w.sessionId, messageId: w.messageId, maxProviderRetries: 3 });
+  const step = mapOpencodeEvents(w.events, state);
+  sink = step.replies.length;
+  return step.state;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,7 +252,7 @@ async function check(w: Workload): Promise<void> {
   if ((await runBaseline(w)) !== w.frames) fail("baseline did not parse every frame");
   if ((await runHub(w)) !== w.ours) fail(`hub delivered a different number of events than the ${w.ours} of our session`);
   const codec = runCodec(w);
-  if (codec.terminal !== "final") fail("the codec alone did not reach final");
+  if (codec.outcome?.kind !== "final") fail("the codec alone did not reach final");
   const replies = await runPipeline(w);
   const last = replies.at(-1);
   if (last?.kind !== "final") fail(`the pipeline's last reply is ${last?.kind}, not final`);
@@ -438,7 +422,7 @@ async function measureMemory(sessionId: string, messageId: string) {
 
   const hub = openHub();
   await hub.connect();
-  const machine = provideMachine({ hub, replies: [] });
+  const machine = provideMachine(hub);
   const idleActor = await retained((i, rep) => createActor(machine, { input: input(i, rep) }).start(), undefined, stopAll);
   const liveActor = await retained(
     (i, rep) => {
@@ -463,7 +447,7 @@ async function measureMemory(sessionId: string, messageId: string) {
     undefined,
     async (items) => items.forEach((unsubscribe) => (unsubscribe as () => void)()),
   );
-  const provided = await retained(() => provideMachine({ hub, replies: [] }));
+  const provided = await retained(() => provideMachine(hub));
   await hub.close();
 
   const kib = (bytes: number) => round(bytes / 1024, 2);
@@ -489,8 +473,7 @@ async function measureMemory(sessionId: string, messageId: string) {
 async function fixedCosts() {
   const hub = openHub();
   await hub.connect();
-  const harness: Harness = { hub, replies: [] };
-  const machine = provideMachine(harness);
+  const machine = provideMachine(hub);
   const time = (n: number, fn: () => void) => {
     const per: number[] = [];
     for (let rep = 0; rep < 6; rep++) {
@@ -500,7 +483,7 @@ async function fixedCosts() {
     }
     return round(median(per), 2);
   };
-  const provideUs = time(100, () => void (sink = provideMachine(harness)));
+  const provideUs = time(100, () => void (sink = provideMachine(hub)));
   const createStartStopUs = time(200, () => createActor(machine, { input: turnInput("ses_x", "msg_x") }).start().stop());
   const actor = createActor(machine, { input: turnInput("ses_x", "msg_x") });
   actor.subscribe({ error: () => undefined });
@@ -567,8 +550,8 @@ async function main(): Promise<void> {
     method: {
       baseline: "eventsource-parser createParser + TextDecoder + JSON.parse of every frame, same chunks, same async replay",
       hub: "EventHub with a duck-typed OpencodeHttp, one listener on our session",
-      pipeline: "EventHub -> turnMachine actor (eventStream as in src/adapter.ts) -> codec -> deliver into an array; until final and stream drained",
-      codec: "mapOpencodeEvent over the pre-parsed events of the whole stream",
+      pipeline: "EventHub -> provideTurnMachine actor -> codec -> emitted replies into an array; until final and stream drained",
+      codec: "mapOpencodeEvents over the pre-parsed events of the whole stream",
       eventsPerSec: "wire frames per second; ratio = median over rounds of baseline time / candidate time in the same round",
       warmupMsPerVariant: WARMUP_MS,
       baselineSampleMs: BASELINE_SAMPLE_MS,

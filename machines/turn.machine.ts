@@ -1,10 +1,10 @@
-import { assign, fromCallback, fromPromise, not, setup, type ErrorActorEvent } from "xstate";
+import { assign, emit, fromCallback, fromPromise, not, setup } from "xstate";
 import {
   answeredAsk,
   concernsTurn,
   failTurn,
   initialTurnState,
-  mapOpencodeEvent,
+  mapOpencodeEvents,
   promptSent,
   reconcile,
   stopTurn,
@@ -12,10 +12,11 @@ import {
   type Ask,
   type Failure,
   type SessionSnapshot,
+  type TurnOutcome,
   type TurnState,
 } from "../src/codec.js";
 import type { TurnPrompt } from "../src/prompt.js";
-import type { Reply } from "../src/replies.js";
+import type { Reply, Usage } from "../src/replies.js";
 import { asTurnError, type TurnError } from "../src/turn-error.js";
 
 export type { SessionSnapshot };
@@ -29,6 +30,10 @@ export interface TurnInput {
   prompt: TurnPrompt;
   /** The session to use, when already known (config or an earlier turn). */
   sessionId: string | undefined;
+  /** An earlier turn already found or created `sessionId`: it is not looked up again (default: it is). */
+  sessionVerified?: boolean;
+  /** The title of the session, if this turn creates it. */
+  sessionTitle?: string;
   /** Its child sessions known so far. */
   children: readonly string[];
   maxProviderRetries: number;
@@ -36,21 +41,22 @@ export interface TurnInput {
   maxReconnects: number;
   /**
    * How long opencode has to confirm: an abort (its error or idle), or that it took the prompt after
-   * an error that may mean it refused it (its user message). Past it the turn ends anyway.
+   * an error that may be its refusal (its user message). Past it the turn ends anyway.
    */
   graceMs: number;
 }
 
 export interface TurnContext {
   readonly input: TurnInput;
-  readonly codec: TurnState;
+  /** The codec's state of the turn. */
+  readonly turn: TurnState;
   /** How many times the stream was lost during this turn. */
   readonly reconnects: number;
   /** The stream is down and must be reopened once the state allows (an ask being answered finishes first). */
   readonly streamDown: boolean;
   /** Events of the new stream that arrived while the snapshot was read: applied after it. */
   readonly queued: readonly unknown[];
-  /** Replies produced by the last transition, handed to the sink by the `deliver` action. */
+  /** Replies produced by the last transition, emitted by the `emitReplies` action. */
   readonly outbox: readonly Reply[];
 }
 
@@ -62,12 +68,34 @@ export type TurnEvent =
   | { type: "STREAM.READY" }
   | { type: "STREAM.LOST"; error: TurnError };
 
+/** What a turn actor tells its host while it runs (`actor.on(type, ...)`). */
+export type TurnEmitted =
+  /** Replies for the sink, in order (a batch of events may make none); the last reply of a turn is its `final` or `error`. */
+  | { type: "replies"; replies: readonly Reply[] }
+  /** The session the turn runs in, found or created: the host watches it from now on. */
+  | { type: "session"; sessionId: string };
+
+/** What a finished turn actor outputs (`toPromise(actor)`). */
+export interface TurnOutput {
+  readonly outcome: TurnOutcome;
+  /** The answer text: the concatenation of the turn's deltas. */
+  readonly content: string;
+  readonly usage: Usage | undefined;
+  /** Events of the turn that could not be used (see `TurnState.unusable`). */
+  readonly unusable: number;
+}
+
 export interface SessionRef {
   sessionId: string;
 }
 export interface AskRef {
   sessionId: string;
   ask: Ask;
+}
+export interface EnsureSessionInput {
+  sessionId: string | undefined;
+  verified: boolean;
+  title: string | undefined;
 }
 
 const aborted: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
@@ -78,26 +106,31 @@ function failureOf(error: unknown): Failure {
   return { code: turnError.code, error: turnError.message };
 }
 
+function reopenFailure(error: unknown): Failure {
+  return { code: "stream_lost", error: `The event stream was lost and could not be reopened: ${asTurnError(error).message}` };
+}
+
+const errorOf = ({ event }: { event: { error: unknown } }) => event.error;
+
 export const turnMachine = setup({
   types: {
     context: {} as TurnContext,
     events: {} as TurnEvent,
     input: {} as TurnInput,
+    emitted: {} as TurnEmitted,
+    output: {} as TurnOutput,
   },
   actors: {
-    // Placeholders: the adapter supplies the real ones with `.provide({ actors })`.
-    ensureSession: fromPromise<string, { sessionId: string | undefined }>(async () => {
+    // Placeholders: `provideTurnMachine` (src/turn-actors.ts) supplies the real ones.
+    ensureSession: fromPromise<string, EnsureSessionInput>(async () => {
       throw new Error("ensureSession was not provided");
     }),
     eventStream: fromCallback<TurnEvent, SessionRef>(() => undefined),
     sendPrompt: fromPromise<void, SessionRef & { messageId: string; prompt: TurnPrompt }>(async () => {
       throw new Error("sendPrompt was not provided");
     }),
-    replyPermission: fromPromise<void, AskRef>(async () => {
-      throw new Error("replyPermission was not provided");
-    }),
-    replyQuestion: fromPromise<void, AskRef>(async () => {
-      throw new Error("replyQuestion was not provided");
+    answerAsk: fromPromise<void, AskRef>(async () => {
+      throw new Error("answerAsk was not provided");
     }),
     abortSession: fromPromise<void, SessionRef>(async () => {
       throw new Error("abortSession was not provided");
@@ -107,8 +140,8 @@ export const turnMachine = setup({
     }),
   },
   actions: {
-    adoptSession: assign(({ context }, sessionId: string) => ({
-      codec: initialTurnState({
+    useSession: assign(({ context }, sessionId: string) => ({
+      turn: initialTurnState({
         traceId: context.input.traceId,
         sessionId,
         messageId: context.input.messageId,
@@ -116,68 +149,57 @@ export const turnMachine = setup({
         children: sessionId === context.input.sessionId ? context.input.children : [],
       }),
     })),
-    notePromptSent: assign(({ context }) => ({ codec: promptSent(context.codec), outbox: [] })),
+    emitSession: emit((_, sessionId: string) => ({ type: "session" as const, sessionId })),
+    notePromptSent: assign(({ context }) => ({ turn: promptSent(context.turn), outbox: [] })),
     applyEvents: assign(({ context }, events: readonly unknown[]) => {
-      let codec = context.codec;
-      let outbox: Reply[] | undefined;
-      for (const event of events) {
-        const step = mapOpencodeEvent(event, codec);
-        codec = step.state;
-        if (step.replies.length > 0) (outbox ??= []).push(...step.replies);
-      }
-      return { codec, outbox: outbox ?? [] };
+      const step = mapOpencodeEvents(events, context.turn);
+      return { turn: step.state, outbox: step.replies };
     }),
     fail: assign(({ context }, failure: Failure) => {
-      const step = failTurn(context.codec, failure);
-      return { codec: step.state, outbox: step.replies };
+      const step = failTurn(context.turn, failure);
+      return { turn: step.state, outbox: step.replies };
     }),
-    stop: assign(({ context }, failure: Failure) => ({ codec: stopTurn(context.codec, failure), outbox: [] })),
-    failFromError: assign(({ context, event }) => {
-      const step = failTurn(context.codec, failureOf((event as unknown as ErrorActorEvent).error));
-      return { codec: step.state, outbox: step.replies };
+    failFromError: assign(({ context }, error: unknown) => {
+      const step = failTurn(context.turn, failureOf(error));
+      return { turn: step.state, outbox: step.replies };
     }),
-    stopFromError: assign(({ context, event }) => ({
-      codec: stopTurn(context.codec, failureOf((event as unknown as ErrorActorEvent).error)),
-      outbox: [],
-    })),
+    stop: assign(({ context }, failure: Failure) => ({ turn: stopTurn(context.turn, failure), outbox: [] })),
+    stopFromError: assign(({ context }, error: unknown) => ({ turn: stopTurn(context.turn, failureOf(error)), outbox: [] })),
     failWithRefusal: assign(({ context }) => {
-      const step = failTurn(context.codec, context.codec.earlyError ?? aborted);
-      return { codec: step.state, outbox: step.replies };
+      const step = failTurn(context.turn, context.turn.refusal ?? aborted);
+      return { turn: step.state, outbox: step.replies };
     }),
     failWithStopReason: assign(({ context }) => {
-      const step = failTurn(context.codec, context.codec.stopping ?? aborted);
-      return { codec: step.state, outbox: step.replies };
+      const step = failTurn(context.turn, context.turn.stopReason ?? aborted);
+      return { turn: step.state, outbox: step.replies };
     }),
-    dropAnsweredAsk: assign(({ context }) => ({ codec: answeredAsk(context.codec), outbox: [] })),
-    noteStreamDown: assign(({ context }) => ({ codec: streamGap(context.codec), reconnects: context.reconnects + 1, streamDown: true, outbox: [] })),
+    dropAnsweredAsk: assign(({ context }) => ({ turn: answeredAsk(context.turn), outbox: [] })),
+    noteStreamDown: assign(({ context }) => ({ turn: streamGap(context.turn), reconnects: context.reconnects + 1, streamDown: true, outbox: [] })),
     startReconnect: assign({ streamDown: false, queued: [] as readonly unknown[] }),
     queueEvents: assign(({ context }, events: readonly unknown[]) => ({ queued: [...context.queued, ...events] })),
     applySnapshot: assign(({ context }, snapshot: SessionSnapshot) => {
-      const step = reconcile(context.codec, snapshot, context.queued);
-      return { codec: step.state, queued: [], outbox: step.replies };
+      const step = reconcile(context.turn, snapshot, context.queued);
+      return { turn: step.state, queued: [], outbox: step.replies };
     }),
-    failReconnect: assign(({ context, event }) => {
-      const reason = asTurnError((event as unknown as ErrorActorEvent).error).message;
-      const step = failTurn(context.codec, { code: "stream_lost", error: `The event stream was lost and could not be reopened: ${reason}` });
-      return { codec: step.state, outbox: step.replies };
+    failReconnect: assign(({ context }, error: unknown) => {
+      const step = failTurn(context.turn, reopenFailure(error));
+      return { turn: step.state, outbox: step.replies };
     }),
-    // Hands `context.outbox` to the host's sink. The adapter provides it; the machine alone (and its
-    // model-based tests) reads the outbox from the snapshot instead.
-    deliver: () => undefined,
+    /** Replies leave the machine here; the host listens with `actor.on("replies", ...)`. */
+    emitReplies: emit(({ context }) => ({ type: "replies" as const, replies: context.outbox })),
     // The stream is gone but opencode may still be running the turn: ask it to stop, without waiting
-    // (nothing could confirm it). The adapter provides it.
+    // (nothing could confirm it). `provideTurnMachine` provides it.
     abandonServerTurn: () => undefined,
   },
   guards: {
     /** Is this event ours: does the batch hold anything about the turn's session family? */
-    concernsTurn: ({ context, event }) => event.type === "EVENTS" && event.events.some((e) => concernsTurn(e, context.codec)),
+    concernsTurn: ({ context, event }) => event.type === "EVENTS" && event.events.some((e) => concernsTurn(e, context.turn)),
     /** Is the turn over, and how. */
-    endedWithFinal: ({ context }) => context.codec.terminal === "final",
-    endedWithError: ({ context }) => context.codec.terminal === "error",
-    isStopping: ({ context }) => context.codec.stopping !== undefined,
-    hasPermissionAsk: ({ context }) => context.codec.asks[0]?.kind === "permission",
-    hasQuestionAsk: ({ context }) => context.codec.asks[0]?.kind === "question",
-    mayBeRefused: ({ context }) => context.codec.earlyError !== undefined,
+    endedWithFinal: ({ context }) => context.turn.outcome?.kind === "final",
+    endedWithError: ({ context }) => context.turn.outcome?.kind === "error",
+    isStopping: ({ context }) => context.turn.stopReason !== undefined,
+    hasAsk: ({ context }) => context.turn.asks.length > 0,
+    hasRefusal: ({ context }) => context.turn.refusal !== undefined,
     mayReconnect: ({ context }) => context.reconnects < context.input.maxReconnects,
     streamIsDown: ({ context }) => context.streamDown,
   },
@@ -188,7 +210,7 @@ export const turnMachine = setup({
   id: "turn",
   context: ({ input }) => ({
     input,
-    codec: initialTurnState({
+    turn: initialTurnState({
       traceId: input.traceId,
       sessionId: input.sessionId ?? "",
       messageId: input.messageId,
@@ -199,6 +221,13 @@ export const turnMachine = setup({
     queued: [],
     outbox: [],
   }),
+  // Both final states are reached only once the codec has an outcome (the guards and `fail*` actions
+  // say so); a machine that got there without one is a defect, reported as the actor's error.
+  output: ({ context }) => {
+    const { outcome, content, usage, unusable } = context.turn;
+    if (outcome === undefined) throw new Error("the turn machine ended without an outcome");
+    return { outcome, content, usage, unusable };
+  },
   // A cancel (the host's, the adapter's deadline, or close) only records why the turn stops; each
   // state then stops in the way that is safe for it (a prompt in flight is let through first, so the
   // abort reaches it).
@@ -206,30 +235,36 @@ export const turnMachine = setup({
   initial: "idle",
   states: {
     idle: {
-      always: { guard: "isStopping", target: "errored", actions: ["failWithStopReason", "deliver"] },
+      always: { guard: "isStopping", target: "errored", actions: ["failWithStopReason", "emitReplies"] },
       on: { START: "ensuringSession" },
     },
     ensuringSession: {
-      always: { guard: "isStopping", target: "errored", actions: ["failWithStopReason", "deliver"] },
+      always: { guard: "isStopping", target: "errored", actions: ["failWithStopReason", "emitReplies"] },
       invoke: {
         id: "ensureSession",
         src: "ensureSession",
-        input: ({ context }) => ({ sessionId: context.input.sessionId }),
-        onDone: { target: "live", actions: { type: "adoptSession", params: ({ event }) => event.output } },
-        onError: { target: "errored", actions: ["failFromError", "deliver"] },
+        input: ({ context }) => ({ sessionId: context.input.sessionId, verified: context.input.sessionVerified ?? false, title: context.input.sessionTitle }),
+        onDone: {
+          target: "live",
+          actions: [
+            { type: "useSession", params: ({ event }) => event.output },
+            { type: "emitSession", params: ({ event }) => event.output },
+          ],
+        },
+        onError: { target: "errored", actions: [{ type: "failFromError", params: errorOf }, "emitReplies"] },
       },
     },
     live: {
       invoke: {
         id: "eventStream",
         src: "eventStream",
-        input: ({ context }) => ({ sessionId: context.codec.sessionId }),
+        input: ({ context }) => ({ sessionId: context.turn.sessionId }),
       },
       on: {
-        EVENTS: { guard: "concernsTurn", actions: [{ type: "applyEvents", params: ({ event }) => event.events }, "deliver"] },
+        EVENTS: { guard: "concernsTurn", actions: [{ type: "applyEvents", params: ({ event }) => event.events }, "emitReplies"] },
         "STREAM.LOST": {
           target: "errored",
-          actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "deliver", "abandonServerTurn"],
+          actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "emitReplies", "abandonServerTurn"],
         },
       },
       always: [
@@ -240,11 +275,11 @@ export const turnMachine = setup({
       states: {
         connectingStream: {
           // Nothing was sent yet: a stop ends the turn at once.
-          always: { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "deliver"] },
+          always: { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] },
           on: {
             "STREAM.READY": "prompting",
             // Nothing was sent yet, so there is nothing to abandon on the server.
-            "STREAM.LOST": { target: "#turn.errored", actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "deliver"] },
+            "STREAM.LOST": { target: "#turn.errored", actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "emitReplies"] },
           },
         },
         prompting: {
@@ -255,11 +290,11 @@ export const turnMachine = setup({
           invoke: {
             id: "sendPrompt",
             src: "sendPrompt",
-            input: ({ context }) => ({ sessionId: context.codec.sessionId, messageId: context.input.messageId, prompt: context.input.prompt }),
+            input: ({ context }) => ({ sessionId: context.turn.sessionId, messageId: context.input.messageId, prompt: context.input.prompt }),
             onDone: [{ guard: "isStopping", target: "streaming.cancelling" }, { target: "streaming" }],
             onError: [
-              { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "deliver"] },
-              { target: "#turn.errored", actions: ["failFromError", "deliver"] },
+              { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] },
+              { target: "#turn.errored", actions: [{ type: "failFromError", params: errorOf }, "emitReplies"] },
             ],
           },
         },
@@ -273,41 +308,31 @@ export const turnMachine = setup({
               always: [
                 { guard: "isStopping", target: "cancelling" },
                 { guard: "streamIsDown", target: "reconnecting" },
-                { guard: "mayBeRefused", target: "confirmingPrompt" },
-                { guard: "hasPermissionAsk", target: "answeringPermission" },
-                { guard: "hasQuestionAsk", target: "answeringQuestion" },
+                { guard: "hasRefusal", target: "confirmingPrompt" },
+                { guard: "hasAsk", target: "answeringAsk" },
               ],
             },
-            answeringPermission: {
+            answeringAsk: {
+              // The oldest ask, a permission or a question, is answered by the host's policy.
               always: { guard: "isStopping", target: "cancelling" },
               invoke: {
-                id: "replyPermission",
-                src: "replyPermission",
-                input: ({ context }) => ({ sessionId: context.codec.sessionId, ask: context.codec.asks[0]! }),
+                id: "answerAsk",
+                src: "answerAsk",
+                input: ({ context }) => ({ sessionId: context.turn.sessionId, ask: context.turn.asks[0]! }),
                 onDone: { target: "receiving", actions: "dropAnsweredAsk" },
-                onError: { target: "cancelling", actions: ["dropAnsweredAsk", "stopFromError"] },
-              },
-            },
-            answeringQuestion: {
-              always: { guard: "isStopping", target: "cancelling" },
-              invoke: {
-                id: "replyQuestion",
-                src: "replyQuestion",
-                input: ({ context }) => ({ sessionId: context.codec.sessionId, ask: context.codec.asks[0]! }),
-                onDone: { target: "receiving", actions: "dropAnsweredAsk" },
-                onError: { target: "cancelling", actions: ["dropAnsweredAsk", "stopFromError"] },
+                onError: { target: "cancelling", actions: ["dropAnsweredAsk", { type: "stopFromError", params: errorOf }] },
               },
             },
             confirmingPrompt: {
-              // An error came after the prompt was sent and before its user message: opencode either
+              // A refusal came after the prompt was sent and before its user message: opencode either
               // refused the prompt (no user message will come, and 1.18 sends no idle either) or the
               // error was an earlier turn's. The user message (or its absence) decides.
               always: [
                 { guard: "isStopping", target: "cancelling" },
                 { guard: "streamIsDown", target: "reconnecting" },
-                { guard: not("mayBeRefused"), target: "receiving" },
+                { guard: not("hasRefusal"), target: "receiving" },
               ],
-              after: { grace: { target: "#turn.errored", actions: ["failWithRefusal", "deliver"] } },
+              after: { grace: { target: "#turn.errored", actions: ["failWithRefusal", "emitReplies"] } },
             },
             reconnecting: {
               entry: "startReconnect",
@@ -316,9 +341,9 @@ export const turnMachine = setup({
               invoke: {
                 id: "reconnect",
                 src: "reconnect",
-                input: ({ context }) => ({ sessionId: context.codec.sessionId }),
-                onDone: { target: "receiving", actions: [{ type: "applySnapshot", params: ({ event }) => event.output }, "deliver"] },
-                onError: { target: "#turn.errored", actions: ["failReconnect", "deliver", "abandonServerTurn"] },
+                input: ({ context }) => ({ sessionId: context.turn.sessionId }),
+                onDone: { target: "receiving", actions: [{ type: "applySnapshot", params: ({ event }) => event.output }, "emitReplies"] },
+                onError: { target: "#turn.errored", actions: [{ type: "failReconnect", params: errorOf }, "emitReplies", "abandonServerTurn"] },
               },
             },
             cancelling: {
@@ -326,11 +351,11 @@ export const turnMachine = setup({
               invoke: {
                 id: "abortSession",
                 src: "abortSession",
-                input: ({ context }) => ({ sessionId: context.codec.sessionId }),
-                onError: { target: "#turn.errored", actions: ["failWithStopReason", "deliver"] },
+                input: ({ context }) => ({ sessionId: context.turn.sessionId }),
+                onError: { target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] },
               },
-              after: { grace: { target: "#turn.errored", actions: ["failWithStopReason", "deliver"] } },
-              on: { "STREAM.LOST": { target: "#turn.errored", actions: ["failWithStopReason", "deliver"] } },
+              after: { grace: { target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] } },
+              on: { "STREAM.LOST": { target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] } },
             },
           },
         },

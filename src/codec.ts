@@ -3,23 +3,20 @@ import {
   AskSettled,
   childSessionOf,
   MessageUpdated,
-  ModelSwitched,
   isPartDelta,
   PartUpdated,
   PermissionAsked,
   QuestionAsked,
-  SessionChanged,
   SessionError,
   SessionIdle,
   SessionStatus,
   sessionIdOf,
   StoredMessage,
-  type ModelRef,
   type Part,
   type PermissionRequest,
   type QuestionRequest,
 } from "./events.js";
-import type { ErrorCode, ModelChange, Reply, Usage } from "./replies.js";
+import type { ErrorCode, Reply, Usage } from "./replies.js";
 
 // The pure heart of the engine: opencode events in, host replies out. No I/O, no clock, no
 // randomness; the state is never mutated, only replaced.
@@ -32,6 +29,11 @@ export interface Failure {
   readonly code: ErrorCode;
   readonly error: string;
 }
+
+/** How a turn ended: with its `final` reply, or with the `error` reply that carries this failure. */
+export type TurnOutcome = { readonly kind: "final" } | ({ readonly kind: "error" } & Failure);
+
+const FINAL: TurnOutcome = Object.freeze({ kind: "final" });
 
 interface PartTrack {
   readonly id: string;
@@ -61,8 +63,11 @@ export interface TurnState {
   readonly userSeen: boolean;
   /** The prompt is on its way to opencode: from now on an error may be this turn's. */
   readonly promptSent: boolean;
-  /** An error after the prompt was sent but before its user message: opencode refused the prompt. */
-  readonly earlyError: Failure | undefined;
+  /**
+   * A refusal: an error after the prompt was sent but before its user message. opencode refused the
+   * prompt, unless the user message still comes (then the error was an earlier turn's).
+   */
+  readonly refusal: Failure | undefined;
   /** The provider's failure while opencode is retrying it (cleared when a retry goes ahead). */
   readonly retrying: string | undefined;
   readonly assistantIds: ReadonlySet<string>;
@@ -79,12 +84,12 @@ export interface TurnState {
   readonly usage: Usage | undefined;
   /** Permission and question asks waiting for an answer, oldest first. */
   readonly asks: readonly Ask[];
-  /** Set when the turn is being stopped (cancel, deadline, retry cap): its end is this error. */
-  readonly stopping: Failure | undefined;
-  readonly terminal: "final" | "error" | undefined;
-  readonly failure: Failure | undefined;
+  /** Why the turn is being stopped (cancel, deadline, retry cap), once it is: its end is this error. */
+  readonly stopReason: Failure | undefined;
+  /** How the turn ended; set once, with the terminal reply, and never changed after. */
+  readonly outcome: TurnOutcome | undefined;
   /** Events that could not be used: unknown types, or known types with missing fields. */
-  readonly skipped: number;
+  readonly unusable: number;
 }
 
 export interface TurnIdentity {
@@ -109,7 +114,7 @@ export function initialTurnState({ children = [], ...identity }: TurnIdentity): 
     family: new Set([identity.sessionId, ...children]),
     userSeen: false,
     promptSent: false,
-    earlyError: undefined,
+    refusal: undefined,
     retrying: undefined,
     assistantIds: new Set(),
     openPart: undefined,
@@ -120,14 +125,13 @@ export function initialTurnState({ children = [], ...identity }: TurnIdentity): 
     content: "",
     usage: undefined,
     asks: [],
-    stopping: undefined,
-    terminal: undefined,
-    failure: undefined,
-    skipped: 0,
+    stopReason: undefined,
+    outcome: undefined,
+    unusable: 0,
   };
 }
 
-/** Events opencode sends that a turn has no use for; they are not counted as skipped. */
+/** Events opencode sends that a turn has no use for; they are not counted as unusable. */
 const IRRELEVANT = new Set([
   "server.connected",
   "server.heartbeat",
@@ -152,7 +156,7 @@ const IRRELEVANT = new Set([
 
 /**
  * Whether an event is about this turn's session family: its session, a child session, or one that
- * introduces a child. Events that name no session are let through, to be used or counted as skipped.
+ * introduces a child. Events that name no session are let through, to be used or counted as unusable.
  */
 export function concernsTurn(event: unknown, state: TurnState): boolean {
   const sessionId = sessionIdOf(event);
@@ -161,12 +165,12 @@ export function concernsTurn(event: unknown, state: TurnState): boolean {
 
 export function mapOpencodeEvent(event: unknown, state: TurnState): CodecResult {
   const type = (event as { type?: unknown } | null)?.type;
-  if (typeof type !== "string") return skip(state);
+  if (typeof type !== "string") return countUnusable(state);
   if (type === "message.part.delta") return onDelta(event, state);
-  if (!concernsTurn(event, state)) return same(state);
+  if (!concernsTurn(event, state)) return unchanged(state);
   if (type === "session.created" || type === "session.updated") {
     const child = childSessionOf(event, state.family);
-    if (child === undefined) return same(state);
+    if (child === undefined) return unchanged(state);
     return { state: { ...state, family: new Set(state.family).add(child) }, replies: NONE };
   }
 
@@ -176,7 +180,7 @@ export function mapOpencodeEvent(event: unknown, state: TurnState): CodecResult 
     case "message.part.updated":
       return onPart(event, state);
     case "session.idle":
-      return parsed(SessionIdle, event, state, (e) => (e.properties.sessionID === state.sessionId ? onIdle(state) : same(state)));
+      return parsed(SessionIdle, event, state, (e) => (e.properties.sessionID === state.sessionId ? onIdle(state) : unchanged(state)));
     case "session.status":
       return parsed(SessionStatus, event, state, (e) => onStatus(e, state));
     case "session.error":
@@ -190,22 +194,34 @@ export function mapOpencodeEvent(event: unknown, state: TurnState): CodecResult 
     case "question.rejected":
       return parsed(AskSettled, event, state, (e) => settleAsk(state, e.properties.requestID));
     default:
-      return IRRELEVANT.has(type) ? same(state) : skip(state);
+      return IRRELEVANT.has(type) ? unchanged(state) : countUnusable(state);
   }
+}
+
+/** `mapOpencodeEvent` over a batch: the state after the last event and every reply, in order. */
+export function mapOpencodeEvents(events: Iterable<unknown>, state: TurnState): CodecResult {
+  let current = state;
+  let replies: Reply[] | undefined;
+  for (const event of events) {
+    const step = mapOpencodeEvent(event, current);
+    current = step.state;
+    if (step.replies.length > 0) (replies ??= []).push(...step.replies);
+  }
+  return { state: current, replies: replies ?? NONE };
 }
 
 /** Ends the turn with an error unless it has already ended; the machine's own failures come here. */
 export function failTurn(state: TurnState, failure: Failure): CodecResult {
-  if (state.terminal) return same(state);
+  if (state.outcome) return unchanged(state);
   return {
-    state: { ...state, terminal: "error", failure, asks: [] },
+    state: { ...state, outcome: { kind: "error", ...failure }, asks: [] },
     replies: [{ kind: "error", trace_id: state.traceId, error: failure.error, code: failure.code }],
   };
 }
 
 /** Marks the turn as being stopped; the idle (or abort error) that follows ends it with `failure`. */
 export function stopTurn(state: TurnState, failure: Failure): TurnState {
-  return state.terminal || state.stopping ? state : { ...state, stopping: failure };
+  return state.outcome || state.stopReason ? state : { ...state, stopReason: failure };
 }
 
 /** Notes that the prompt is being sent. */
@@ -219,7 +235,7 @@ export function promptSent(state: TurnState): TurnState {
  * whole text. The same for parts known only by deltas so far.
  */
 export function streamGap(state: TurnState): TurnState {
-  if (state.terminal) return state;
+  if (state.outcome) return state;
   const hold = (track: PartTrack): PartTrack => (track.held ? track : { ...track, held: true });
   const parts = new Map([...state.parts].map(([id, track]) => [id, hold(track)]));
   return {
@@ -252,8 +268,8 @@ export interface SessionSnapshot {
 export function reconcile(state: TurnState, snapshot: SessionSnapshot, queued: readonly unknown[] = []): CodecResult {
   let current = state;
   const replies: Reply[] = [];
-  const apply = (event: unknown) => {
-    const step = mapOpencodeEvent(event, current);
+  const apply = (...events: unknown[]) => {
+    const step = mapOpencodeEvents(events, current);
     current = step.state;
     if (step.replies.length > 0) replies.push(...step.replies);
   };
@@ -279,7 +295,7 @@ export function reconcile(state: TurnState, snapshot: SessionSnapshot, queued: r
     }
   }
   if (snapshot.sessionIdle) apply({ type: "session.idle", properties: { sessionID } });
-  for (const event of queued) apply(event);
+  apply(...queued);
   return { state: current, replies: replies.length === 0 ? NONE : replies };
 }
 
@@ -289,21 +305,21 @@ export function answeredAsk(state: TurnState): TurnState {
 }
 
 function onDelta(event: unknown, state: TurnState): CodecResult {
-  if (state.terminal) return same(state);
-  if (!isPartDelta(event)) return skip(state);
+  if (state.outcome) return unchanged(state);
+  if (!isPartDelta(event)) return countUnusable(state);
   const { sessionID, messageID, partID, field, delta } = event.properties;
-  if (sessionID !== state.sessionId || field !== "text" || messageID === state.messageId) return same(state);
+  if (sessionID !== state.sessionId || field !== "text" || messageID === state.messageId) return unchanged(state);
   const part = trackOf(state, partID);
   if (part === undefined) {
     // The part's first update has not arrived: its type (text or reasoning) is not known yet.
     const early = state.earlyDeltas.get(partID) ?? [];
     return { state: { ...state, earlyDeltas: new Map(state.earlyDeltas).set(partID, [...early, delta]) }, replies: NONE };
   }
-  return part.held ? same(state) : emitText(state, part, delta);
+  return part.held ? unchanged(state) : emitText(state, part, delta);
 }
 
 function emitText(state: TurnState, part: PartTrack, text: string): CodecResult {
-  if (text.length === 0) return same(state);
+  if (text.length === 0) return unchanged(state);
   const track: PartTrack = { id: part.id, kind: part.kind, sent: part.sent + text.length, held: part.held };
   // The common case, a delta for the part already open, touches no map.
   const parts = state.openPart === undefined || state.openPart.id === part.id ? state.parts : withTrack(state, track).parts;
@@ -324,7 +340,7 @@ function withText(state: TurnState, openPart: PartTrack | undefined, parts: Read
     family: state.family,
     userSeen: state.userSeen,
     promptSent: state.promptSent,
-    earlyError: state.earlyError,
+    refusal: state.refusal,
     retrying: state.retrying,
     assistantIds: state.assistantIds,
     openPart,
@@ -335,10 +351,9 @@ function withText(state: TurnState, openPart: PartTrack | undefined, parts: Read
     content,
     usage: state.usage,
     asks: state.asks,
-    stopping: state.stopping,
-    terminal: state.terminal,
-    failure: state.failure,
-    skipped: state.skipped,
+    stopReason: state.stopReason,
+    outcome: state.outcome,
+    unusable: state.unusable,
   };
 }
 
@@ -355,24 +370,24 @@ function withTrack(state: TurnState, track: PartTrack): Pick<TurnState, "openPar
 
 function onMessage(event: unknown, state: TurnState): CodecResult {
   const result = MessageUpdated.safeParse(event);
-  if (!result.success) return skip(state);
+  if (!result.success) return countUnusable(state);
   const info = result.data.properties.info;
-  if (info.sessionID !== state.sessionId) return same(state);
+  if (info.sessionID !== state.sessionId) return unchanged(state);
   if (info.role === "user") {
-    return info.id === state.messageId && !state.userSeen ? { state: { ...state, userSeen: true, earlyError: undefined }, replies: NONE } : same(state);
+    return info.id === state.messageId && !state.userSeen ? { state: { ...state, userSeen: true, refusal: undefined }, replies: NONE } : unchanged(state);
   }
-  if (info.role !== "assistant" || info.parentID !== state.messageId || state.assistantIds.has(info.id)) return same(state);
+  if (info.role !== "assistant" || info.parentID !== state.messageId || state.assistantIds.has(info.id)) return unchanged(state);
   return { state: { ...state, assistantIds: new Set(state.assistantIds).add(info.id) }, replies: NONE };
 }
 
 function onPart(event: unknown, state: TurnState): CodecResult {
-  if (state.terminal) return same(state);
+  if (state.outcome) return unchanged(state);
   const result = PartUpdated.safeParse(event);
-  if (!result.success) return skip(state);
+  if (!result.success) return countUnusable(state);
   const part = result.data.properties.part;
   if (!state.assistantIds.has(part.messageID)) {
     // Not this turn's answer: the user's own text, or a part of another turn. Its early deltas go too.
-    return state.earlyDeltas.has(part.id) ? { state: { ...state, earlyDeltas: without(state.earlyDeltas, part.id) }, replies: NONE } : same(state);
+    return state.earlyDeltas.has(part.id) ? { state: { ...state, earlyDeltas: without(state.earlyDeltas, part.id) }, replies: NONE } : unchanged(state);
   }
   switch (part.type) {
     case "text":
@@ -383,7 +398,7 @@ function onPart(event: unknown, state: TurnState): CodecResult {
     case "step-finish":
       return { state: { ...state, usage: addUsage(state.usage, part) }, replies: NONE };
     default:
-      return same(state);
+      return unchanged(state);
   }
 }
 
@@ -436,36 +451,36 @@ function onToolPart(part: Part, state: TurnState): CodecResult {
     replies.push({ kind: "tool_result", trace_id: state.traceId, tool, result, success, call_id: callId });
     track = { ...track, resulted: true };
   }
-  if (track === known) return same(state);
+  if (track === known) return unchanged(state);
   return { state: { ...state, calls: new Map(state.calls).set(callId, track) }, replies: replies.length === 0 ? NONE : replies };
 }
 
 function onIdle(state: TurnState): CodecResult {
-  if (state.terminal) return same(state);
+  if (state.outcome) return unchanged(state);
   if (!state.userSeen) {
     // Before this turn's user message an idle is the tail of an earlier turn, unless opencode
     // refused this turn's prompt: then an error came first and the user message never will.
-    const refusal = state.promptSent ? state.earlyError : undefined;
-    return refusal === undefined ? same(state) : failTurn(state, state.stopping ?? refusal);
+    const refusal = state.promptSent ? state.refusal : undefined;
+    return refusal === undefined ? unchanged(state) : failTurn(state, state.stopReason ?? refusal);
   }
-  if (state.stopping) return failTurn(state, state.stopping);
+  if (state.stopReason) return failTurn(state, state.stopReason);
   if (state.retrying !== undefined) {
     // Stopped by someone else while opencode was retrying: an idle with no answer and no error.
     return failTurn(state, { code: "provider_error", error: `The turn ended while the model provider was failing: ${state.retrying}` });
   }
   return {
-    state: { ...state, terminal: "final", asks: [] },
+    state: { ...state, outcome: FINAL, asks: [] },
     replies: [{ kind: "final", trace_id: state.traceId, content: state.content }],
   };
 }
 
 function onStatus(event: z.infer<typeof SessionStatus>, state: TurnState): CodecResult {
   const { sessionID, status } = event.properties;
-  if (sessionID !== state.sessionId || state.terminal) return same(state);
+  if (sessionID !== state.sessionId || state.outcome) return unchanged(state);
   if (status.type === "idle") return onIdle(state);
-  if (!state.userSeen) return same(state);
-  if (status.type === "busy") return state.retrying === undefined ? same(state) : { state: { ...state, retrying: undefined }, replies: NONE };
-  if (status.type !== "retry") return same(state);
+  if (!state.userSeen) return unchanged(state);
+  if (status.type === "busy") return state.retrying === undefined ? unchanged(state) : { state: { ...state, retrying: undefined }, replies: NONE };
+  if (status.type !== "retry") return unchanged(state);
   const message = status.message ?? "no details given";
   const retrying: TurnState = { ...state, retrying: message };
   if ((status.attempt ?? 0) <= state.maxProviderRetries) return { state: retrying, replies: NONE };
@@ -486,16 +501,16 @@ const ERROR_CODES: Record<string, ErrorCode> = {
 
 function onSessionError(event: z.infer<typeof SessionError>, state: TurnState): CodecResult {
   const { sessionID, error } = event.properties;
-  if (sessionID !== state.sessionId || state.terminal) return same(state);
+  if (sessionID !== state.sessionId || state.outcome) return unchanged(state);
   const name = error?.name ?? "UnknownError";
   const detail = error?.data?.message || name;
   if (!state.userSeen) {
     // An abort before this turn's user message is an earlier turn's; another error after this
     // turn's prompt was sent may be opencode refusing it (decided at the idle that follows).
-    if (!state.promptSent || name === "MessageAbortedError" || state.earlyError) return same(state);
-    return { state: { ...state, earlyError: { code: "bad_request", error: `opencode did not start the turn: ${detail}` } }, replies: NONE };
+    if (!state.promptSent || name === "MessageAbortedError" || state.refusal) return unchanged(state);
+    return { state: { ...state, refusal: { code: "bad_request", error: `opencode did not start the turn: ${detail}` } }, replies: NONE };
   }
-  if (state.stopping) return failTurn(state, state.stopping);
+  if (state.stopReason) return failTurn(state, state.stopReason);
   const code = ERROR_CODES[name] ?? "internal";
   return failTurn(state, { code, error: describeError(code, detail) });
 }
@@ -514,14 +529,14 @@ function describeError(code: ErrorCode, detail: string): string {
 }
 
 function addAsk(state: TurnState, ask: Ask): CodecResult {
-  if (state.terminal || state.asks.some((a) => a.request.id === ask.request.id)) return same(state);
+  if (state.outcome || state.asks.some((a) => a.request.id === ask.request.id)) return unchanged(state);
   return { state: { ...state, asks: [...state.asks, ask] }, replies: NONE };
 }
 
 function settleAsk(state: TurnState, requestId: string): CodecResult {
   // The head of the queue is being answered by the machine right now; it leaves through answeredAsk.
   const index = state.asks.findIndex((a) => a.request.id === requestId);
-  if (index <= 0) return same(state);
+  if (index <= 0) return unchanged(state);
   return { state: { ...state, asks: state.asks.filter((_, i) => i !== index) }, replies: NONE };
 }
 
@@ -543,50 +558,9 @@ function addUsage(usage: Usage | undefined, part: Part): Usage | undefined {
   };
 }
 
-// Model tracking: session-wide, not per turn. The adapter runs it on every event of its session,
-// also between turns, and keeps the changes for the host to reconcile.
-
-export interface ModelTrack {
-  readonly model: ModelRef | undefined;
-  readonly change: ModelChange | undefined;
-}
-
-export function trackModel(event: unknown, sessionId: string, known: ModelRef | undefined): ModelTrack {
-  const observed = observedModel(event, sessionId);
-  if (observed === undefined || sameModel(known, observed.model)) return { model: known, change: undefined };
-  // The first model seen is where the session starts, not a change (opencode 1.15 announces the
-  // model at every prompt, the first one included).
-  if (known === undefined) return { model: observed.model, change: undefined };
-  const { model, source, at } = observed;
-  return { model, change: { providerID: model.providerID, modelID: model.id, source, at } };
-}
-
-function observedModel(event: unknown, sessionId: string): { model: ModelRef; source: ModelChange["source"]; at: number } | undefined {
-  const type = (event as { type?: unknown } | null)?.type;
-  if (type === "session.next.model.switched") {
-    const result = ModelSwitched.safeParse(event);
-    if (!result.success || result.data.properties.sessionID !== sessionId) return undefined;
-    const { model, timestamp } = result.data.properties;
-    // The OpenAPI document says a number; the live stream sends an ISO string.
-    const at = typeof timestamp === "number" ? timestamp : Date.parse(timestamp);
-    return { model, source: "model.switched", at: Number.isNaN(at) ? 0 : at };
-  }
-  if (type === "session.updated") {
-    const result = SessionChanged.safeParse(event);
-    const info = result.success ? result.data.properties.info : undefined;
-    if (info?.id !== sessionId || info.model === undefined) return undefined;
-    return { model: info.model, source: "session.updated", at: info.time?.updated ?? 0 };
-  }
-  return undefined;
-}
-
-function sameModel(a: ModelRef | undefined, b: ModelRef): boolean {
-  return a !== undefined && a.id === b.id && a.providerID === b.providerID;
-}
-
 function parsed<S extends z.ZodType>(schema: S, event: unknown, state: TurnState, then: (event: z.infer<S>) => CodecResult): CodecResult {
   const result = schema.safeParse(event);
-  return result.success ? then(result.data) : skip(state);
+  return result.success ? then(result.data) : countUnusable(state);
 }
 
 function without<V>(map: ReadonlyMap<string, V>, key: string): Map<string, V> {
@@ -595,10 +569,10 @@ function without<V>(map: ReadonlyMap<string, V>, key: string): Map<string, V> {
   return next;
 }
 
-function same(state: TurnState): CodecResult {
+function unchanged(state: TurnState): CodecResult {
   return { state, replies: NONE };
 }
 
-function skip(state: TurnState): CodecResult {
-  return { state: { ...state, skipped: state.skipped + 1 }, replies: NONE };
+function countUnusable(state: TurnState): CodecResult {
+  return { state: { ...state, unusable: state.unusable + 1 }, replies: NONE };
 }

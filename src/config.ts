@@ -48,10 +48,16 @@ export const AdapterConfig = z
     modelID: z.string().min(1).optional(),
     agent: z.string().min(1).optional(),
     system: z.string().optional(),
+    // Ten seconds: far above what a local or LAN server needs to answer, short enough that a host
+    // learns of a dead server before its user gives up.
     connectTimeoutMs: milliseconds().default(10_000),
+    // opencode beats every 10 s: three missed beats is a dead stream, not a slow one.
     heartbeatTimeoutMs: milliseconds().default(30_000),
+    // The stored messages read after a gap can be a whole session's history: a minute leaves room
+    // for that on a busy server and still ends an answer that drips forever.
     bodyTimeoutMs: milliseconds().default(60_000),
     turnTimeoutMs: milliseconds().optional(),
+    // opencode retries a failing provider forever; three retries ride out a blip, not an outage.
     maxProviderRetries: z.number().int().nonnegative().default(3),
     permissions: z
       .union([z.enum(["once", "always", "reject"]), callback<PermissionPolicy>('"once", "always", "reject"')])
@@ -70,8 +76,20 @@ export const AdapterConfig = z
 export type AdapterConfigInput = z.input<typeof AdapterConfig>;
 export type ResolvedConfig = z.output<typeof AdapterConfig> & { password: string | undefined };
 
+/** One bad field of a config: where it is (`providerID`, `permissions`, or `(config)` for the whole) and what is wrong. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
+  constructor(
+    /** Every bad field, so a host can point at each one (the message lists them too). */
+    readonly issues: readonly ConfigIssue[],
+  ) {
+    super(`Invalid opencode-turns config:\n${issues.map((issue) => `- ${issue.path}: ${issue.message}`).join("\n")}`);
+  }
 }
 
 /**
@@ -81,14 +99,16 @@ export class ConfigError extends Error {
  */
 export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   const parsed = AdapterConfig.safeParse(input);
-  const issues = parsed.success ? [] : parsed.error.issues.map((issue) => `- ${issue.path.join(".") || "(config)"}: ${issue.message}`);
+  const issues: ConfigIssue[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({ path: issue.path.join(".") || "(config)", message: issue.message }));
   const url = parsed.success ? new URL(parsed.data.baseUrl) : undefined;
   const inUrl = url !== undefined && (url.username !== "" || url.password !== "");
   const given = input as { username?: unknown; password?: unknown };
   if (inUrl && (given.username !== undefined || given.password !== undefined)) {
-    issues.push("- baseUrl: holds credentials and so does username or password; give them in one place");
+    issues.push({ path: "baseUrl", message: "holds credentials and so does username or password; give them in one place" });
   }
-  if (!parsed.success || issues.length > 0) throw new ConfigError(`Invalid opencode-turns config:\n${issues.join("\n")}`);
+  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
   const config = parsed.data;
   let { username, password } = config;
   if (inUrl) {

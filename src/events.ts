@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 // The opencode events this engine reads. Parsed loosely: the server adds fields freely, and only
-// the fields named here are relied on. Anything that does not parse is skipped by the codec.
+// the fields named here are relied on. Anything that does not parse is counted as unusable by the codec.
 
 const id = z.string().min(1);
 

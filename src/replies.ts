@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-// The host contract (DESIGN.md). Strict: other programs parse these exact keys.
+// The host contract (README, "The host contract"). Strict: other programs parse these exact keys.
 
 export const ErrorCode = z.enum([
   "unauthorized",

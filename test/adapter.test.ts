@@ -1,7 +1,8 @@
 import { createServer } from "node:net";
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MAX_RECONNECTS, OpenCodeAdapter } from "../src/adapter.js";
+import { OpenCodeAdapter } from "../src/adapter.js";
+import { MAX_RECONNECTS } from "../src/turn-actors.js";
 import { ConfigError } from "../src/config.js";
 import { Reply, TurnResult } from "../src/replies.js";
 import * as E from "./fixtures/events.js";
@@ -533,6 +534,15 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     expect(build).toThrow(/baseUrl[\s\S]*providerID|providerID[\s\S]*baseUrl/);
     expect(build).toThrow(/connectTimeoutMs/);
     expect(build).not.toThrow(/hunter2/);
+    const error = (() => {
+      try {
+        build();
+      } catch (thrown) {
+        return thrown as ConfigError;
+      }
+    })();
+    expect(error?.issues.map((issue) => issue.path).sort()).toEqual(["baseUrl", "connectTimeoutMs", "providerID"]);
+    expect(JSON.stringify(error?.issues)).not.toContain("hunter2");
   });
 
   it("the password does not show when the adapter is inspected or serialized", async () => {

@@ -3,16 +3,16 @@ import {
   answeredAsk,
   failTurn,
   initialTurnState,
-  mapOpencodeEvent,
+  mapOpencodeEvents,
   promptSent,
   reconcile,
   stopTurn,
   type SessionSnapshot,
   streamGap,
-  trackModel,
   type TurnState,
 } from "../src/codec.js";
 import { Reply, type ModelChange } from "../src/replies.js";
+import { trackModel } from "../src/session-watch.js";
 import * as E from "./fixtures/events.js";
 import { loadRecording, recordingNames, userMessageId } from "./fixtures/recordings.js";
 
@@ -24,18 +24,12 @@ function start(overrides: Partial<Parameters<typeof initialTurnState>[0]> = {}):
   return initialTurnState({ traceId: "trace-1", sessionId: S, messageId: U, maxProviderRetries: 3, ...overrides });
 }
 
-function feed(events: unknown[], state = start()): { state: TurnState; replies: Reply[] } {
-  const replies: Reply[] = [];
-  for (const event of events) {
-    const step = mapOpencodeEvent(event, state);
-    state = step.state;
-    replies.push(...step.replies);
-  }
-  return { state, replies };
+function feed(events: unknown[], state = start()): { state: TurnState; replies: readonly Reply[] } {
+  return mapOpencodeEvents(events, state);
 }
 
 /** A compact, exact rendering of a reply sequence. */
-function show(replies: Reply[]): string[] {
+function show(replies: readonly Reply[]): string[] {
   return replies.map((r) => {
     switch (r.kind) {
       case "delta":
@@ -82,7 +76,7 @@ describe("replaying every recording of opencode 1.18.33", () => {
   it.each(["text", "client-message-id", "model-switch"])("%s: five deltas, then the final text", (name) => {
     const { replies, state } = replay(name);
     expect(show(replies)).toEqual(hello);
-    expect(state.skipped).toBe(0);
+    expect(state.unusable).toBe(0);
     expect(state.usage).toEqual({ tokens: { input: 5, output: 5, reasoning: 0, cache: { read: 0, write: 0 } }, cost: 0 });
   });
 
@@ -127,7 +121,7 @@ describe("replaying every recording of opencode 1.18.33", () => {
 
   it("provider-error-retry-then-abort: past maxProviderRetries the turn is stopped as a provider error", () => {
     const { replies, state } = replay("provider-error-retry-then-abort", 0, 1);
-    expect(state.stopping?.code).toBe("provider_error");
+    expect(state.stopReason?.code).toBe("provider_error");
     expect(show(replies)).toEqual([
       "error:provider_error:The model provider failed 2 times in a row, so the turn was stopped: scripted upstream failure",
     ]);
@@ -345,7 +339,7 @@ describe("rule 5b: opencode refusing the prompt (no user message ever comes)", (
   it("before the prompt was sent, errors and idles are an earlier turn's", () => {
     const { replies, state } = feed([E.sessionError(S, "UnknownError", "old"), E.idle(S)]);
     expect(replies).toEqual([]);
-    expect(state.earlyError).toBeUndefined();
+    expect(state.refusal).toBeUndefined();
   });
 
   it("an abort error is an earlier turn's even after the prompt was sent", () => {
@@ -489,12 +483,12 @@ describe("rule 9: what cannot be used is skipped and counted, never thrown", () 
     const before = start();
     const { state, replies } = feed([event], before);
     expect(replies).toEqual([]);
-    expect(state.skipped).toBe(1);
+    expect(state.unusable).toBe(1);
   });
 
   it("events opencode sends that a turn does not need are ignored without counting", () => {
     const { state } = feed([E.connected(), E.heartbeat(), { type: "session.diff", properties: { sessionID: S, diff: [] } }]);
-    expect(state.skipped).toBe(0);
+    expect(state.unusable).toBe(0);
   });
 });
 

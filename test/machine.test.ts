@@ -3,35 +3,35 @@
 // The traversal walks the REAL machine (invokes and delayed transitions included): the actors'
 // outcomes and the timers are listed as events. Every generated path is then replayed on a real
 // actor whose invoked actors are controllable fakes, and the host contract is checked on whatever
-// `deliver` handed to the sink. A coverage test derives the machine's state nodes and transitions
+// the machine emitted. A coverage test derives the machine's state nodes and transitions
 // from the machine itself and fails when a generated path misses one.
 
-import { describe, expect, it } from "vitest";
-import {
-  createActor,
-  createEmptyActor,
-  fromCallback,
-  fromPromise,
-  type ActorLogic,
-  type AnyActorScope,
-  type AnyStateNode,
-  type AnyTransitionDefinition,
-  type InspectionEvent,
-  type SnapshotFrom,
-  type StateValue,
-} from "xstate";
-import { TestModel, toDirectedGraph, type DirectedGraphNode, type Step, type TestPath } from "xstate/graph";
-import { turnMachine, type AskRef, type SessionRef, type SessionSnapshot, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { createActor, fromCallback, fromPromise, toPromise, type SnapshotFrom } from "xstate";
+import { TestModel, type Step, type TestPath } from "xstate/graph";
+import { turnMachine, type AskRef, type EnsureSessionInput, type SessionRef, type SessionSnapshot, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
 import type { TurnPrompt } from "../src/prompt.js";
 import { Reply } from "../src/replies.js";
 import { TurnError } from "../src/turn-error.js";
 import * as E from "./fixtures/events.js";
+import {
+  activeIds,
+  afterEvents,
+  graphTransitions,
+  machineTransitions,
+  ManualClock,
+  pathTransitions,
+  stateNodes,
+  toDirectedGraph,
+  transitionKey,
+  withPendingTimers,
+} from "./fixtures/model-based.js";
 
 // ---------------------------------------------------------------------------------------------
 // The model
 
 type Snap = SnapshotFrom<typeof turnMachine>;
-type InvokeId = "ensureSession" | "sendPrompt" | "replyPermission" | "replyQuestion" | "abortSession" | "reconnect";
+type InvokeId = "ensureSession" | "sendPrompt" | "answerAsk" | "abortSession" | "reconnect";
 
 /** What the traversal may send: the machine's own events plus the invoked actors' outcomes and the timers. */
 type ModelEvent =
@@ -55,6 +55,15 @@ const MAX_RECONNECTS = 1;
 /** What the adapter sends when a turn's deadline passes. */
 const DEADLINE = { type: "CANCEL", failure: { code: "timeout", error: "The turn ran past its deadline of 60000 ms and was stopped." } } as const;
 const GRACE_MS = 5_000;
+/** What the adapter sends when it is closed during a turn. */
+const CLOSE = { type: "CANCEL", failure: { code: "closed", error: "The adapter was closed during the turn." } } as const;
+const STREAM_LOST = { type: "STREAM.LOST", error: new TurnError("stream_lost", "The event stream from opencode was lost.") } as const;
+/** The state values the focused tests check most. */
+const RECEIVING = { live: { streaming: "receiving" } };
+const CANCELLING = { live: { streaming: "cancelling" } };
+const RECONNECTING = { live: { streaming: "reconnecting" } };
+const ANSWERING = { live: { streaming: "answeringAsk" } };
+const PROMPTING = { live: "prompting" };
 
 /** No session yet (ensureSession runs) and a small retry cap. */
 const INPUT: TurnInput = {
@@ -62,13 +71,15 @@ const INPUT: TurnInput = {
   messageId: MESSAGE,
   prompt: { parts: [{ type: "text", text: "hello" }] },
   sessionId: undefined,
+  sessionVerified: false,
+  sessionTitle: undefined,
   maxProviderRetries: MAX_PROVIDER_RETRIES,
   maxReconnects: MAX_RECONNECTS,
   children: [],
   graceMs: GRACE_MS,
 };
 
-const INVOKE_IDS: readonly InvokeId[] = ["ensureSession", "sendPrompt", "replyPermission", "replyQuestion", "abortSession", "reconnect"];
+const INVOKE_IDS: readonly InvokeId[] = ["ensureSession", "sendPrompt", "answerAsk", "abortSession", "reconnect"];
 
 /** What each invoked actor answers when it succeeds: the reconnect finds the session idle (the turn ended during the gap). */
 const OUTPUTS: Partial<Record<InvokeId, unknown>> = {
@@ -76,15 +87,8 @@ const OUTPUTS: Partial<Record<InvokeId, unknown>> = {
   reconnect: { children: [], permissions: [], questions: [], messages: [], sessionIdle: true } satisfies SessionSnapshot,
 };
 
-/** Every state node of a machine, depth first, the root included. */
-function stateNodes(node: AnyStateNode = turnMachine.root): AnyStateNode[] {
-  return [node, ...Object.values(node.states).flatMap((child) => stateNodes(child))];
-}
-
 /** The `xstate.after.*` event types of the machine and the state node that schedules each. */
-const AFTER_EVENTS: ReadonlyMap<string, { node: AnyStateNode; delay: unknown }> = new Map(
-  stateNodes().flatMap((node) => node.after.map((t) => [t.eventType, { node, delay: t.delay }] as const)),
-);
+const AFTER_EVENTS = afterEvents(turnMachine);
 
 const EVENT_BATCHES: ReadonlyArray<{ label: string; events: readonly unknown[] }> = [
   { label: "user message seen", events: [E.userMessage(SESSION, MESSAGE), E.userText(SESSION, MESSAGE, "hello")] },
@@ -105,9 +109,9 @@ const invokeError = (id: InvokeId) => new TurnError("unreachable", `The ${id} ca
 const CANDIDATES: readonly ModelEvent[] = [
   { type: "START" },
   { type: "CANCEL" },
-  { type: "CANCEL", failure: { code: "closed", error: "The adapter was closed during the turn." } },
+  CLOSE,
   { type: "STREAM.READY" },
-  { type: "STREAM.LOST", error: new TurnError("stream_lost", "The event stream from opencode was lost.") },
+  STREAM_LOST,
   ...EVENT_BATCHES.map((batch): ModelEvent => ({ type: "EVENTS", ...batch })),
   ...INVOKE_IDS.flatMap((id): ModelEvent[] => [
     { type: `xstate.done.actor.${id}`, output: OUTPUTS[id] },
@@ -127,101 +131,22 @@ function eventName(event: { type: string } | undefined): string {
 
 /** The abstraction of a snapshot: the state value and what the codec decides with, never the text. */
 function abstractState(snapshot: Snap): string {
-  const codec = snapshot.context.codec;
+  const turn = snapshot.context.turn;
   return JSON.stringify({
     value: snapshot.value,
-    terminal: codec.terminal && `${codec.terminal}${codec.failure ? `:${codec.failure.code}` : ""}`,
-    stopping: codec.stopping?.code,
-    asks: codec.asks.map((a) => a.kind),
-    userSeen: codec.userSeen,
-    promptSent: codec.promptSent,
+    outcome: turn.outcome && `${turn.outcome.kind}${turn.outcome.kind === "error" ? `:${turn.outcome.code}` : ""}`,
+    stopReason: turn.stopReason?.code,
+    asks: turn.asks.map((a) => a.kind),
+    userSeen: turn.userSeen,
+    promptSent: turn.promptSent,
     reconnects: snapshot.context.reconnects,
     streamDown: snapshot.context.streamDown,
     queued: snapshot.context.queued.map((e) => (e as { type: string }).type),
-    mayBeRefused: codec.earlyError !== undefined,
+    refusal: turn.refusal !== undefined,
   });
 }
 
-// Timers. The machine's snapshot does not say which delayed events are still scheduled: `can()` accepts
-// a state's `xstate.after.*` event again after it fired, though the state was never re-entered and no
-// timer is left. The traversal therefore runs on the machine wrapped so that each snapshot also knows
-// its pending timers: a state node's delayed event is pending from the moment the node is entered
-// (or re-entered) until it fires or the node is left. Only pending delayed events are offered.
-
-const pendingTimers = new WeakMap<object, ReadonlySet<string>>();
-
-function properAncestors(node: AnyStateNode): AnyStateNode[] {
-  const out: AnyStateNode[] = [];
-  for (let a = node.parent; a !== undefined; a = a.parent) out.push(a);
-  return out;
-}
-const isDescendant = (node: AnyStateNode, of: AnyStateNode) => properAncestors(node).includes(of);
-
-/** The state nodes a transition exits and enters again lie below its domain (as in xstate's getTransitionDomain). */
-function transitionDomain(t: AnyTransitionDefinition): AnyStateNode | undefined {
-  const targets = t.target ?? [];
-  if (!t.reenter && targets.every((x) => x === t.source || isDescendant(x, t.source))) return t.source;
-  const [head, ...tail] = [...targets, t.source];
-  const lca = properAncestors(head!).find((a) => tail.every((x) => isDescendant(x, a)));
-  return lca ?? (t.reenter ? undefined : t.source.machine.root);
-}
-
-/** The delayed events still scheduled after a macrostep that took `taken` on `event`. */
-function timersAfter(next: Snap, event: { type: string } | undefined, taken: readonly AnyTransitionDefinition[], before: ReadonlySet<string>): ReadonlySet<string> {
-  if (next.status !== "active") return new Set();
-  const active = new Set([turnMachine.root.id, ...activeIds(next.value)]);
-  const entered = new Set<string>();
-  for (const t of taken) {
-    if (!t.target?.length) continue;
-    const domain = transitionDomain(t);
-    if (domain === undefined) continue;
-    if (t.reenter && t.source === domain) entered.add(domain.id);
-    for (const id of active) if (isDescendant(turnMachine.getStateNodeById(id), domain)) entered.add(id);
-  }
-  const pending = new Set<string>();
-  for (const [type, { node }] of AFTER_EVENTS) {
-    if (!active.has(node.id)) continue;
-    if (event === undefined || entered.has(node.id) || (event.type !== type && before.has(type))) pending.add(type);
-  }
-  return pending;
-}
-
-/** An actor scope that also reports the transitions of each microstep. */
-function tappedScope(scope: AnyActorScope, onTransitions: (transitions: AnyTransitionDefinition[]) => void): AnyActorScope {
-  const system = Object.create(scope.system, {
-    _sendInspectionEvent: {
-      value: (event: InspectionEvent) => {
-        if (event.type === "@xstate.microstep") onTransitions(event._transitions);
-        (scope.system as unknown as { _sendInspectionEvent(e: InspectionEvent): void })._sendInspectionEvent(event);
-      },
-    },
-  });
-  return Object.create(scope, { system: { value: system } }) as AnyActorScope;
-}
-
-const traversalLogic = Object.create(turnMachine, {
-  getInitialSnapshot: {
-    value: (scope: AnyActorScope, input: TurnInput) => {
-      const snapshot = turnMachine.getInitialSnapshot(scope, input);
-      pendingTimers.set(snapshot, timersAfter(snapshot, undefined, [], new Set()));
-      return snapshot;
-    },
-  },
-  transition: {
-    value: (snapshot: Snap, event: TurnEvent, scope: AnyActorScope) => {
-      const taken: AnyTransitionDefinition[] = [];
-      const next = turnMachine.transition(snapshot, event, tappedScope(scope, (t) => taken.push(...t)));
-      pendingTimers.set(next, timersAfter(next, event, taken, timersOf(snapshot)));
-      return next;
-    },
-  },
-}) as ActorLogic<Snap, ModelEvent, TurnInput>;
-
-function timersOf(snapshot: Snap): ReadonlySet<string> {
-  const timers = pendingTimers.get(snapshot);
-  if (timers === undefined) throw new Error("a snapshot the traversal did not make");
-  return timers;
-}
+const { logic: traversalLogic, timersOf } = withPendingTimers<Snap, ModelEvent, TurnInput>(turnMachine);
 
 const model = new TestModel<Snap, ModelEvent, TurnInput>(traversalLogic, {
   input: INPUT,
@@ -253,88 +178,19 @@ const describePath = (path: TestPath<Snap, ModelEvent>) =>
 // ---------------------------------------------------------------------------------------------
 // Transitions, named the same way for the machine's definition, the model and the real actor
 
-function guardName(t: AnyTransitionDefinition): string | undefined {
-  const guard = t.guard as unknown;
-  if (guard === undefined) return undefined;
-  if (typeof guard === "string") return guard;
-  return (guard as { type?: string }).type ?? "inline";
-}
-
-/** `source on event [guard] → targets`: one name per transition definition of the machine. */
-function transitionKey(t: AnyTransitionDefinition): string {
-  const guard = guardName(t);
-  const targets = t.target?.length ? t.target.map((n) => n.id).join(",") : "(no target)";
-  return `${t.source.id} on ${t.eventType || "(always)"}${guard ? ` [${guard}]` : ""} → ${targets}`;
-}
-
-/** Every transition of the machine: `on`, invoke onDone/onError, `after` (all in `transitions`) and `always`. */
-function machineTransitions(): AnyTransitionDefinition[] {
-  return stateNodes().flatMap((node) => [...[...node.transitions.values()].flat(), ...(node.always ?? [])]);
-}
-
-function graphTransitions(graph: DirectedGraphNode = toDirectedGraph(turnMachine)): AnyTransitionDefinition[] {
-  return [...graph.edges.map((e) => e.transition), ...graph.children.flatMap((child) => graphTransitions(child))];
-}
-
-/** An actor scope for pure `machine.transition` calls that reports the transitions of each microstep. */
-function recordingScope(record: (keys: string[]) => void): AnyActorScope {
-  const self = createEmptyActor();
-  const noop = () => undefined;
-  const scope = { self, system: self.system, id: "", sessionId: "model", logger: noop, defer: noop, stopChild: noop, emit: noop, actionExecutor: noop };
-  return tappedScope(scope as unknown as AnyActorScope, (transitions) => record(transitions.map(transitionKey)));
-}
-
 const transitionsCache = new WeakMap<object, string[][]>();
 
 /** The transitions the model takes at each step of a path (always-transitions included); none for the first. */
 function modelTransitions(path: TestPath<Snap, ModelEvent>): string[][] {
   const cached = transitionsCache.get(path);
   if (cached) return cached;
-  const perStep = path.steps.map((step, i) => {
-    if (i === 0) return [];
-    const keys: string[] = [];
-    const scope = recordingScope((k) => keys.push(...k));
-    turnMachine.transition(path.steps[i - 1]!.state, step.event as unknown as TurnEvent, scope);
-    return keys;
-  });
+  const perStep = pathTransitions(turnMachine, path);
   transitionsCache.set(path, perStep);
   return perStep;
 }
 
-/** The ids of the state nodes active in a state value (the root's descendants). */
-function activeIds(value: StateValue, prefix = turnMachine.root.id): string[] {
-  if (typeof value === "string") return [`${prefix}.${value}`];
-  return Object.entries(value).flatMap(([key, child]) => [`${prefix}.${key}`, ...(child === undefined ? [] : activeIds(child, `${prefix}.${key}`))]);
-}
-
 // ---------------------------------------------------------------------------------------------
 // The real actor with controllable fakes
-
-/** A clock whose timers fire only when the test says so. */
-class ManualClock {
-  private nextId = 1;
-  readonly timers = new Map<number, { fn: () => void; ms: number }>();
-  setTimeout(fn: (...args: unknown[]) => void, ms: number): number {
-    const id = this.nextId++;
-    this.timers.set(id, { fn, ms });
-    return id;
-  }
-  clearTimeout(id: number): void {
-    this.timers.delete(id);
-  }
-  /** The delays of the timers still pending, sorted. */
-  pendingDelays(): number[] {
-    return [...this.timers.values()].map((t) => t.ms).sort((a, b) => a - b);
-  }
-  /** Fires the one pending timer of `ms` milliseconds. */
-  fire(ms: number): void {
-    const found = [...this.timers].filter(([, t]) => t.ms === ms);
-    if (found.length !== 1) throw new Error(`expected one pending ${ms} ms timer, found ${found.length}`);
-    const [id, timer] = found[0]!;
-    this.timers.delete(id);
-    timer.fn();
-  }
-}
 
 interface Call {
   readonly id: InvokeId;
@@ -380,7 +236,7 @@ function harness(input: TurnInput = INPUT) {
 
   const machine = turnMachine.provide({
     actors: {
-      ensureSession: fake<string, { sessionId: string | undefined }>("ensureSession"),
+      ensureSession: fake<string, EnsureSessionInput>("ensureSession"),
       // Like the adapter's: it reports the stream's life to the machine through sendBack.
       eventStream: fromCallback<TurnEvent, SessionRef>(({ sendBack, input }) => {
         const stream: Stream = { input, open: true, sendBack };
@@ -390,15 +246,11 @@ function harness(input: TurnInput = INPUT) {
         };
       }),
       sendPrompt: fake<void, SessionRef & { messageId: string; prompt: TurnPrompt }>("sendPrompt"),
-      replyPermission: fake<void, AskRef>("replyPermission"),
-      replyQuestion: fake<void, AskRef>("replyQuestion"),
+      answerAsk: fake<void, AskRef>("answerAsk"),
       abortSession: fake<void, SessionRef>("abortSession"),
       reconnect: fake<SessionSnapshot, SessionRef>("reconnect"),
     },
     actions: {
-      deliver: ({ context }) => {
-        replies.push(...context.outbox);
-      },
       abandonServerTurn: () => {
         counts.abandoned++;
       },
@@ -412,8 +264,13 @@ function harness(input: TurnInput = INPUT) {
       if (event.type === "@xstate.microstep" && event.actorRef === actor) taken.push(...event._transitions.map(transitionKey));
     },
   });
+  actor.on("replies", (event) => replies.push(...event.replies));
   actor.subscribe({ error: (error) => errors.push(error) });
   actor.start();
+  // Whatever the test's outcome, the actor stops with it: no timer or call outlives the test.
+  onTestFinished(() => {
+    actor.stop();
+  });
 
   /** The one running invocation of `id` (not settled, not aborted). */
   const running = (id: InvokeId): Call => {
@@ -472,7 +329,7 @@ async function replay(h: Harness, step: Step<Snap, ModelEvent>, before: Snap): P
   }
 }
 
-/** The host contract on everything `deliver` handed to the sink (DESIGN.md, "Invariants"). */
+/** The host contract on everything the machine emitted (README, "The host contract"). */
 function assertContract(h: Harness): void {
   const snapshot = h.actor.getSnapshot();
   for (const reply of h.replies) {
@@ -490,7 +347,7 @@ function assertContract(h: Harness): void {
     expect(terminal.kind).toBe(snapshot.value === "done" ? "final" : "error");
     const deltas = h.replies.flatMap((r) => (r.kind === "delta" ? [r.content] : [])).join("");
     if (terminal.kind === "final") expect(terminal.content, "final is the concatenation of the deltas").toBe(deltas);
-    if (terminal.kind === "error") expect(terminal.code).toBe(snapshot.context.codec.failure?.code);
+    if (terminal.kind === "error") expect(terminal.code).toBe(snapshot.context.turn.outcome?.kind === "error" && snapshot.context.turn.outcome.code);
     // Nothing is left running: the stream is closed and every unsettled call was aborted.
     expect(h.streams.every((s) => !s.open), "event stream closed").toBe(true);
     expect(h.calls.filter((c) => !c.settled && !c.signal.aborted).map((c) => c.id), "no call left running").toEqual([]);
@@ -500,26 +357,21 @@ function assertContract(h: Harness): void {
 async function runPath(path: TestPath<Snap, ModelEvent>): Promise<void> {
   const expected = modelTransitions(path);
   const h = harness();
-  try {
+  for (const [i, step] of path.steps.entries()) {
+    const where = `step ${i} (${eventName(step.event)})`;
+    const before = i === 0 ? step.state : path.steps[i - 1]!.state;
     h.taken.length = 0;
-    for (const [i, step] of path.steps.entries()) {
-      const where = `step ${i} (${eventName(step.event)})`;
-      const before = i === 0 ? step.state : path.steps[i - 1]!.state;
-      h.taken.length = 0;
-      await replay(h, step, before);
-      const real = h.actor.getSnapshot();
-      expect(h.errors, where).toEqual([]);
-      expect(real.value, where).toEqual(step.state.value);
-      expect(real.status, where).toBe(step.state.status);
-      expect(abstractState(real), where).toBe(abstractState(step.state));
-      expect(h.taken, `transitions at ${where}`).toEqual(expected[i]);
-      const modelTimers = [...timersOf(step.state)].map((type) => delayOf(type, step.state)).sort((a, b) => a - b);
-      expect(h.clock.pendingDelays(), `pending timers at ${where}`).toEqual(modelTimers);
-    }
-    assertContract(h);
-  } finally {
-    h.actor.stop();
+    await replay(h, step, before);
+    const real = h.actor.getSnapshot();
+    expect(h.errors, where).toEqual([]);
+    expect(real.value, where).toEqual(step.state.value);
+    expect(real.status, where).toBe(step.state.status);
+    expect(abstractState(real), where).toBe(abstractState(step.state));
+    expect(h.taken, `transitions at ${where}`).toEqual(expected[i]);
+    const modelTimers = [...timersOf(step.state)].map((type) => delayOf(type, step.state)).sort((a, b) => a - b);
+    expect(h.clock.pendingDelays(), `pending timers at ${where}`).toEqual(modelTimers);
   }
+  assertContract(h);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -535,17 +387,17 @@ describe("turn machine: coverage of the generated paths", () => {
   });
 
   it("visits every state node of the machine", () => {
-    const expected = stateNodes().map((n) => n.id);
-    const covered = new Set(paths.flatMap((p) => p.steps.flatMap((s) => [turnMachine.root.id, ...activeIds(s.state.value)])));
+    const expected = stateNodes(turnMachine.root).map((n) => n.id);
+    const covered = new Set(paths.flatMap((p) => p.steps.flatMap((s) => [turnMachine.root.id, ...activeIds(s.state.value, turnMachine.root.id)])));
     expect(expected.filter((id) => !covered.has(id)), "state nodes no path visits").toEqual([]);
   });
 
   it("takes every transition of the machine (on, onDone/onError, after, always)", () => {
-    const definitions = machineTransitions();
+    const definitions = machineTransitions(turnMachine);
     const expected = definitions.map(transitionKey);
     // The names tell transitions apart, and toDirectedGraph sees nothing the walk of machine.root misses.
     expect(new Set(expected).size).toBe(expected.length);
-    expect(graphTransitions().map(transitionKey).filter((k) => !expected.includes(k))).toEqual([]);
+    expect(graphTransitions(toDirectedGraph(turnMachine)).map(transitionKey).filter((k) => !expected.includes(k))).toEqual([]);
     expect(expected.some((k) => k.includes(" on (always)"))).toBe(true);
     expect(expected.some((k) => k.includes(" on xstate.after."))).toBe(true);
 
@@ -555,7 +407,7 @@ describe("turn machine: coverage of the generated paths", () => {
   });
 
   it("offers every invoke outcome and delayed event the machine can receive", () => {
-    const invokeIds = stateNodes().flatMap((n) => n.invoke.map((i) => i.id));
+    const invokeIds = stateNodes(turnMachine.root).flatMap((n) => n.invoke.map((i) => i.id));
     const types = new Set<string>(CANDIDATES.map((e) => e.type));
     for (const id of invokeIds) {
       if (id === "eventStream") continue; // a callback actor: it reports through sendBack, never done/error
@@ -578,11 +430,11 @@ async function settle(call: Call, outcome: { output?: unknown } | { error: unkno
 /** START, session created, stream ready: the prompt is being posted. */
 async function toPrompting(h: Harness): Promise<void> {
   h.actor.send({ type: "START" });
-  expect(h.running("ensureSession").input).toEqual({ sessionId: undefined });
+  expect(h.running("ensureSession").input).toEqual({ sessionId: undefined, verified: false, title: undefined });
   await settle(h.running("ensureSession"), { output: SESSION });
   expect(h.stream().input).toEqual({ sessionId: SESSION });
   h.stream().sendBack({ type: "STREAM.READY" });
-  expect(h.value()).toEqual({ live: "prompting" });
+  expect(h.value()).toEqual(PROMPTING);
   expect(h.running("sendPrompt").input).toEqual({ sessionId: SESSION, messageId: MESSAGE, prompt: INPUT.prompt });
 }
 
@@ -590,7 +442,7 @@ async function toPrompting(h: Harness): Promise<void> {
 async function toReceiving(h: Harness): Promise<void> {
   await toPrompting(h);
   await settle(h.running("sendPrompt"), { output: undefined });
-  expect(h.value()).toEqual({ live: { streaming: "receiving" } });
+  expect(h.value()).toEqual(RECEIVING);
 }
 
 const text = (...words: string[]) => {
@@ -600,257 +452,229 @@ const text = (...words: string[]) => {
 };
 
 describe("turn machine: behaviour with fake actors", () => {
-  it("answers a permission ask (replyPermission gets the ask) and the turn continues to final", async () => {
+  it("emits the session it found, then outputs the turn's outcome, content and usage (toPromise)", async () => {
     const h = harness();
-    try {
-      await toReceiving(h);
-      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Let me "), E.permissionAsked(SESSION, "per_1", "call_7")] });
-      expect(h.value()).toEqual({ live: { streaming: "answeringPermission" } });
+    const sessions: string[] = [];
+    h.actor.on("session", (event) => sessions.push(event.sessionId));
+    const output = toPromise(h.actor);
+    await toReceiving(h);
+    expect(sessions).toEqual([SESSION]);
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Hi ", "there"), { type: "no.such.event" }, E.idle(SESSION)] });
+    await expect(output).resolves.toEqual({ outcome: { kind: "final" }, content: "Hi there", usage: undefined, unusable: 1 });
+  });
 
-      const reply = h.running("replyPermission");
-      expect(reply.input).toEqual({
-        sessionId: SESSION,
-        ask: { kind: "permission", request: expect.objectContaining({ id: "per_1", sessionID: SESSION, permission: "bash", tool: { messageID: "msg_x", callID: "call_7" } }) },
-      });
-      await settle(reply, { output: undefined });
-      expect(h.value()).toEqual({ live: { streaming: "receiving" } });
-      expect(h.actor.getSnapshot().context.codec.asks).toEqual([]);
+  it("outputs an error outcome with the failure its error reply carries", async () => {
+    const h = harness();
+    const output = toPromise(h.actor);
+    h.actor.send({ type: "START" });
+    await settle(h.running("ensureSession"), { output: SESSION });
+    h.actor.send(CLOSE);
+    await expect(output).resolves.toEqual({ outcome: { kind: "error", ...CLOSE.failure }, content: "", usage: undefined, unusable: 0 });
+    expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, ...CLOSE.failure }]);
+  });
 
-      h.stream().sendBack({
-        type: "EVENTS",
-        events: [E.permissionReplied(SESSION, "per_1"), E.delta(SESSION, ASSISTANT, TEXT_PART, "check."), E.partClosed(SESSION, ASSISTANT, TEXT_PART, "text", "Let me check."), E.idle(SESSION)],
-      });
-      expect(h.value()).toBe("done");
-      expect(h.replies).toEqual([
-        { kind: "delta", trace_id: TRACE, content: "Let me " },
-        { kind: "delta", trace_id: TRACE, content: "check." },
-        { kind: "final", trace_id: TRACE, content: "Let me check." },
-      ]);
-      expect(h.invoked("replyPermission")).toHaveLength(1);
-      expect(h.invoked("abortSession")).toHaveLength(0);
-      assertContract(h);
-    } finally {
-      h.actor.stop();
-    }
+  it("answers a permission ask (answerAsk gets the ask) and the turn continues to final", async () => {
+    const h = harness();
+    await toReceiving(h);
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Let me "), E.permissionAsked(SESSION, "per_1", "call_7")] });
+    expect(h.value()).toEqual(ANSWERING);
+
+    const reply = h.running("answerAsk");
+    expect(reply.input).toEqual({
+      sessionId: SESSION,
+      ask: { kind: "permission", request: expect.objectContaining({ id: "per_1", sessionID: SESSION, permission: "bash", tool: { messageID: "msg_x", callID: "call_7" } }) },
+    });
+    await settle(reply, { output: undefined });
+    expect(h.value()).toEqual(RECEIVING);
+    expect(h.actor.getSnapshot().context.turn.asks).toEqual([]);
+
+    h.stream().sendBack({
+      type: "EVENTS",
+      events: [E.permissionReplied(SESSION, "per_1"), E.delta(SESSION, ASSISTANT, TEXT_PART, "check."), E.partClosed(SESSION, ASSISTANT, TEXT_PART, "text", "Let me check."), E.idle(SESSION)],
+    });
+    expect(h.value()).toBe("done");
+    expect(h.replies).toEqual([
+      { kind: "delta", trace_id: TRACE, content: "Let me " },
+      { kind: "delta", trace_id: TRACE, content: "check." },
+      { kind: "final", trace_id: TRACE, content: "Let me check." },
+    ]);
+    expect(h.invoked("answerAsk")).toHaveLength(1);
+    expect(h.invoked("abortSession")).toHaveLength(0);
+    assertContract(h);
   });
 
   it("CANCEL while prompting waits for the prompt to be posted, then cancels and aborts the session", async () => {
     const h = harness();
-    try {
-      await toPrompting(h);
-      const prompt = h.running("sendPrompt");
-      h.actor.send({ type: "CANCEL" });
-      // Still posting: the abort must not overtake the prompt.
-      expect(h.value()).toEqual({ live: "prompting" });
-      expect(prompt.signal.aborted).toBe(false);
-      expect(h.invoked("abortSession")).toHaveLength(0);
-      await settle(prompt, { output: undefined });
-      expect(h.value()).toEqual({ live: { streaming: "cancelling" } });
-      expect(h.invoked("abortSession")).toHaveLength(1);
-      expect(h.replies).toEqual([]);
+    await toPrompting(h);
+    const prompt = h.running("sendPrompt");
+    h.actor.send({ type: "CANCEL" });
+    // Still posting: the abort must not overtake the prompt.
+    expect(h.value()).toEqual(PROMPTING);
+    expect(prompt.signal.aborted).toBe(false);
+    expect(h.invoked("abortSession")).toHaveLength(0);
+    await settle(prompt, { output: undefined });
+    expect(h.value()).toEqual(CANCELLING);
+    expect(h.invoked("abortSession")).toHaveLength(1);
+    expect(h.replies).toEqual([]);
 
-      const abort = h.running("abortSession");
-      expect(abort.input).toEqual({ sessionId: SESSION });
+    const abort = h.running("abortSession");
+    expect(abort.input).toEqual({ sessionId: SESSION });
 
-      // opencode confirms: the abort call returns, then the aborted message and the idle arrive.
-      await settle(abort, { output: undefined });
-      expect(h.value()).toEqual({ live: { streaming: "cancelling" } });
-      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), E.sessionError(SESSION, "MessageAbortedError", "aborted"), E.idle(SESSION)] });
-      expect(h.value()).toBe("errored");
-      expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "aborted", error: "The turn was cancelled by the host." }]);
-      assertContract(h);
-    } finally {
-      h.actor.stop();
-    }
+    // opencode confirms: the abort call returns, then the aborted message and the idle arrive.
+    await settle(abort, { output: undefined });
+    expect(h.value()).toEqual(CANCELLING);
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), E.sessionError(SESSION, "MessageAbortedError", "aborted"), E.idle(SESSION)] });
+    expect(h.value()).toBe("errored");
+    expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "aborted", error: "The turn was cancelled by the host." }]);
+    assertContract(h);
   });
 
   it("the turn deadline (a CANCEL with a timeout failure) stops the turn, which ends with code timeout", async () => {
     const h = harness();
-    try {
-      await toReceiving(h);
-      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("partial")] });
+    await toReceiving(h);
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("partial")] });
 
-      h.actor.send(DEADLINE);
-      expect(h.value()).toEqual({ live: { streaming: "cancelling" } });
-      await settle(h.running("abortSession"), { output: undefined });
-      h.stream().sendBack({ type: "EVENTS", events: [E.sessionError(SESSION, "MessageAbortedError", "aborted"), E.idle(SESSION)] });
+    h.actor.send(DEADLINE);
+    expect(h.value()).toEqual(CANCELLING);
+    await settle(h.running("abortSession"), { output: undefined });
+    h.stream().sendBack({ type: "EVENTS", events: [E.sessionError(SESSION, "MessageAbortedError", "aborted"), E.idle(SESSION)] });
 
-      expect(h.value()).toBe("errored");
-      expect(h.replies.map((r) => r.kind)).toEqual(["delta", "error"]);
-      expect(h.replies.at(-1)).toMatchObject({ kind: "error", code: "timeout", error: DEADLINE.failure.error });
-      expect(h.clock.pendingDelays()).toEqual([]);
-      assertContract(h);
-    } finally {
-      h.actor.stop();
-    }
+    expect(h.value()).toBe("errored");
+    expect(h.replies.map((r) => r.kind)).toEqual(["delta", "error"]);
+    expect(h.replies.at(-1)).toMatchObject({ kind: "error", code: "timeout", error: DEADLINE.failure.error });
+    expect(h.clock.pendingDelays()).toEqual([]);
+    assertContract(h);
   });
 
   it("a cancel before the stream is ready ends the turn at once, with nothing sent to opencode", async () => {
     const h = harness();
-    try {
-      h.actor.send({ type: "START" });
-      await settle(h.running("ensureSession"), { output: SESSION });
-      expect(h.value()).toEqual({ live: "connectingStream" });
-      h.actor.send(DEADLINE);
-      expect(h.value()).toBe("errored");
-      expect(h.invoked("sendPrompt")).toHaveLength(0);
-      expect(h.invoked("abortSession")).toHaveLength(0);
-      expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "timeout" })]);
-    } finally {
-      h.actor.stop();
-    }
+    h.actor.send({ type: "START" });
+    await settle(h.running("ensureSession"), { output: SESSION });
+    expect(h.value()).toEqual({ live: "connectingStream" });
+    h.actor.send(DEADLINE);
+    expect(h.value()).toBe("errored");
+    expect(h.invoked("sendPrompt")).toHaveLength(0);
+    expect(h.invoked("abortSession")).toHaveLength(0);
+    expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "timeout" })]);
   });
 
   it("an error after the prompt was posted, then an idle, with no user message: opencode refused the prompt", async () => {
     const h = harness();
-    try {
-      await toReceiving(h);
-      h.stream().sendBack({
-        type: "EVENTS",
-        events: [E.sessionError(SESSION, "UnknownError", "Agent not found: nope"), E.sessionError(SESSION, "UnknownError", "again"), E.statusIdle(SESSION), E.idle(SESSION)],
-      });
-      expect(h.value()).toBe("errored");
-      expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "bad_request", error: "opencode did not start the turn: Agent not found: nope" }]);
-    } finally {
-      h.actor.stop();
-    }
+    await toReceiving(h);
+    h.stream().sendBack({
+      type: "EVENTS",
+      events: [E.sessionError(SESSION, "UnknownError", "Agent not found: nope"), E.sessionError(SESSION, "UnknownError", "again"), E.statusIdle(SESSION), E.idle(SESSION)],
+    });
+    expect(h.value()).toBe("errored");
+    expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "bad_request", error: "opencode did not start the turn: Agent not found: nope" }]);
   });
 
   it.each([
     { cancel: { type: "CANCEL" } as const, code: "aborted" },
-    { cancel: { type: "CANCEL", failure: { code: "closed", error: "The adapter was closed during the turn." } } as const, code: "closed" },
+    { cancel: CLOSE, code: "closed" },
   ])("abort grace expiry ends the turn with the stop reason ($code) though opencode never confirms", async ({ cancel, code }) => {
     const h = harness();
-    try {
-      await toReceiving(h);
-      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE)] });
-      h.actor.send(cancel);
-      expect(h.value()).toEqual({ live: { streaming: "cancelling" } });
-      const abort = h.running("abortSession"); // never settles, and no idle comes
+    await toReceiving(h);
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE)] });
+    h.actor.send(cancel);
+    expect(h.value()).toEqual(CANCELLING);
+    const abort = h.running("abortSession"); // never settles, and no idle comes
 
-      h.clock.fire(GRACE_MS);
-      expect(h.value()).toBe("errored");
-      expect(h.replies).toEqual([expect.objectContaining({ kind: "error", trace_id: TRACE, code })]);
-      expect(abort.signal.aborted, "the pending abort call is cancelled").toBe(true);
-      expect(h.clock.pendingDelays(), "no timer is left").toEqual([]);
-      assertContract(h);
-    } finally {
-      h.actor.stop();
-    }
+    h.clock.fire(GRACE_MS);
+    expect(h.value()).toBe("errored");
+    expect(h.replies).toEqual([expect.objectContaining({ kind: "error", trace_id: TRACE, code })]);
+    expect(abort.signal.aborted, "the pending abort call is cancelled").toBe(true);
+    expect(h.clock.pendingDelays(), "no timer is left").toEqual([]);
+    assertContract(h);
   });
 
   it("a batch with nothing about the turn's sessions is not taken (the concernsTurn guard)", async () => {
     const h = harness();
-    try {
-      await toReceiving(h);
-      const before = h.actor.getSnapshot();
-      const foreign = { type: "EVENTS", events: E.textTurn("ses_someone_else", "msg_u", "msg_a", ["not ours"]) } as const;
-      expect(before.can(foreign)).toBe(false);
-      h.stream().sendBack(foreign);
-      expect(h.actor.getSnapshot()).toBe(before);
-      expect(h.replies).toEqual([]);
-    } finally {
-      h.actor.stop();
-    }
+    await toReceiving(h);
+    const before = h.actor.getSnapshot();
+    const foreign = { type: "EVENTS", events: E.textTurn("ses_someone_else", "msg_u", "msg_a", ["not ours"]) } as const;
+    expect(before.can(foreign)).toBe(false);
+    h.stream().sendBack(foreign);
+    expect(h.actor.getSnapshot()).toBe(before);
+    expect(h.replies).toEqual([]);
   });
 
   it("STREAM.LOST while streaming reopens the stream and catches up from the stored messages", async () => {
     const h = harness();
-    try {
-      await toReceiving(h);
-      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("half")] });
-      h.stream().sendBack({ type: "STREAM.LOST", error: new TurnError("stream_lost", "The event stream from opencode was lost.") });
-      expect(h.value()).toEqual({ live: { streaming: "reconnecting" } });
-      const stored = [
-        { info: { id: MESSAGE, sessionID: SESSION, role: "user" }, parts: [] },
-        {
-          info: { id: ASSISTANT, sessionID: SESSION, role: "assistant", parentID: MESSAGE },
-          parts: [{ id: TEXT_PART, sessionID: SESSION, messageID: ASSISTANT, type: "text", text: "half and whole", time: { start: 1, end: 2 } }],
-        },
-      ];
-      await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: stored, sessionIdle: true } satisfies SessionSnapshot });
-      expect(h.value()).toBe("done");
-      expect(h.replies.map((r) => (r as { content?: string }).content)).toEqual(["half", " and whole", "half and whole"]);
-      expect(h.abandoned).toBe(0);
-      assertContract(h);
-    } finally {
-      h.actor.stop();
-    }
+    await toReceiving(h);
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("half")] });
+    h.stream().sendBack(STREAM_LOST);
+    expect(h.value()).toEqual(RECONNECTING);
+    const stored = [
+      { info: { id: MESSAGE, sessionID: SESSION, role: "user" }, parts: [] },
+      {
+        info: { id: ASSISTANT, sessionID: SESSION, role: "assistant", parentID: MESSAGE },
+        parts: [{ id: TEXT_PART, sessionID: SESSION, messageID: ASSISTANT, type: "text", text: "half and whole", time: { start: 1, end: 2 } }],
+      },
+    ];
+    await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: stored, sessionIdle: true } satisfies SessionSnapshot });
+    expect(h.value()).toBe("done");
+    expect(h.replies.map((r) => (r as { content?: string }).content)).toEqual(["half", " and whole", "half and whole"]);
+    expect(h.abandoned).toBe(0);
+    assertContract(h);
   });
 
   it("a loss while a permission is being answered lets the answer finish, then reopens the stream (no second decision)", async () => {
     const h = harness();
-    try {
-      await toReceiving(h);
-      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), E.permissionAsked(SESSION, "per_1")] });
-      const reply = h.running("replyPermission");
-      h.stream().sendBack({ type: "STREAM.LOST", error: new TurnError("stream_lost", "lost") });
-      expect(h.value()).toEqual({ live: { streaming: "answeringPermission" } });
-      expect(reply.signal.aborted).toBe(false);
-      await settle(reply, { output: undefined });
-      expect(h.value()).toEqual({ live: { streaming: "reconnecting" } });
-      await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: [], sessionIdle: false } satisfies SessionSnapshot });
-      expect(h.value()).toEqual({ live: { streaming: "receiving" } });
-      expect(h.invoked("replyPermission")).toHaveLength(1);
-    } finally {
-      h.actor.stop();
-    }
+    await toReceiving(h);
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), E.permissionAsked(SESSION, "per_1")] });
+    const reply = h.running("answerAsk");
+    h.stream().sendBack({ type: "STREAM.LOST", error: new TurnError("stream_lost", "lost") });
+    expect(h.value()).toEqual(ANSWERING);
+    expect(reply.signal.aborted).toBe(false);
+    await settle(reply, { output: undefined });
+    expect(h.value()).toEqual(RECONNECTING);
+    await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: [], sessionIdle: false } satisfies SessionSnapshot });
+    expect(h.value()).toEqual(RECEIVING);
+    expect(h.invoked("answerAsk")).toHaveLength(1);
   });
 
   it("a stream that cannot be reopened ends the turn with stream_lost and abandons the server's turn", async () => {
     const h = harness();
-    try {
-      await toReceiving(h);
-      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("half")] });
-      h.stream().sendBack({ type: "STREAM.LOST", error: new TurnError("stream_lost", "The event stream from opencode was lost.") });
-      await settle(h.running("reconnect"), { error: new TurnError("unreachable", "Cannot reach opencode") });
-      expect(h.value()).toBe("errored");
-      expect(h.replies).toEqual([
-        { kind: "delta", trace_id: TRACE, content: "half" },
-        { kind: "error", trace_id: TRACE, code: "stream_lost", error: "The event stream was lost and could not be reopened: Cannot reach opencode" },
-      ]);
-      expect(h.abandoned).toBe(1);
-      assertContract(h);
-    } finally {
-      h.actor.stop();
-    }
+    await toReceiving(h);
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("half")] });
+    h.stream().sendBack(STREAM_LOST);
+    await settle(h.running("reconnect"), { error: new TurnError("unreachable", "Cannot reach opencode") });
+    expect(h.value()).toBe("errored");
+    expect(h.replies).toEqual([
+      { kind: "delta", trace_id: TRACE, content: "half" },
+      { kind: "error", trace_id: TRACE, code: "stream_lost", error: "The event stream was lost and could not be reopened: Cannot reach opencode" },
+    ]);
+    expect(h.abandoned).toBe(1);
+    assertContract(h);
   });
 
   it(`a stream lost more than ${MAX_RECONNECTS} times in a turn ends it with stream_lost`, async () => {
     const h = harness();
-    try {
-      await toReceiving(h);
-      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE)] });
-      const lost = { type: "STREAM.LOST", error: new TurnError("stream_lost", "The event stream from opencode was lost.") } as const;
-      for (let i = 0; i < MAX_RECONNECTS; i++) {
-        h.stream().sendBack(lost);
-        await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: [], sessionIdle: false } satisfies SessionSnapshot });
-        expect(h.value()).toEqual({ live: { streaming: "receiving" } });
-      }
-      h.stream().sendBack(lost);
-      expect(h.value()).toBe("errored");
-      expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "stream_lost" })]);
-      expect(h.abandoned).toBe(1);
-    } finally {
-      h.actor.stop();
+    await toReceiving(h);
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE)] });
+    for (let i = 0; i < MAX_RECONNECTS; i++) {
+      h.stream().sendBack(STREAM_LOST);
+      await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: [], sessionIdle: false } satisfies SessionSnapshot });
+      expect(h.value()).toEqual(RECEIVING);
     }
+    h.stream().sendBack(STREAM_LOST);
+    expect(h.value()).toBe("errored");
+    expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "stream_lost" })]);
+    expect(h.abandoned).toBe(1);
   });
 
   it("a retry loop past maxProviderRetries stops the turn with provider_error", async () => {
     const h = harness();
-    try {
-      await toReceiving(h);
-      h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), E.retry(SESSION, 1)] });
-      expect(h.value()).toEqual({ live: { streaming: "receiving" } });
-      h.stream().sendBack({ type: "EVENTS", events: [E.retry(SESSION, MAX_PROVIDER_RETRIES + 1)] });
-      expect(h.value()).toEqual({ live: { streaming: "cancelling" } });
-      await settle(h.running("abortSession"), { error: new TurnError("unreachable", "opencode is gone") });
-      expect(h.value()).toBe("errored");
-      expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "provider_error" })]);
-      assertContract(h);
-    } finally {
-      h.actor.stop();
-    }
+    await toReceiving(h);
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), E.retry(SESSION, 1)] });
+    expect(h.value()).toEqual(RECEIVING);
+    h.stream().sendBack({ type: "EVENTS", events: [E.retry(SESSION, MAX_PROVIDER_RETRIES + 1)] });
+    expect(h.value()).toEqual(CANCELLING);
+    await settle(h.running("abortSession"), { error: new TurnError("unreachable", "opencode is gone") });
+    expect(h.value()).toBe("errored");
+    expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "provider_error" })]);
+    assertContract(h);
   });
 });
 
@@ -858,33 +682,25 @@ describe("turn machine: behaviour with fake actors", () => {
 describe("turn machine: a stop respects the state it interrupts", () => {
   it("a stop while prompting waits for the prompt to be posted before aborting", async () => {
     const h = harness();
-    try {
-      await toPrompting(h);
-      const prompt = h.running("sendPrompt");
-      h.actor.send(DEADLINE);
-      expect(prompt.signal.aborted).toBe(false);
-      expect(h.invoked("abortSession")).toHaveLength(0);
-      await settle(prompt, { output: undefined });
-      expect(h.value()).toEqual({ live: { streaming: "cancelling" } });
-      expect(h.invoked("abortSession")).toHaveLength(1);
-    } finally {
-      h.actor.stop();
-    }
+    await toPrompting(h);
+    const prompt = h.running("sendPrompt");
+    h.actor.send(DEADLINE);
+    expect(prompt.signal.aborted).toBe(false);
+    expect(h.invoked("abortSession")).toHaveLength(0);
+    await settle(prompt, { output: undefined });
+    expect(h.value()).toEqual(CANCELLING);
+    expect(h.invoked("abortSession")).toHaveLength(1);
   });
 
   it("a second stop while cancelling neither re-sends the abort nor restarts the abort grace", async () => {
     const h = harness();
-    try {
-      await toReceiving(h);
-      h.actor.send({ type: "CANCEL" });
-      const first = h.running("abortSession");
-      h.actor.send(DEADLINE);
-      expect(first.signal.aborted).toBe(false);
-      expect(h.invoked("abortSession")).toHaveLength(1);
-      h.clock.fire(GRACE_MS);
-      expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "aborted" })]);
-    } finally {
-      h.actor.stop();
-    }
+    await toReceiving(h);
+    h.actor.send({ type: "CANCEL" });
+    const first = h.running("abortSession");
+    h.actor.send(DEADLINE);
+    expect(first.signal.aborted).toBe(false);
+    expect(h.invoked("abortSession")).toHaveLength(1);
+    h.clock.fire(GRACE_MS);
+    expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "aborted" })]);
   });
 });

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenCodeAdapter } from "../src/adapter.js";
-import { initialTurnState, mapOpencodeEvent } from "../src/codec.js";
+import { initialTurnState, mapOpencodeEvent, mapOpencodeEvents } from "../src/codec.js";
 import { isPartDelta, PartDelta } from "../src/events.js";
 import { Reply } from "../src/replies.js";
 import { SseFrames } from "../src/transport/sse.js";
@@ -79,7 +79,7 @@ function interleave<T>(a: T[], b: T[], choices: boolean[]): T[] {
 
 
 /** Every invariant of the contract for one turn's replies, given what the turn really said. */
-function expectContract(replies: Reply[], traceId: string, segments: Segment[]): void {
+function expectContract(replies: readonly Reply[], traceId: string, segments: Segment[]): void {
   for (const reply of replies) Reply.parse(reply);
   // Exactly one terminal reply, last; every reply carries the trace id.
   expect(replies.filter((r) => r.kind === "final" || r.kind === "error")).toHaveLength(1);
@@ -118,12 +118,8 @@ describe("codec properties: random valid turns among other sessions' and stale e
       fc.property(turn, noise, fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }), ({ segments, events }, { other, stale, late }, choices) => {
         const stream = [...stale, ...interleave(events, other, choices), ...late];
         let state = initialTurnState({ traceId: "trace-p", sessionId: S, messageId: U, maxProviderRetries: 3 });
-        const replies: Reply[] = [];
-        for (const event of stream) {
-          const step = mapOpencodeEvent(event, state);
-          state = step.state;
-          replies.push(...step.replies);
-        }
+        const { state: ended, replies } = mapOpencodeEvents(stream, state);
+        state = ended;
         expectContract(replies, "trace-p", segments);
         expect(state.usage?.cost).toBeCloseTo(0.5 * new Set(events.filter((e) => e.type === "message.part.updated" && (e.properties.part as { type: string }).type === "step-finish")).size);
       }),
@@ -136,7 +132,7 @@ describe("codec properties: random valid turns among other sessions' and stale e
       fc.property(fc.array(fc.jsonValue(), { maxLength: 20 }), (values) => {
         let state = initialTurnState({ traceId: "t", sessionId: S, messageId: U, maxProviderRetries: 3 });
         for (const value of values) state = mapOpencodeEvent(value, state).state;
-        expect(state.terminal).toBeUndefined();
+        expect(state.outcome).toBeUndefined();
       }),
       { numRuns: 300 },
     );

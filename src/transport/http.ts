@@ -22,7 +22,13 @@ export interface RequestOptions {
   missingIsFine?: boolean;
 }
 
+/** The server's own text in an error reply is clipped here: enough for its message, not for an HTML page. */
 const MESSAGE_LIMIT = 300;
+/**
+ * An idle pooled connection is kept this long. Turns call opencode in bursts a few seconds apart;
+ * half a minute keeps the connection between them without holding sockets for idle hosts.
+ */
+const KEEP_ALIVE_MS = 30_000;
 /** Of an error answer only the message is used: more than this is not read. */
 const ERROR_BODY_LIMIT = 64 * 1024;
 /** How long close() lets requests still in flight (an abort sent on the way out) finish before it cuts them. */
@@ -50,7 +56,7 @@ export class OpencodeHttp {
     this.prefix = url.pathname.replace(/\/+$/, "");
     this.pool = new Pool(this.origin, {
       connect: { timeout: target.connectTimeoutMs },
-      keepAliveTimeout: 30_000,
+      keepAliveTimeout: KEEP_ALIVE_MS,
     });
     this.redact = redactor(credentialForms(target.username, password));
     this.#headers = { accept: "application/json" };

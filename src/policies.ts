@@ -1,0 +1,43 @@
+import { DEFAULT_REJECT_MESSAGE, type PermissionDecision, type PermissionReply, type ResolvedConfig } from "./config.js";
+import type { PermissionRequest, QuestionRequest } from "./events.js";
+
+// The host's answers to opencode's asks. A policy that throws rejects the ask: an unanswered ask
+// would hang the turn.
+
+/** What is posted to `/permission/{id}/reply`. */
+export interface PermissionAnswer {
+  reply: PermissionReply;
+  message?: string;
+}
+
+export async function decidePermission(
+  policy: ResolvedConfig["permissions"],
+  request: PermissionRequest,
+  logger: Pick<Console, "warn">,
+): Promise<PermissionAnswer> {
+  let decision: PermissionDecision;
+  try {
+    decision = typeof policy === "function" ? await policy(request) : policy;
+  } catch (error) {
+    logger.warn(`opencode-turns: the permission policy threw; rejecting the ask: ${(error as Error).message}`);
+    decision = "reject";
+  }
+  // A bare reject carries a message so the model is told and continues; without one opencode stops the turn.
+  if (decision === "reject") return { reply: "reject", message: DEFAULT_REJECT_MESSAGE };
+  return typeof decision === "string" ? { reply: decision } : decision;
+}
+
+/** One list of chosen labels per question, or "reject". */
+export async function decideQuestion(
+  policy: ResolvedConfig["questions"],
+  request: QuestionRequest,
+  logger: Pick<Console, "warn">,
+): Promise<string[][] | "reject"> {
+  if (policy === "reject") return "reject";
+  try {
+    return await policy(request);
+  } catch (error) {
+    logger.warn(`opencode-turns: the question policy threw; rejecting the question: ${(error as Error).message}`);
+    return "reject";
+  }
+}
