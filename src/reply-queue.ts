@@ -1,9 +1,24 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Reply } from "./replies.js";
+import { reasonOf } from "./turn-error.js";
 
 /** Receives every reply, one call each, in order; a returned promise is awaited before the next. */
 export type Sink = (reply: Reply) => void | Promise<void>;
 
-/** Hands replies to the sink one at a time, in order, awaiting each; a throwing sink is logged. */
+/** Where warnings go; a logger that throws or has no `warn` is not allowed to break a turn. */
+export type Warn = (message: string) => void;
+
+/** The sink call being made, seen from anything it calls (synchronously or in its async chain). */
+interface SinkCall {
+  readonly queue: ReplyQueue;
+  settled: boolean;
+}
+const sinkCalls = new AsyncLocalStorage<SinkCall>();
+
+/**
+ * Hands an adapter's replies to the sink one at a time, in order, awaiting each; a throwing sink is
+ * logged. One queue per adapter, so replies of consecutive turns never reach the sink at once.
+ */
 export class ReplyQueue {
   private readonly items: Reply[] = [];
   private next = 0;
@@ -12,7 +27,7 @@ export class ReplyQueue {
 
   constructor(
     private readonly sink: Sink,
-    private readonly logger: Pick<Console, "warn">,
+    private readonly warn: Warn,
   ) {}
 
   push(replies: readonly Reply[]): void {
@@ -29,19 +44,46 @@ export class ReplyQueue {
     while (this.active) await this.draining;
   }
 
+  /**
+   * Whether the caller runs inside a call of this queue's sink that has not returned yet. A turn
+   * started from there would wait for that call, which waits for the turn: a deadlock.
+   */
+  insideSink(): boolean {
+    const call = sinkCalls.getStore();
+    return call !== undefined && call.queue === this && !call.settled;
+  }
+
   private async drain(): Promise<void> {
     try {
       while (this.next < this.items.length) {
-        const reply = this.items[this.next++]!;
+        const reply = this.items[this.next]!;
+        // Delivered replies are not kept: a long-lived adapter's queue stays as small as its backlog.
+        this.items[this.next++] = undefined as never;
+        const call: SinkCall = { queue: this, settled: false };
         try {
-          const pending = this.sink(reply);
+          const pending = sinkCalls.run(call, () => this.sink(reply));
           if (pending !== undefined) await pending;
         } catch (error) {
-          this.logger.warn(`opencode-turns: the sink threw on a ${reply.kind} reply; the turn goes on: ${(error as Error)?.message ?? error}`);
+          this.warn(`opencode-turns: the sink threw on a ${reply.kind} reply; the turn goes on: ${reasonOf(error)}`);
+        } finally {
+          call.settled = true;
         }
       }
+      this.items.length = 0;
+      this.next = 0;
     } finally {
       this.active = false;
     }
   }
+}
+
+/** A warn that never throws and never shows a secret, whatever logger the host gave. */
+export function safeWarn(logger: unknown, redact: (text: string) => string): Warn {
+  return (message) => {
+    try {
+      (logger as Pick<Console, "warn">).warn(redact(message));
+    } catch {
+      // A broken logger loses the warning; the turn and the host's process go on.
+    }
+  };
 }
