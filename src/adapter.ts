@@ -203,17 +203,18 @@ export class OpenCodeAdapter {
       (output): { output: TurnOutput } => ({ output }),
       (error: unknown) => ({ error }),
     );
-    this.running = { actor, finished };
     const onAbort = () => actor.send({ type: "CANCEL" });
-    signal?.addEventListener("abort", onAbort, { once: true });
     const { turnTimeoutMs } = this.#config;
-    const deadline =
-      turnTimeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            actor.send({ type: "CANCEL", failure: { code: "timeout", error: `The turn ran past its deadline of ${turnTimeoutMs} ms and was stopped.` } });
-          }, turnTimeoutMs);
+    let deadline: NodeJS.Timeout | undefined;
     try {
+      // Inside the try: a signal that only looks like one may throw here, and the turn must not stay "running".
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.running = { actor, finished };
+      if (turnTimeoutMs !== undefined) {
+        deadline = setTimeout(() => {
+          actor.send({ type: "CANCEL", failure: { code: "timeout", error: `The turn ran past its deadline of ${turnTimeoutMs} ms and was stopped.` } });
+        }, turnTimeoutMs);
+      }
       actor.start();
       actor.send({ type: "START" });
       const ended = await finished;
@@ -222,7 +223,7 @@ export class OpenCodeAdapter {
         this.counters.eventsSkipped += unusable;
         return end(outcome.kind === "final" ? { outcome: "final", content, usage } : { outcome: "error", error: outcome.error, code: outcome.code, usage });
       }
-      const reason = ended.error instanceof Error ? ended.error.message : String(ended.error);
+      const reason = reasonOf(ended.error);
       if (terminal === undefined) {
         // A defect in the engine itself: still end the turn with one terminal reply.
         return refuse("internal", `Internal error in opencode-turns: ${reason}`);
@@ -230,10 +231,14 @@ export class OpenCodeAdapter {
       this.warn(`opencode-turns: the turn machine failed after the turn ended: ${reason}`);
       return end(terminal);
     } finally {
-      clearTimeout(deadline);
-      signal?.removeEventListener("abort", onAbort);
-      actor.stop();
       this.running = undefined;
+      clearTimeout(deadline);
+      actor.stop();
+      try {
+        signal?.removeEventListener("abort", onAbort);
+      } catch {
+        // The turn is over; a signal that cannot let go of its listener holds only that listener.
+      }
     }
   }
 

@@ -333,4 +333,21 @@ describe("options a host can get wrong", () => {
     expect(await adapter.prompt("again")).toMatchObject({ outcome: "final", content: "ok" });
     await adapter.close();
   });
+  it("a signal that looks like one but throws when listened to ends that turn; cancel() and the next prompt work", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["ok"]) });
+    const { adapter } = adapterFor(server);
+    const hostile = {
+      aborted: false,
+      addEventListener() {
+        throw new Error("no listeners here");
+      },
+      removeEventListener() {
+        throw new Error("nor here");
+      },
+    };
+    expect(await adapter.prompt("hi", "t", { signal: hostile as never })).toMatchObject({ outcome: "error", code: "internal", error: expect.stringContaining("no listeners here") });
+    await adapter.cancel();
+    expect(await adapter.prompt("again")).toMatchObject({ outcome: "final", content: "ok" });
+    await adapter.close();
+  });
 });
