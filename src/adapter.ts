@@ -3,6 +3,7 @@ import { createActor, toPromise, type Actor, type InspectionEvent, type Observer
 import type { TurnInput, TurnOutput } from "../machines/turn.machine.js";
 import { resolveConfig, type AdapterConfigInput, type ResolvedConfig } from "./config.js";
 import { newMessageId } from "./message-id.js";
+import { asHostCall, insideHostCall } from "./host-calls.js";
 import { decidePermission, decideQuestion } from "./policies.js";
 import { checkPromptOptions, toFilePart, type Attachment, type TurnPrompt } from "./prompt.js";
 import type { ErrorCode, ModelChange, Reply, TurnResult } from "./replies.js";
@@ -78,7 +79,7 @@ export class OpenCodeAdapter {
     this.releaseHub = lease.release;
     this.redact = this.hub.http.redact;
     this.warn = safeWarn(options.logger ?? console, this.redact);
-    this.replies = new ReplyQueue(sink, this.warn);
+    this.replies = new ReplyQueue(sink, this.warn, this);
     this.whenClosed = new Promise((resolve) => (this.markClosed = resolve));
     const baseline = providerID && modelID ? { id: modelID, providerID } : undefined;
     // Between turns nobody else reopens the stream; one try keeps the watch going (a turn retries on its own).
@@ -89,8 +90,8 @@ export class OpenCodeAdapter {
     const { permissions, questions } = this.#config;
     this.machine = provideTurnMachine({
       hub: this.hub,
-      decidePermission: (request) => decidePermission(permissions, request, warn),
-      decideQuestion: (request) => decideQuestion(questions, request, warn),
+      decidePermission: (request) => asHostCall(this, () => decidePermission(permissions, request, warn)),
+      decideQuestion: (request) => asHostCall(this, () => decideQuestion(questions, request, warn)),
     });
   }
 
@@ -107,12 +108,12 @@ export class OpenCodeAdapter {
   prompt(text: string, traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
     const trace = traceId || randomUUID();
     if (this.closed) return this.refuseAtOnce(trace, "closed", "The adapter is closed; create a new one to prompt again.");
-    if (this.replies.insideSink()) {
-      // Awaited there, this turn would wait for the sink call, and the sink call for this turn.
+    if (insideHostCall(this)) {
+      // Awaited there, this turn would wait for the sink or policy call, and that call for this turn.
       return this.refuseAtOnce(
         trace,
         "bad_request",
-        "prompt() was called from inside this adapter's sink, where it would wait for itself; call it after the sink has returned.",
+        "prompt() was called from inside this adapter's sink or policy, where it would wait for itself; call it after that call has returned.",
       );
     }
     // Once closed, queued turns stop waiting for the one before (its sink may never settle) and end `closed`.

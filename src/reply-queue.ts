@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from "node:async_hooks";
+import { asHostCall } from "./host-calls.js";
 import type { Reply } from "./replies.js";
 import { reasonOf } from "./turn-error.js";
 
@@ -7,13 +7,6 @@ export type Sink = (reply: Reply) => void | Promise<void>;
 
 /** Where warnings go; a logger that throws or has no `warn` is not allowed to break a turn. */
 export type Warn = (message: string) => void;
-
-/** The sink call being made, seen from anything it calls (synchronously or in its async chain). */
-interface SinkCall {
-  readonly queue: ReplyQueue;
-  settled: boolean;
-}
-const sinkCalls = new AsyncLocalStorage<SinkCall>();
 
 /**
  * Hands an adapter's replies to the sink one at a time, in order, awaiting each; a throwing sink is
@@ -28,7 +21,13 @@ export class ReplyQueue {
   constructor(
     private readonly sink: Sink,
     private readonly warn: Warn,
-  ) {}
+    owner: object,
+  ) {
+    this.#owner = owner;
+  }
+
+  /** Whose host calls the sink calls are (see host-calls.ts); private, so the adapter serializes without a cycle. */
+  readonly #owner: object;
 
   push(replies: readonly Reply[]): void {
     if (replies.length === 0) return;
@@ -44,29 +43,17 @@ export class ReplyQueue {
     while (this.active) await this.draining;
   }
 
-  /**
-   * Whether the caller runs inside a call of this queue's sink that has not returned yet. A turn
-   * started from there would wait for that call, which waits for the turn: a deadlock.
-   */
-  insideSink(): boolean {
-    const call = sinkCalls.getStore();
-    return call !== undefined && call.queue === this && !call.settled;
-  }
-
   private async drain(): Promise<void> {
     try {
       while (this.next < this.items.length) {
         const reply = this.items[this.next]!;
         // Delivered replies are not kept: a long-lived adapter's queue stays as small as its backlog.
         this.items[this.next++] = undefined as never;
-        const call: SinkCall = { queue: this, settled: false };
         try {
-          const pending = sinkCalls.run(call, () => this.sink(reply));
+          const pending = asHostCall(this.#owner, () => this.sink(reply));
           if (pending !== undefined) await pending;
         } catch (error) {
           this.warn(`opencode-turns: the sink threw on a ${reply.kind} reply; the turn goes on: ${reasonOf(error)}`);
-        } finally {
-          call.settled = true;
         }
       }
       this.items.length = 0;

@@ -47,7 +47,9 @@ describe("prompt_async sends its headers and then drips forever", () => {
       open.push(adapter);
       return adapter;
     };
-    expect(await make({ turnTimeoutMs: 100 }).prompt("hi")).toMatchObject({ outcome: "error", code: "timeout" });
+    // The deadline leaves time to post the prompt (a second), so it fires while the answer drips.
+    expect(await make({ turnTimeoutMs: 1000 }).prompt("hi")).toMatchObject({ outcome: "error", code: "timeout" });
+    expect(server.prompts).toHaveLength(1);
     await vi.waitFor(() => expect(server.aborts).toHaveLength(1));
 
     const cancelled = make();
@@ -125,6 +127,30 @@ describe("a sink that prompts its own adapter", () => {
     await adapter.prompt("first", "first");
     await vi.waitFor(() => expect(next).toBeDefined());
     expect(await next).toMatchObject({ outcome: "final", content: "second" });
+  });
+
+  it("a permission policy that awaits prompt() on its own adapter is refused too, and the turn goes on", async () => {
+    const server = await fake({
+      onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), E.permissionAsked(p.sessionId, "per_1"), { hold: true }, ...answer(p, ["done"]).slice(1)],
+    });
+    let nested: TurnResult | undefined;
+    const adapter: OpenCodeAdapter = new OpenCodeAdapter(
+      {
+        baseUrl: server.url,
+        password: server.password,
+        permissions: async () => {
+          nested = await adapter.prompt("from the policy", "nested");
+          return "once" as const;
+        },
+      },
+      () => undefined,
+    );
+    open.push(adapter);
+    const turn = adapter.prompt("hi");
+    await vi.waitFor(() => expect(server.permissionReplies).toEqual([{ id: "per_1", body: { reply: "once" } }]));
+    server.release();
+    expect(await turn).toMatchObject({ outcome: "final", content: "done" });
+    expect(nested).toMatchObject({ outcome: "error", code: "bad_request", error: expect.stringContaining("sink or policy") });
   });
 
   it("another adapter's sink may prompt this one and await it", async () => {
