@@ -108,11 +108,14 @@ describe("answers that send headers and then drip their body forever", () => {
 });
 
 describe("a stream of bytes but no events", () => {
-  it("comments only: the watchdog counts events, not bytes, so the turn ends `stream_lost` (no heartbeat)", async () => {
+  it.each([
+    ["comments only", ": keep-alive\n\n"],
+    ["frames that are not JSON", "data: keep-alive\n\n"],
+  ])("%s: the watchdog counts events, not bytes, so the turn ends `stream_lost` (no heartbeat)", async (_, noise) => {
     let keepAlive: NodeJS.Timeout | undefined;
     const server = await fake({
       onPrompt: (p, s) => {
-        keepAlive = setInterval(() => void s.play([{ raw: ": keep-alive\n\n" }]), 30);
+        keepAlive = setInterval(() => void s.play([{ raw: noise }]), 30);
         return [E.userMessage(p.sessionId, p.body.messageID)];
       },
       store: (sessionId) => ({ messages: [{ info: { id: server.prompts[0]!.body.messageID, sessionID: sessionId, role: "user" }, parts: [] }], idle: false }),
