@@ -73,6 +73,22 @@ describe("prompt_async sends its headers and then drips forever", () => {
     expect(await adapter.prompt("hi")).toMatchObject({ outcome: "error", code: "unreachable", error: expect.stringContaining("prompt_async") });
     await vi.waitFor(() => expect(server.aborts).toHaveLength(1));
   });
+
+  it("close() does not wait for an abort whose answer drips forever: requests still in flight are cut", async () => {
+    const server: FakeOpencode = await fake({
+      intercept: (route, res) => {
+        if (route.endsWith("/abort")) server.aborts.push(route);
+        return (route.endsWith("/prompt_async") || route.endsWith("/abort")) && drip(res);
+      },
+    });
+    // Without a cut, close() would wait for the abort's body timeout (a minute).
+    const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, connectTimeoutMs: 300 }, () => undefined);
+    const turn = adapter.prompt("hi");
+    await vi.waitFor(() => expect(server.requests.some((r) => r.url.includes("/prompt_async"))).toBe(true));
+    await adapter.close();
+    expect(await turn).toMatchObject({ outcome: "error", code: "closed" });
+    expect(server.aborts).toHaveLength(1);
+  });
 });
 
 describe("a sink that never settles", () => {
