@@ -12,8 +12,9 @@ import { Reply } from "../../src/replies.js";
 import { OPENCODE_VERSIONS, startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
 
-const HEARTBEAT_MS = 1500;
-const CONNECT_MS = 500;
+/** Short, to keep the test short; long enough that a loaded machine's pauses before the answer streams are not losses. */
+const HEARTBEAT_MS = 3000;
+const CONNECT_MS = 1000;
 /** Reopening a lost stream: three tries, each waiting at most the connect timeout, 1.25 s of backoff between them. */
 const REOPEN_MS = 3 * CONNECT_MS + 1250;
 /** Slack for a shared, loaded machine; the bound itself comes from the config. */
@@ -29,6 +30,11 @@ for (const version of OPENCODE_VERSIONS) {
     beforeAll(async () => {
       model = await startScriptedModel();
       server = await startOpencode({ version, modelUrl: model.url });
+      // The first turn on a fresh server is slow (seconds): it is not the one frozen. Its adapter is
+      // closed, so the frozen turn's adapter opens the shared stream with its own heartbeat timeout.
+      const warmUp = new OpenCodeAdapter({ baseUrl: server.url, password: server.password }, () => undefined);
+      await warmUp.prompt("say hello");
+      await warmUp.close();
       scratch = await mkdtemp(path.join(os.tmpdir(), "opencode-turns-attach-"));
     });
 
@@ -61,7 +67,8 @@ for (const version of OPENCODE_VERSIONS) {
     it("frozen mid-answer: the turn ends `stream_lost` within the heartbeat timeout plus the reopen attempts", async () => {
       const { adapter: a, replies } = adapter({ heartbeatTimeoutMs: HEARTBEAT_MS, connectTimeoutMs: CONNECT_MS });
       const pending = a.prompt("slow please");
-      await expect.poll(() => replies.length, { timeout: 15_000 }).toBeGreaterThan(1);
+      await expect.poll(() => replies.filter((r) => r.kind === "delta").length, { timeout: 15_000 }).toBeGreaterThan(1);
+      expect(replies.some((r) => r.kind === "final" || r.kind === "error")).toBe(false);
       const { result, elapsed } = await frozen(async () => {
         const started = Date.now();
         const ended = await pending;
@@ -76,7 +83,8 @@ for (const version of OPENCODE_VERSIONS) {
     it("frozen: cancel() ends the turn within the grace, and the thawed server answers the next turn", async () => {
       const { adapter: a, replies } = adapter({ heartbeatTimeoutMs: 60_000, connectTimeoutMs: CONNECT_MS });
       const pending = a.prompt("slow please");
-      await expect.poll(() => replies.length, { timeout: 15_000 }).toBeGreaterThan(1);
+      await expect.poll(() => replies.filter((r) => r.kind === "delta").length, { timeout: 15_000 }).toBeGreaterThan(1);
+      expect(replies.some((r) => r.kind === "final" || r.kind === "error")).toBe(false);
       const elapsed = await frozen(async () => {
         const started = Date.now();
         await a.cancel();
