@@ -43,25 +43,25 @@ describe("prompt_async sends its headers and then drips forever", () => {
   it("the deadline, cancel() and close() each end the turn within the grace, and opencode is told to stop", async () => {
     const server: FakeOpencode = await fake({ intercept: dripping(() => server) });
     const make = (config: Record<string, unknown> = {}) => {
-      const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, connectTimeoutMs: 300, ...config }, () => undefined);
+      const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, connectTimeoutMs: 1000, ...config }, () => undefined);
       open.push(adapter);
       return adapter;
     };
-    // The deadline leaves time to post the prompt (a second), so it fires while the answer drips.
-    expect(await make({ turnTimeoutMs: 1000 }).prompt("hi")).toMatchObject({ outcome: "error", code: "timeout" });
+    // The deadline leaves time to post the prompt (two seconds), so it fires while the answer drips.
+    expect(await make({ turnTimeoutMs: 2000 }).prompt("hi")).toMatchObject({ outcome: "error", code: "timeout" });
     expect(server.prompts).toHaveLength(1);
     await vi.waitFor(() => expect(server.aborts).toHaveLength(1));
 
     const cancelled = make();
     const turn = cancelled.prompt("hi");
-    await vi.waitFor(() => expect(server.prompts).toHaveLength(2));
+    await vi.waitFor(() => expect(server.prompts).toHaveLength(2), { timeout: 5000 });
     await cancelled.cancel();
     expect(await turn).toMatchObject({ outcome: "error", code: "aborted" });
     await vi.waitFor(() => expect(server.aborts).toHaveLength(2));
 
     const closed = make();
     const next = closed.prompt("hi");
-    await vi.waitFor(() => expect(server.prompts).toHaveLength(3));
+    await vi.waitFor(() => expect(server.prompts).toHaveLength(3), { timeout: 5000 });
     await closed.close();
     expect(await next).toMatchObject({ outcome: "error", code: "closed" });
   });
@@ -82,9 +82,9 @@ describe("prompt_async sends its headers and then drips forever", () => {
       },
     });
     // Without a cut, close() would wait for the abort's body timeout (a minute).
-    const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, connectTimeoutMs: 300 }, () => undefined);
+    const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, connectTimeoutMs: 1000 }, () => undefined);
     const turn = adapter.prompt("hi");
-    await vi.waitFor(() => expect(server.requests.some((r) => r.url.includes("/prompt_async"))).toBe(true));
+    await vi.waitFor(() => expect(server.requests.some((r) => r.url.includes("/prompt_async"))).toBe(true), { timeout: 5000 });
     await adapter.close();
     expect(await turn).toMatchObject({ outcome: "error", code: "closed" });
     expect(server.aborts).toHaveLength(1);
@@ -95,7 +95,7 @@ describe("a sink that never settles", () => {
   it("close() resolves; the running, queued and later prompts all answer `closed` without waiting for the sink", async () => {
     const server = await fake({ onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), ...answer(p, ["stuck"]).slice(1)] });
     const seen: Reply[] = [];
-    const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, connectTimeoutMs: 300 }, (reply) => {
+    const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, connectTimeoutMs: 2000 }, (reply) => {
       seen.push(reply);
       return new Promise<void>(() => undefined);
     });

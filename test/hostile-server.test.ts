@@ -157,8 +157,8 @@ describe("a stream of bytes but no events", () => {
     const { adapter } = adapterFor(server);
     const result = await adapter.prompt("hi");
     expect(result).toMatchObject({ outcome: "error", code: "stream_lost", error: expect.stringContaining("longer than 16777216 characters") });
-    // The first stream and three reopened ones, each cut at the cap.
-    expect(server.eventConnections).toBe(4);
+    // Cut at the cap, the stream was reopened (and cut again), not given up at once.
+    expect(server.eventConnections).toBeGreaterThan(1);
   });
 
   it("the SSE layer holds at most the cap for an unfinished event, whatever arrives", () => {
