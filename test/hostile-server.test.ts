@@ -67,13 +67,13 @@ describe("answers that send headers and then drip their body forever", () => {
 
     const cancelled = adapterFor(server);
     const turn = cancelled.adapter.prompt("hi");
-    await vi.waitFor(() => expect(server.requests.filter((r) => r.url.startsWith("/session")).length).toBeGreaterThanOrEqual(2));
+    await vi.waitFor(() => expect(server.requests.filter((r) => r.url.startsWith("/session")).length).toBeGreaterThanOrEqual(2), { timeout: 5000 });
     await cancelled.adapter.cancel();
     expect(await turn).toMatchObject({ outcome: "error", code: "aborted" });
 
     const closed = adapterFor(server);
     const next = closed.adapter.prompt("hi");
-    await vi.waitFor(() => expect(server.requests.filter((r) => r.url.startsWith("/session")).length).toBeGreaterThanOrEqual(3));
+    await vi.waitFor(() => expect(server.requests.filter((r) => r.url.startsWith("/session")).length).toBeGreaterThanOrEqual(3), { timeout: 5000 });
     await closed.adapter.close();
     expect(await next).toMatchObject({ outcome: "error", code: "closed" });
   });
