@@ -134,7 +134,8 @@ export class OpenCodeAdapter {
     const reply: Reply = { kind: "error", trace_id: traceId, error, code };
     if (this.turnsAhead === 0) this.replies.push([reply]);
     else this.queue = Promise.race([this.queue, this.whenClosed]).then(() => this.replies.push([reply]));
-    return Promise.resolve(this.result(traceId, performance.now(), { outcome: "error", error, code, usage: undefined }));
+    // Model changes are left for the turn that runs: this one may be refused in the middle of it.
+    return Promise.resolve({ trace_id: traceId, ...(this.sessionId ? { session_id: this.sessionId } : {}), outcome: "error", error, code, model_changes: [], duration_ms: 0 });
   }
 
   /** Events that could not be used: frames that were not JSON (the shared stream's count) and events with missing fields. */

@@ -6,7 +6,7 @@
 import type { ServerResponse } from "node:http";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { OpenCodeAdapter } from "../src/adapter.js";
-import { Reply, type TurnResult } from "../src/replies.js";
+import { Reply, TurnResult } from "../src/replies.js";
 import { REDACTED } from "../src/redact.js";
 import * as E from "./fixtures/events.js";
 import { FakeOpencode, type FakeOpencodeOptions, type ReceivedPrompt, type Step } from "./fixtures/fake-opencode.js";
@@ -127,6 +127,7 @@ describe("a sink that prompts its own adapter", () => {
     open.push(adapter);
     expect(await adapter.prompt("outer", "outer")).toMatchObject({ outcome: "final", content: "ab" });
     expect(nested).toMatchObject({ trace_id: "inner", outcome: "error", code: "bad_request", error: expect.stringContaining("inside this adapter's sink") });
+    expect(TurnResult.parse(nested)).toMatchObject({ model_changes: [] });
     await vi.waitFor(() => expect(kinds(replies)).toEqual(["outer:delta", "outer:delta", "outer:final", "inner:error"]));
     expect(server.prompts).toHaveLength(1);
   });
