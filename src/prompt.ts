@@ -67,6 +67,9 @@ function typeMatches(type: string, allowed: string): boolean {
   return allowed.endsWith("/*") ? type.startsWith(allowed.slice(0, -1)) : type === allowed;
 }
 
+/** Built once: a zod schema is costly to build, and a tiny turn paid for it every time. */
+const Attachments = z.array(Attachment);
+
 /** What a turn takes from `prompt()`'s options once they are checked. */
 export interface CheckedPromptOptions {
   attachments: Attachment[];
@@ -85,7 +88,7 @@ export function checkPromptOptions(options: unknown, policy: AttachmentPolicy): 
   if (signal !== undefined && !isAbortSignal(signal)) {
     return { refusal: "options.signal is not an AbortSignal; pass controller.signal, not the controller." };
   }
-  const parsed = z.array(Attachment).safeParse(attachments ?? []);
+  const parsed = Attachments.safeParse(attachments ?? []);
   if (!parsed.success) {
     return { refusal: `Invalid attachments: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
   }
