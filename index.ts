@@ -20,6 +20,8 @@ export { trackModel, type ModelTrack } from "./src/session-watch.js";
 export {
   AdapterConfig,
   ConfigError,
+  DEFAULT_ATTACHMENT_SCHEMES,
+  DEFAULT_ATTACHMENT_TYPES,
   resolveConfig,
   type AdapterConfigInput,
   type ResolvedConfig,

@@ -294,8 +294,16 @@ export const turnMachine = setup({
             onDone: [{ guard: "isStopping", target: "streaming.cancelling" }, { target: "streaming" }],
             onError: [
               { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] },
-              { target: "#turn.errored", actions: [{ type: "failFromError", params: errorOf }, "emitReplies"] },
+              // The prompt may have reached opencode before its answer failed: it is asked to stop.
+              { target: "#turn.errored", actions: [{ type: "failFromError", params: errorOf }, "emitReplies", "abandonServerTurn"] },
             ],
+          },
+          initial: "sending",
+          states: {
+            sending: { always: { guard: "isStopping", target: "stopping" } },
+            // A stop lets the prompt in flight land first, so the abort reaches it; but an answer that
+            // never ends must not hold the turn: past the grace the turn ends and opencode is told to stop.
+            stopping: { after: { grace: { target: "#turn.errored", actions: ["failWithStopReason", "emitReplies", "abandonServerTurn"] } } },
           },
         },
         streaming: {

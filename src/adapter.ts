@@ -1,16 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from "xstate";
-import { z } from "zod";
 import type { TurnInput, TurnOutput } from "../machines/turn.machine.js";
 import { resolveConfig, type AdapterConfigInput, type ResolvedConfig } from "./config.js";
 import { newMessageId } from "./message-id.js";
+import { asHostCall, insideHostCall } from "./host-calls.js";
 import { decidePermission, decideQuestion } from "./policies.js";
-import { Attachment, toFilePart, type TurnPrompt } from "./prompt.js";
-import type { ErrorCode, ModelChange, TurnResult } from "./replies.js";
-import { ReplyQueue, type Sink } from "./reply-queue.js";
+import { checkPromptOptions, toFilePart, type Attachment, type TurnPrompt } from "./prompt.js";
+import type { ErrorCode, ModelChange, Reply, TurnResult } from "./replies.js";
+import { ReplyQueue, safeWarn, type Sink, type Warn } from "./reply-queue.js";
 import { SessionWatch } from "./session-watch.js";
 import { acquireHub, type EventHub } from "./transport/event-hub.js";
 import { MAX_RECONNECTS, provideTurnMachine } from "./turn-actors.js";
+import { reasonOf } from "./turn-error.js";
 
 export type { Sink };
 
@@ -21,7 +22,7 @@ export interface PromptOptions {
 }
 
 export interface AdapterOptions {
-  /** Where a throwing sink or a failing policy is reported. */
+  /** Where a throwing sink or a failing policy is reported. A logger that throws is ignored. */
   logger?: Pick<Console, "warn">;
   /** XState's inspection observer, given to every turn actor (the Stately inspector, `--inspect-log`). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -42,12 +43,21 @@ export class OpenCodeAdapter {
   readonly #config: ResolvedConfig;
   private readonly hub: EventHub;
   private readonly releaseHub: () => Promise<void>;
-  private readonly logger: Pick<Console, "warn">;
+  private readonly warn: Warn;
+  /** Removes the server password (in any of its forms) from a text before it leaves the library. */
+  private readonly redact: (text: string) => string;
+  /** Every reply of every turn goes through it, so two turns never reach the sink at once. */
+  private readonly replies: ReplyQueue;
+  /** Settles when close() is called: from then on no result waits for the sink. */
+  private readonly whenClosed: Promise<void>;
+  private markClosed!: () => void;
   private readonly inspect: AdapterOptions["inspect"];
   private readonly watch: SessionWatch;
   /** The turn machine with this adapter's actors, provided once. */
   private readonly machine: ReturnType<typeof provideTurnMachine>;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Turns queued or running whose replies are not all handed over: a refusal's reply goes after theirs. */
+  private turnsAhead = 0;
   /** Turns never overlap on an adapter, so there is at most one. */
   private running: { actor: TurnActor; finished: Promise<unknown> } | undefined;
   private readonly counters = { eventsSkipped: 0 };
@@ -62,23 +72,26 @@ export class OpenCodeAdapter {
     options: AdapterOptions = {},
   ) {
     this.#config = resolveConfig(config);
-    this.logger = options.logger ?? console;
     this.inspect = options.inspect;
-    const { baseUrl, username, password, directory, connectTimeoutMs, heartbeatTimeoutMs, providerID, modelID } = this.#config;
-    const lease = acquireHub({ baseUrl, username, password, directory, connectTimeoutMs }, { heartbeatTimeoutMs });
+    const { baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs, heartbeatTimeoutMs, providerID, modelID } = this.#config;
+    const lease = acquireHub({ baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs }, { heartbeatTimeoutMs });
     this.hub = lease.hub;
     this.releaseHub = lease.release;
+    this.redact = this.hub.http.redact;
+    this.warn = safeWarn(options.logger ?? console, this.redact);
+    this.replies = new ReplyQueue(sink, this.warn, this);
+    this.whenClosed = new Promise((resolve) => (this.markClosed = resolve));
     const baseline = providerID && modelID ? { id: modelID, providerID } : undefined;
     // Between turns nobody else reopens the stream; one try keeps the watch going (a turn retries on its own).
     this.watch = new SessionWatch(this.hub, baseline, () => {
       if (!this.closed && this.running === undefined) this.hub.connect().catch(() => undefined);
     });
-    const logger = this.logger;
+    const warn = this.warn;
     const { permissions, questions } = this.#config;
     this.machine = provideTurnMachine({
       hub: this.hub,
-      decidePermission: (request) => decidePermission(permissions, request, logger),
-      decideQuestion: (request) => decideQuestion(questions, request, logger),
+      decidePermission: (request) => asHostCall(this, () => decidePermission(permissions, request, warn)),
+      decideQuestion: (request) => asHostCall(this, () => decideQuestion(questions, request, warn)),
     });
   }
 
@@ -94,9 +107,35 @@ export class OpenCodeAdapter {
 
   prompt(text: string, traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
     const trace = traceId || randomUUID();
-    const turn = this.queue.then(() => this.runTurn(text, trace, options)).catch((error: unknown) => this.defect(trace, error));
+    if (this.closed) return this.refuseAtOnce(trace, "closed", "The adapter is closed; create a new one to prompt again.");
+    if (insideHostCall(this)) {
+      // Awaited there, this turn would wait for the sink or policy call, and that call for this turn.
+      return this.refuseAtOnce(
+        trace,
+        "bad_request",
+        "prompt() was called from inside this adapter's sink or policy, where it would wait for itself; call it after that call has returned.",
+      );
+    }
+    // Once closed, queued turns stop waiting for the one before (its sink may never settle) and end `closed`.
+    this.turnsAhead++;
+    const turn = Promise.race([this.queue, this.whenClosed])
+      .then(() => this.runTurn(text, trace, options))
+      .catch((error: unknown) => this.defect(trace, error))
+      .finally(() => this.turnsAhead--);
     this.queue = turn;
     return turn;
+  }
+
+  /**
+   * Ends a prompt without running it and without waiting: the result is known now, and its error
+   * reply reaches the sink in turn, after the replies of the turns before it.
+   */
+  private refuseAtOnce(traceId: string, code: ErrorCode, error: string): Promise<TurnResult> {
+    const reply: Reply = { kind: "error", trace_id: traceId, error, code };
+    if (this.turnsAhead === 0) this.replies.push([reply]);
+    else this.queue = Promise.race([this.queue, this.whenClosed]).then(() => this.replies.push([reply]));
+    // Model changes are left for the turn that runs: this one may be refused in the middle of it.
+    return Promise.resolve({ trace_id: traceId, ...(this.sessionId ? { session_id: this.sessionId } : {}), outcome: "error", error, code, model_changes: [], duration_ms: 0 });
   }
 
   /** Events that could not be used: frames that were not JSON (the shared stream's count) and events with missing fields. */
@@ -123,6 +162,7 @@ export class OpenCodeAdapter {
 
   private async release(): Promise<void> {
     this.closed = true;
+    this.markClosed();
     const running = this.running;
     if (running !== undefined) {
       running.actor.send({ type: "CANCEL", failure: { code: "closed", error: "The adapter was closed during the turn." } });
@@ -134,9 +174,11 @@ export class OpenCodeAdapter {
 
   private async runTurn(text: string, traceId: string, options: PromptOptions): Promise<TurnResult> {
     const startedAt = performance.now();
-    const replies = new ReplyQueue(this.sink, this.logger);
+    const replies = this.replies;
     const end = async (ending: Ending): Promise<TurnResult> => {
-      await replies.drained();
+      // The result waits for the sink to take the turn's replies, unless the adapter is closed: a sink
+      // that never settles must not hold a closed adapter's prompts.
+      await Promise.race([replies.drained(), this.whenClosed]);
       return this.result(traceId, startedAt, ending);
     };
     const refuse = (code: ErrorCode, error: string): Promise<TurnResult> => {
@@ -144,17 +186,16 @@ export class OpenCodeAdapter {
       return end({ outcome: "error", error, code, usage: undefined });
     };
     if (this.closed) return refuse("closed", "The adapter is closed; create a new one to prompt again.");
-    if (options.signal?.aborted) return refuse("aborted", "The turn was cancelled before it started.");
-    const attachments = z.array(Attachment).safeParse(options.attachments ?? []);
-    if (!attachments.success) {
-      return refuse("bad_request", `Invalid attachments: ${attachments.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    }
+    const checked = checkPromptOptions(options, { schemes: this.#config.attachmentSchemes, types: this.#config.attachmentTypes });
+    if ("refusal" in checked) return refuse("bad_request", checked.refusal);
+    const { signal, attachments } = checked;
+    if (signal?.aborted) return refuse("aborted", "The turn was cancelled before it started.");
 
-    const actor = createActor(this.machine, { input: this.turnInput(text, traceId, attachments.data), ...(this.inspect ? { inspect: this.inspect } : {}) });
+    const actor = createActor(this.machine, { input: this.turnInput(text, traceId, attachments), ...(this.inspect ? { inspect: this.inspect } : {}) });
     /** The terminal reply once the machine has emitted it: a defect after it does not change the turn's end. */
     let terminal: Ending | undefined;
     actor.on("replies", ({ replies: batch }) => {
-      replies.push(batch);
+      replies.push(batch.map((reply) => withoutSecrets(reply, this.redact)));
       const last = batch.at(-1);
       if (last?.kind === "final") terminal = { outcome: "final", content: last.content, usage: undefined };
       if (last?.kind === "error") terminal = { outcome: "error", error: last.error, code: last.code, usage: undefined };
@@ -164,17 +205,18 @@ export class OpenCodeAdapter {
       (output): { output: TurnOutput } => ({ output }),
       (error: unknown) => ({ error }),
     );
-    this.running = { actor, finished };
     const onAbort = () => actor.send({ type: "CANCEL" });
-    options.signal?.addEventListener("abort", onAbort, { once: true });
     const { turnTimeoutMs } = this.#config;
-    const deadline =
-      turnTimeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            actor.send({ type: "CANCEL", failure: { code: "timeout", error: `The turn ran past its deadline of ${turnTimeoutMs} ms and was stopped.` } });
-          }, turnTimeoutMs);
+    let deadline: NodeJS.Timeout | undefined;
     try {
+      // Inside the try: a signal that only looks like one may throw here, and the turn must not stay "running".
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.running = { actor, finished };
+      if (turnTimeoutMs !== undefined) {
+        deadline = setTimeout(() => {
+          actor.send({ type: "CANCEL", failure: { code: "timeout", error: `The turn ran past its deadline of ${turnTimeoutMs} ms and was stopped.` } });
+        }, turnTimeoutMs);
+      }
       actor.start();
       actor.send({ type: "START" });
       const ended = await finished;
@@ -183,18 +225,22 @@ export class OpenCodeAdapter {
         this.counters.eventsSkipped += unusable;
         return end(outcome.kind === "final" ? { outcome: "final", content, usage } : { outcome: "error", error: outcome.error, code: outcome.code, usage });
       }
-      const reason = ended.error instanceof Error ? ended.error.message : String(ended.error);
+      const reason = reasonOf(ended.error);
       if (terminal === undefined) {
         // A defect in the engine itself: still end the turn with one terminal reply.
         return refuse("internal", `Internal error in opencode-turns: ${reason}`);
       }
-      this.logger.warn(`opencode-turns: the turn machine failed after the turn ended: ${reason}`);
+      this.warn(`opencode-turns: the turn machine failed after the turn ended: ${reason}`);
       return end(terminal);
     } finally {
-      clearTimeout(deadline);
-      options.signal?.removeEventListener("abort", onAbort);
-      actor.stop();
       this.running = undefined;
+      clearTimeout(deadline);
+      actor.stop();
+      try {
+        signal?.removeEventListener("abort", onAbort);
+      } catch {
+        // The turn is over; a signal that cannot let go of its listener holds only that listener.
+      }
     }
   }
 
@@ -224,19 +270,16 @@ export class OpenCodeAdapter {
 
   /** The last line of defence: prompt() resolves even if the engine itself is broken. */
   private async defect(traceId: string, error: unknown): Promise<TurnResult> {
-    const message = `Internal error in opencode-turns: ${error instanceof Error ? error.message : String(error)}`;
-    try {
-      await this.sink({ kind: "error", trace_id: traceId, error: message, code: "internal" });
-    } catch (sinkError) {
-      this.logger.warn(`opencode-turns: the sink threw on an error reply: ${(sinkError as Error)?.message ?? sinkError}`);
-    }
+    const message = this.redact(`Internal error in opencode-turns: ${reasonOf(error)}`);
+    this.replies.push([{ kind: "error", trace_id: traceId, error: message, code: "internal" }]);
+    await Promise.race([this.replies.drained(), this.whenClosed]);
     return { trace_id: traceId, outcome: "error", error: message, code: "internal", model_changes: [], duration_ms: 0 };
   }
 
   private result(traceId: string, startedAt: number, ending: Ending): TurnResult {
     const changes = this.modelChanges.slice(this.reportedChanges);
     this.reportedChanges = this.modelChanges.length;
-    const { usage, ...rest } = ending;
+    const { usage, ...rest } = ending.outcome === "error" ? { ...ending, error: this.redact(ending.error) } : ending;
     return {
       trace_id: traceId,
       ...(this.sessionId ? { session_id: this.sessionId } : {}),
@@ -246,4 +289,32 @@ export class OpenCodeAdapter {
       duration_ms: Math.round(performance.now() - startedAt),
     };
   }
+}
+
+/**
+ * A reply with the server password taken out of the texts the library writes or passes on as data:
+ * errors, tool arguments and results (a tool can print the server's environment). Answer text is
+ * left as the model wrote it: a secret split across deltas could not be found in each, and redacting
+ * some would break `final` = the deltas.
+ */
+function withoutSecrets(reply: Reply, redact: (text: string) => string): Reply {
+  switch (reply.kind) {
+    case "error":
+      return { ...reply, error: redact(reply.error) };
+    case "tool_call":
+      return { ...reply, args: redactDeep(reply.args, redact) as Record<string, unknown> };
+    case "tool_result":
+      return { ...reply, result: redactDeep(reply.result, redact) };
+    default:
+      return reply;
+  }
+}
+
+function redactDeep(value: unknown, redact: (text: string) => string): unknown {
+  if (typeof value === "string") return redact(value);
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, redact));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactDeep(item, redact)]));
+  }
+  return value;
 }

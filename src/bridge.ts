@@ -274,8 +274,8 @@ class Bridge {
 
   /** For session requests; turns use their adapter's own connections. */
   private openHttp(): OpencodeHttp {
-    const { baseUrl, username, password, directory, connectTimeoutMs } = resolveConfig(this.options.config);
-    return new OpencodeHttp({ baseUrl, username, password, directory, connectTimeoutMs });
+    const { baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs } = resolveConfig(this.options.config);
+    return new OpencodeHttp({ baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs });
   }
 
   private cancel(id: string): void {

@@ -1,5 +1,7 @@
 import { DEFAULT_REJECT_MESSAGE, type PermissionDecision, type PermissionReply, type ResolvedConfig } from "./config.js";
 import type { PermissionRequest, QuestionRequest } from "./events.js";
+import type { Warn } from "./reply-queue.js";
+import { reasonOf } from "./turn-error.js";
 
 // The host's answers to opencode's asks. A policy that throws rejects the ask: an unanswered ask
 // would hang the turn.
@@ -13,13 +15,13 @@ export interface PermissionAnswer {
 export async function decidePermission(
   policy: ResolvedConfig["permissions"],
   request: PermissionRequest,
-  logger: Pick<Console, "warn">,
+  warn: Warn,
 ): Promise<PermissionAnswer> {
   let decision: PermissionDecision;
   try {
     decision = typeof policy === "function" ? await policy(request) : policy;
   } catch (error) {
-    logger.warn(`opencode-turns: the permission policy threw; rejecting the ask: ${(error as Error).message}`);
+    warn(`opencode-turns: the permission policy threw; rejecting the ask: ${reasonOf(error)}`);
     decision = "reject";
   }
   // A bare reject carries a message so the model is told and continues; without one opencode stops the turn.
@@ -31,13 +33,13 @@ export async function decidePermission(
 export async function decideQuestion(
   policy: ResolvedConfig["questions"],
   request: QuestionRequest,
-  logger: Pick<Console, "warn">,
+  warn: Warn,
 ): Promise<string[][] | "reject"> {
   if (policy === "reject") return "reject";
   try {
     return await policy(request);
   } catch (error) {
-    logger.warn(`opencode-turns: the question policy threw; rejecting the question: ${(error as Error).message}`);
+    warn(`opencode-turns: the question policy threw; rejecting the question: ${reasonOf(error)}`);
     return "reject";
   }
 }

@@ -1,9 +1,17 @@
+import { asHostCall } from "./host-calls.js";
 import type { Reply } from "./replies.js";
+import { reasonOf } from "./turn-error.js";
 
 /** Receives every reply, one call each, in order; a returned promise is awaited before the next. */
 export type Sink = (reply: Reply) => void | Promise<void>;
 
-/** Hands replies to the sink one at a time, in order, awaiting each; a throwing sink is logged. */
+/** Where warnings go; a logger that throws or has no `warn` is not allowed to break a turn. */
+export type Warn = (message: string) => void;
+
+/**
+ * Hands an adapter's replies to the sink one at a time, in order, awaiting each; a throwing sink is
+ * logged. One queue per adapter, so replies of consecutive turns never reach the sink at once.
+ */
 export class ReplyQueue {
   private readonly items: Reply[] = [];
   private next = 0;
@@ -12,8 +20,14 @@ export class ReplyQueue {
 
   constructor(
     private readonly sink: Sink,
-    private readonly logger: Pick<Console, "warn">,
-  ) {}
+    private readonly warn: Warn,
+    owner: object,
+  ) {
+    this.#owner = owner;
+  }
+
+  /** Whose host calls the sink calls are (see host-calls.ts); private, so the adapter serializes without a cycle. */
+  readonly #owner: object;
 
   push(replies: readonly Reply[]): void {
     if (replies.length === 0) return;
@@ -32,16 +46,31 @@ export class ReplyQueue {
   private async drain(): Promise<void> {
     try {
       while (this.next < this.items.length) {
-        const reply = this.items[this.next++]!;
+        const reply = this.items[this.next]!;
+        // Delivered replies are not kept: a long-lived adapter's queue stays as small as its backlog.
+        this.items[this.next++] = undefined as never;
         try {
-          const pending = this.sink(reply);
+          const pending = asHostCall(this.#owner, () => this.sink(reply));
           if (pending !== undefined) await pending;
         } catch (error) {
-          this.logger.warn(`opencode-turns: the sink threw on a ${reply.kind} reply; the turn goes on: ${(error as Error)?.message ?? error}`);
+          this.warn(`opencode-turns: the sink threw on a ${reply.kind} reply; the turn goes on: ${reasonOf(error)}`);
         }
       }
+      this.items.length = 0;
+      this.next = 0;
     } finally {
       this.active = false;
     }
   }
+}
+
+/** A warn that never throws and never shows a secret, whatever logger the host gave. */
+export function safeWarn(logger: unknown, redact: (text: string) => string): Warn {
+  return (message) => {
+    try {
+      (logger as Pick<Console, "warn">).warn(redact(message));
+    } catch {
+      // A broken logger loses the warning; the turn and the host's process go on.
+    }
+  };
 }

@@ -16,3 +16,12 @@ export function asTurnError(error: unknown): TurnError {
   const message = error instanceof Error ? error.message : String(error);
   return new TurnError("internal", `Unexpected failure: ${message}`);
 }
+
+/** What went wrong, as text, whatever was thrown (null, an object whose `message` getter throws...). */
+export function reasonOf(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return "an unprintable value was thrown";
+  }
+}

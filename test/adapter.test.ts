@@ -118,11 +118,11 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     expect(server.prompts).toHaveLength(0);
   });
 
-  it("any other refusal of /event is a clear error, not a hang", async () => {
+  it("any other refusal of /event is `unreachable` with the status, not a hang", async () => {
     const server = await fake({ eventStatus: 503 });
     const { adapter } = adapterFor(server);
     const result = await adapter.prompt("hi");
-    expect(result).toMatchObject({ outcome: "error", code: "internal", error: expect.stringContaining("HTTP 503") });
+    expect(result).toMatchObject({ outcome: "error", code: "unreachable", error: expect.stringContaining("HTTP 503") });
   });
 
   it("an unknown configured session is `session_not_found`", async () => {
@@ -478,7 +478,7 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
 
   it("attachments become opencode file parts; invalid ones are a `bad_request` before anything is sent", async () => {
     const server = await fake({ onPrompt: (p) => answer(p, ["seen"]) });
-    const { adapter } = adapterFor(server);
+    const { adapter } = adapterFor(server, { attachmentSchemes: ["data", "https"] });
     const data = Buffer.from("hello file").toString("base64");
     await adapter.prompt("read this", undefined, { attachments: [{ mime: "text/plain", data, filename: "note.txt" }, { mime: "image/png", url: "https://example.com/a.png" }] });
     expect(server.prompts[0]!.body.parts).toEqual([
@@ -566,7 +566,8 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     expect(await adapter.prompt("hi")).toMatchObject({ outcome: "final", content: "ab" });
     await closing;
     expect(await adapter.prompt("again")).toMatchObject({ outcome: "error", code: "closed" });
-    expect(kinds(replies)).toEqual(["delta", "delta", "final", "error"]);
+    // After close() results do not wait for the sink: the reply follows once the sink's call returns.
+    await vi.waitFor(() => expect(kinds(replies)).toEqual(["delta", "delta", "final", "error"]));
   });
 
   it("close() called twice resolves both only once everything is released", async () => {

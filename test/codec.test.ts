@@ -188,6 +188,23 @@ describe("rule 1: reasoning is classified by its part type, never by the delta's
     expect(show(replies)).toEqual(["reasoning:early ", "reasoning:thought", "delta:text ", "delta:more", "final:text more"]);
   });
 
+  it("holding an early delta copies nothing already held: each keeps the list before it as its tail (linear, not quadratic)", () => {
+    let state = feed([E.userMessage(S, U), E.assistantMessage(S, A, U)]).state;
+    const words = Array.from({ length: 5_000 }, (_, i) => `w${i} `);
+    for (const word of words) {
+      const before = state.earlyDeltas.get("p_late");
+      state = feed([E.delta(S, A, "p_late", word)], state).state;
+      const held = state.earlyDeltas.get("p_late")!;
+      // The new delta is one node in front of the old list, which is the very same object.
+      expect(held.before).toBe(before);
+      expect(held.delta).toBe(word);
+    }
+    const { replies } = feed([E.partOpened(S, A, "p_late", "text"), E.idle(S)], state);
+    expect(replies).toHaveLength(words.length + 1);
+    expect(replies.slice(0, 3).map((r) => r.kind === "delta" && r.content)).toEqual(["w0 ", "w1 ", "w2 "]);
+    expect(replies.at(-1)).toEqual({ kind: "final", trace_id: "trace-1", content: words.join("") });
+  });
+
   it("a closed part brings the text its deltas missed, once", () => {
     const { replies } = feed([
       E.userMessage(S, U),

@@ -63,7 +63,8 @@ const RECEIVING = { live: { streaming: "receiving" } };
 const CANCELLING = { live: { streaming: "cancelling" } };
 const RECONNECTING = { live: { streaming: "reconnecting" } };
 const ANSWERING = { live: { streaming: "answeringAsk" } };
-const PROMPTING = { live: "prompting" };
+const PROMPTING = { live: { prompting: "sending" } };
+const PROMPTING_STOPPED = { live: { prompting: "stopping" } };
 
 /** No session yet (ensureSession runs) and a small retry cap. */
 const INPUT: TurnInput = {
@@ -509,7 +510,7 @@ describe("turn machine: behaviour with fake actors", () => {
     const prompt = h.running("sendPrompt");
     h.actor.send({ type: "CANCEL" });
     // Still posting: the abort must not overtake the prompt.
-    expect(h.value()).toEqual(PROMPTING);
+    expect(h.value()).toEqual(PROMPTING_STOPPED);
     expect(prompt.signal.aborted).toBe(false);
     expect(h.invoked("abortSession")).toHaveLength(0);
     await settle(prompt, { output: undefined });
@@ -690,6 +691,28 @@ describe("turn machine: a stop respects the state it interrupts", () => {
     await settle(prompt, { output: undefined });
     expect(h.value()).toEqual(CANCELLING);
     expect(h.invoked("abortSession")).toHaveLength(1);
+  });
+
+  it("a stop while prompting does not wait past the grace for a prompt whose answer never ends", async () => {
+    const h = harness();
+    await toPrompting(h);
+    const prompt = h.running("sendPrompt");
+    h.actor.send({ type: "CANCEL" });
+    h.clock.fire(GRACE_MS);
+    expect(h.value()).toBe("errored");
+    expect(prompt.signal.aborted).toBe(true);
+    expect(h.abandoned).toBe(1);
+    expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "aborted", error: "The turn was cancelled by the host." }]);
+    assertContract(h);
+  });
+
+  it("a prompt whose answer fails asks opencode to stop the turn it may have started", async () => {
+    const h = harness();
+    await toPrompting(h);
+    await settle(h.running("sendPrompt"), { error: new TurnError("unreachable", "the answer never ended") });
+    expect(h.value()).toBe("errored");
+    expect(h.abandoned).toBe(1);
+    expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "unreachable", error: "the answer never ended" }]);
   });
 
   it("a second stop while cancelling neither re-sends the abort nor restarts the abort grace", async () => {

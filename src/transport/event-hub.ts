@@ -136,8 +136,8 @@ export class EventHub {
       const body = await this.http.openEvents(connection.controller.signal);
       const frames = new SseFrames();
       for await (const chunk of body) {
-        watchdog.refresh();
-        this.dispatch(frames.push(chunk as Uint8Array), connection, connectTimer);
+        // The watchdog counts events, not bytes: comments, frames that are not JSON, or a line that never ends are silence.
+        if (this.dispatch(frames.push(chunk as Uint8Array), connection, connectTimer) > 0) watchdog.refresh();
       }
       ending = new TurnError("stream_lost", `The event stream from opencode at ${origin} ended`);
     } catch (error) {
@@ -159,7 +159,9 @@ export class EventHub {
     for (const listener of connection.served) if (this.listeners.has(listener)) listener.lost(ending);
   }
 
-  private dispatch(frames: string[], connection: Connection, connectTimer: NodeJS.Timeout): void {
+  /** Routes the events of `frames`; returns how many were events (JSON) at all. */
+  private dispatch(frames: string[], connection: Connection, connectTimer: NodeJS.Timeout): number {
+    let events = 0;
     for (const data of frames) {
       let event: unknown;
       try {
@@ -168,6 +170,7 @@ export class EventHub {
         this.stats.malformed++;
         continue;
       }
+      events++;
       const sessionId = sessionIdOf(event);
       if (sessionId === undefined) {
         if ((event as { type?: unknown } | null)?.type === "server.connected" && !connection.connected) {
@@ -187,6 +190,7 @@ export class EventHub {
     }
     // Chunks that arrive together are handed over together: one machine transition for all of them.
     if (this.pending.size > 0) this.flushTimer ??= setImmediate(this.flush);
+    return events;
   }
 
   private readonly flush = (): void => {

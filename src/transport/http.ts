@@ -1,4 +1,5 @@
-import { Pool, errors as undiciErrors } from "undici";
+import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
+import { credentialForms, redactor } from "../redact.js";
 import { TurnError } from "../turn-error.js";
 
 /** Where an opencode server is and how to talk to it. */
@@ -8,6 +9,8 @@ export interface ServerTarget {
   password: string | undefined;
   directory: string | undefined;
   connectTimeoutMs: number;
+  /** The whole body of an answer (not of the event stream) must arrive within this. */
+  bodyTimeoutMs: number;
 }
 
 export interface RequestOptions {
@@ -19,12 +22,6 @@ export interface RequestOptions {
   missingIsFine?: boolean;
 }
 
-/**
- * A body that stalls this long is dead. Every call a turn makes answers small and at once, except
- * the stored messages read after a gap, which can be a whole session's history: a minute leaves
- * room for that on a busy server and still ends a hung read.
- */
-const BODY_TIMEOUT_MS = 60_000;
 /** The server's own text in an error reply is clipped here: enough for its message, not for an HTML page. */
 const MESSAGE_LIMIT = 300;
 /**
@@ -32,6 +29,10 @@ const MESSAGE_LIMIT = 300;
  * half a minute keeps the connection between them without holding sockets for idle hosts.
  */
 const KEEP_ALIVE_MS = 30_000;
+/** Of an error answer only the message is used: more than this is not read. */
+const ERROR_BODY_LIMIT = 64 * 1024;
+/** How long close() lets requests still in flight (an abort sent on the way out) finish before it cuts them. */
+const CLOSE_GRACE_MS = 2_000;
 
 /**
  * The HTTP side of one opencode server: an undici pool with keep-alive, Basic auth on every request,
@@ -45,6 +46,8 @@ export class OpencodeHttp {
   private readonly pool: Pool;
   /** A private field: it carries the credentials, which must not show when the object is inspected. */
   readonly #headers: Record<string, string>;
+  /** Removes the credentials from a text (a server may echo the request's headers in an error). */
+  readonly redact: (text: string) => string;
 
   constructor({ password, ...target }: ServerTarget) {
     this.target = target;
@@ -55,6 +58,7 @@ export class OpencodeHttp {
       connect: { timeout: target.connectTimeoutMs },
       keepAliveTimeout: KEEP_ALIVE_MS,
     });
+    this.redact = redactor(credentialForms(target.username, password));
     this.#headers = { accept: "application/json" };
     if (password !== undefined) {
       this.#headers.authorization = `Basic ${Buffer.from(`${target.username}:${password}`).toString("base64")}`;
@@ -75,9 +79,9 @@ export class OpencodeHttp {
         signal: options.signal,
         // A server that accepts the connection but never answers is as dead as one that refuses it.
         headersTimeout: this.target.connectTimeoutMs,
-        bodyTimeout: BODY_TIMEOUT_MS,
+        bodyTimeout: this.target.bodyTimeoutMs,
       });
-      text = await response.body.text();
+      text = await this.readBody(response.body, `${method} ${path}`, response.statusCode >= 300 ? ERROR_BODY_LIMIT : Infinity);
     } catch (error) {
       throw this.transportError(error, `${method} ${path}`);
     }
@@ -87,7 +91,10 @@ export class OpencodeHttp {
     try {
       return JSON.parse(text);
     } catch {
-      throw new TurnError("internal", `opencode answered ${method} ${path} with a body that is not JSON: ${clip(text)}`);
+      throw new TurnError(
+        "unreachable",
+        `opencode at ${this.origin} answered ${method} ${path} with a body that is not JSON (${this.redact(clip(text))}); is baseUrl an opencode server?`,
+      );
     }
   }
 
@@ -108,14 +115,49 @@ export class OpencodeHttp {
       throw this.transportError(error, "GET /event");
     }
     if (response.statusCode !== 200) {
-      const text = await response.body.text().catch(() => "");
+      const text = await this.readBody(response.body, "GET /event", ERROR_BODY_LIMIT).catch(() => "");
       throw this.statusError(response.statusCode, text, "GET /event");
     }
     return response.body;
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  /**
+   * Closes the pool once the requests in flight are done, or cuts them after a short grace: a server
+   * that drips an answer must not hold close() open.
+   */
+  async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<"cut">((resolve) => (timer = setTimeout(() => resolve("cut"), Math.min(CLOSE_GRACE_MS, this.target.connectTimeoutMs))));
+    const ended = await Promise.race([this.pool.close().then(() => "closed" as const), grace]);
+    clearTimeout(timer);
+    if (ended === "cut") await this.pool.destroy();
+  }
+
+  /**
+   * Reads a body whole within the body timeout, counted from the headers (undici's own timeout is
+   * between chunks, so a server that drips a byte at a time would never trip it). Past `limit`
+   * bytes the rest is not read.
+   */
+  private async readBody(body: Dispatcher.ResponseData["body"], what: string, limit: number): Promise<string> {
+    const ms = this.target.bodyTimeoutMs;
+    const timer = setTimeout(() => {
+      body.destroy(new TurnError("unreachable", `opencode at ${this.origin} sent the headers of ${what} but not the whole answer within ${ms} ms; is the server healthy?`));
+    }, ms);
+    try {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of body) {
+        chunks.push(chunk as Buffer);
+        size += (chunk as Buffer).length;
+        if (size >= limit) {
+          body.destroy();
+          break;
+        }
+      }
+      return Buffer.concat(chunks).toString("utf8");
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private path(path: string): string {
@@ -137,9 +179,12 @@ export class OpencodeHttp {
     if ((error as { name?: string }).name === "AbortError" || error instanceof undiciErrors.RequestAbortedError) {
       return new TurnError("aborted", `${what} was cancelled`);
     }
+    if (error instanceof undiciErrors.BodyTimeoutError) {
+      return new TurnError("unreachable", `opencode at ${where} stopped sending its answer to ${what} for ${this.target.bodyTimeoutMs} ms; is the server healthy?`);
+    }
     const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
     const reason = code ?? (error instanceof Error ? error.message : String(error));
-    return new TurnError("unreachable", `Cannot reach opencode at ${where} (${reason}); is the server running and the URL right?`);
+    return new TurnError("unreachable", `Cannot reach opencode at ${where} (${this.redact(reason)}); is the server running and the URL right?`);
   }
 
   private statusError(status: number, body: string, what: string, sessionId?: string): TurnError {
@@ -149,12 +194,24 @@ export class OpencodeHttp {
         `opencode at ${this.origin} rejected the credentials (HTTP ${status}); check the server password (OPENCODE_SERVER_PASSWORD) and username.`,
       );
     }
-    const message = serverMessage(body);
+    const message = this.redact(serverMessage(body));
+    if (what === "GET /event") {
+      // Without its event stream nothing can be done: whatever the status, the server is not usable here.
+      return status === 404
+        ? new TurnError("unreachable", `${this.origin} has no opencode event stream (GET /event: HTTP 404); is baseUrl an opencode server?`)
+        : new TurnError("unreachable", `opencode at ${this.origin} did not open its event stream (HTTP ${status}): ${message}`);
+    }
     if (status === 404 && sessionId !== undefined) {
       return new TurnError("session_not_found", `opencode at ${this.origin} has no session ${sessionId} (HTTP 404); create a new one or check the id.`);
     }
+    if (status === 404) {
+      return new TurnError("unreachable", `${this.origin} does not know ${what} (HTTP 404); is baseUrl an opencode server of a supported version?`);
+    }
     if (status >= 400 && status < 500) {
       return new TurnError("bad_request", `opencode refused ${what} (HTTP ${status}): ${message}`);
+    }
+    if (status === 502 || status === 503 || status === 504) {
+      return new TurnError("unreachable", `opencode at ${this.origin} is not available (HTTP ${status} on ${what}): ${message}`);
     }
     return new TurnError("internal", `opencode failed on ${what} (HTTP ${status}): ${message}`);
   }
