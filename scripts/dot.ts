@@ -35,15 +35,16 @@ export function toDot(machine: AnyStateMachine): string {
   const details = (n: AnyStateNode) => [...(graph.invokes.get(n) ?? []).map((i) => `invokes ${i}`), ...(graph.internal.get(n) ?? [])];
 
   const startOf = (n: AnyStateNode) => `${idOf(n) || "root"}__start`;
-  // A final state reached from inside a composite state is drawn again there (dashed), so the edges
-  // stay short instead of running around every box on the way out.
+  // A final state is drawn again (dashed) beside each state that ends there, inside the same box (at
+  // the top for the states before \`live\`), so the edges stay short instead of running around every
+  // box on the way down; only the outermost box's own exits reach the real one.
   const proxies = new Map<AnyStateNode, Map<string, AnyStateNode>>();
   const targetOf = (e: Edge): string => {
     const cluster = e.from.parent;
     // Into a composite state: to its start marker, the way it is entered.
     if (isComposite(e.to)) return startOf(e.to);
-    if (e.to.type !== "final" || isComposite(e.from) || cluster === undefined || cluster === e.to.parent) return idOf(e.to);
-    const id = `${idOf(e.to)}__in_${idOf(cluster)}`;
+    if (e.to.type !== "final" || cluster === undefined || (isComposite(e.from) && cluster === e.to.parent)) return idOf(e.to);
+    const id = `${idOf(e.to)}__in_${idOf(cluster) || "root"}`;
     proxies.set(cluster, (proxies.get(cluster) ?? new Map()).set(id, e.to));
     return id;
   };
