@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { EventHub, type HubListener } from "../src/transport/event-hub.js";
+import { EventHub, peekSessionId, type HubListener } from "../src/transport/event-hub.js";
 import type { OpencodeHttp } from "../src/transport/http.js";
 import type { TurnError } from "../src/turn-error.js";
 import * as E from "./fixtures/events.js";
@@ -187,5 +187,34 @@ describe("EventHub", () => {
     await hub.connect();
     await new Promise((resolve) => setTimeout(resolve, 120));
     expect(a.losses.map((e) => [e.code, e.message.includes("heartbeat")])).toEqual([["stream_lost", true]]);
+  });
+
+  it("parses a frame whose session ids disagree, so an event of ours is not skipped for another id inside it", async () => {
+    const { hub, body } = hubWithScriptedServer();
+    hubs.push(hub);
+    const a = recorder();
+    hub.subscribe("ses_a", a);
+    await hub.connect();
+    body().raw(`data: ${JSON.stringify({ type: "message.part.updated", properties: { part: { sessionID: "ses_other" }, sessionID: "ses_a" } })}\n\n`);
+    body().frame(E.delta("ses_other", "m", "p", "not ours"));
+    await tick();
+    await tick();
+    expect(a.types()).toEqual(["message.part.updated@ses_a"]);
+  });
+});
+
+describe("peekSessionId", () => {
+  it("reads the session of a frame without parsing it, when every sessionID in it agrees", () => {
+    expect(peekSessionId(JSON.stringify(E.delta("ses_a", "m", "p", "x")))).toBe("ses_a");
+    expect(peekSessionId(JSON.stringify(E.partClosed("ses_a", "m", "p", "text", "x")))).toBe("ses_a");
+    expect(peekSessionId(JSON.stringify(E.heartbeat()))).toBeUndefined();
+    expect(peekSessionId(JSON.stringify({ properties: { sessionID: "ses_a", part: { sessionID: "ses_b" } } }))).toBeUndefined();
+    expect(peekSessionId(JSON.stringify({ properties: { sessionID: "ses_a", part: { sessionID: "ses_ab" } } }))).toBeUndefined();
+  });
+
+  it("is not fooled by a text that spells a sessionID key: inside a JSON string its quotes are escaped", () => {
+    const text = '"sessionID":"ses_b"';
+    expect(peekSessionId(JSON.stringify(E.delta("ses_a", "m", "p", text)))).toBe("ses_a");
+    expect(peekSessionId(JSON.stringify({ type: "x", properties: { delta: text } }))).toBeUndefined();
   });
 });

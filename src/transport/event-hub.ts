@@ -66,6 +66,8 @@ export class EventHub {
     return () => {
       this.pending.delete(listener);
       this.listeners.delete(listener);
+      // A connection that was cut before lets go of its served set when its run ends; the current one lives on.
+      this.connection?.served.delete(listener);
       if (!listeners.delete(listener) || listeners.size > 0) return;
       this.routes.delete(sessionId);
       for (const [child, root] of this.rootOf) if (root === sessionId) this.rootOf.delete(child);
@@ -163,6 +165,7 @@ export class EventHub {
   private dispatch(frames: string[], connection: Connection, connectTimer: NodeJS.Timeout): number {
     let events = 0;
     for (const data of frames) {
+      if (this.isForeign(data)) continue;
       let event: unknown;
       try {
         event = JSON.parse(data);
@@ -201,6 +204,17 @@ export class EventHub {
     for (const [listener, batch] of pending) listener.events(batch);
   };
 
+  /**
+   * A frame of a session nobody follows, told without parsing it: on a busy server most frames are
+   * other sessions' deltas, and JSON.parse was most of the hub's time. Session events may reveal a
+   * child of a followed session, so they are always parsed.
+   */
+  private isForeign(data: string): boolean {
+    const sessionId = peekSessionId(data);
+    if (sessionId === undefined || this.routes.has(sessionId) || this.rootOf.has(sessionId)) return false;
+    return !data.includes(SESSION_EVENT);
+  }
+
   /** Routes a child session (found other than by its creation event) to the family of `parentId`. */
   adopt(childId: string, parentId: string): void {
     if (this.routes.has(childId) || this.rootOf.has(childId)) return;
@@ -216,6 +230,30 @@ export class EventHub {
     this.rootOf.set(child, root);
     return this.routes.get(root);
   }
+}
+
+const SESSION_ID_KEY = '"sessionID":"';
+const SESSION_EVENT = '"type":"session.';
+
+/**
+ * The session id of a frame as opencode writes it (`JSON.stringify`: no spaces), if every
+ * `"sessionID"` in it names the same session; undefined when unsure. Inside a JSON string every
+ * quote is escaped, so `"sessionID":"` can only be a key, never part of a text.
+ */
+export function peekSessionId(data: string): string | undefined {
+  let at = data.indexOf(SESSION_ID_KEY);
+  if (at < 0) return undefined;
+  let start = at + SESSION_ID_KEY.length;
+  let end = data.indexOf('"', start);
+  if (end < 0) return undefined;
+  const id = data.slice(start, end);
+  if (id.includes("\\")) return undefined;
+  while ((at = data.indexOf(SESSION_ID_KEY, end)) >= 0) {
+    start = at + SESSION_ID_KEY.length;
+    end = data.indexOf('"', start);
+    if (end - start !== id.length || !data.startsWith(id, start)) return undefined;
+  }
+  return id;
 }
 
 interface SharedHub {

@@ -1,0 +1,183 @@
+import { PerformanceObserver } from "node:perf_hooks";
+import { createParser } from "eventsource-parser";
+import { request } from "undici";
+import { newMessageId } from "../src/message-id.js";
+
+/** One line of bench/results.json. `ratio` reads as the row's `better` says. */
+export interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number | null;
+  ratio: number | null;
+  /** What the ratio compares and which way is better, and the issue's target. */
+  note: string;
+}
+
+/** How big a run is: `tiny` is what the test suite runs, to prove every bench still works. */
+export interface Size {
+  tiny: boolean;
+  rounds: number;
+}
+
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+export const percentile = (xs: readonly number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+};
+
+export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+const gcFn = (globalThis as { gc?: () => void }).gc;
+export function gc(): void {
+  if (gcFn === undefined) throw new Error("run with node --expose-gc (npm run bench)");
+  gcFn();
+}
+
+/** Total GC pause time observed so far, in ms (PerformanceObserver 'gc' entries). */
+let gcPauseMs = 0;
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcPauseMs += entry.duration;
+});
+gcObserver.observe({ entryTypes: ["gc"] });
+export const stopGcObserver = () => gcObserver.disconnect();
+
+export interface Cost {
+  /** Process CPU time (user + system), ms. */
+  cpuMs: number;
+  /** GC pauses during the run, ms. */
+  gcMs: number;
+}
+
+/** CPU and GC pause time of `run`, after a full GC so one run's garbage is not billed to the next. */
+export async function cost(run: () => Promise<unknown>): Promise<Cost> {
+  gc();
+  // GC entries are delivered asynchronously: let the full GC above be counted before the mark.
+  await new Promise((resolve) => setImmediate(resolve));
+  const gcBefore = gcPauseMs;
+  const before = process.cpuUsage();
+  await run();
+  const used = process.cpuUsage(before);
+  await new Promise((resolve) => setImmediate(resolve));
+  return { cpuMs: (used.user + used.system) / 1000, gcMs: gcPauseMs - gcBefore };
+}
+
+/**
+ * Rounds of every variant, the order rotating each round so a burst of load from elsewhere hits
+ * them all alike; one warm-up round first. Returns each variant's costs, one per round.
+ */
+export async function rounds<K extends string>(size: Size, variants: Record<K, () => Promise<unknown>>): Promise<Record<K, Cost[]>> {
+  const names = Object.keys(variants) as K[];
+  const out = Object.fromEntries(names.map((n) => [n, [] as Cost[]])) as Record<K, Cost[]>;
+  for (let r = -1; r < size.rounds; r++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + Math.max(r, 0)) % names.length]!;
+      const c = await cost(variants[name]);
+      if (r >= 0) out[name].push(c);
+    }
+  }
+  return out;
+}
+
+/** Median over rounds of baseline CPU / candidate CPU in the same round. */
+export function pairedRatio(baseline: readonly Cost[], candidate: readonly Cost[]): number {
+  return median(baseline.map((b, i) => b.cpuMs / candidate[i]!.cpuMs));
+}
+
+export const cpu = (costs: readonly Cost[]) => median(costs.map((c) => c.cpuMs));
+export const gcPause = (costs: readonly Cost[]) => median(costs.map((c) => c.gcMs));
+
+export interface Server {
+  url: string;
+  password: string;
+}
+
+export const authorization = (password: string) => `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}`;
+
+/** Creates a session with undici directly. */
+export async function createSession(server: Server): Promise<string> {
+  const res = await request(`${server.url}/session`, {
+    method: "POST",
+    headers: { authorization: authorization(server.password), "content-type": "application/json" },
+    body: "{}",
+  });
+  return ((await res.body.json()) as { id: string }).id;
+}
+
+/** Posts a prompt with undici directly: the one call a turn needs besides the stream. */
+export async function postPrompt(server: Server, sessionId: string, text: string): Promise<void> {
+  const res = await request(`${server.url}/session/${sessionId}/prompt_async`, {
+    method: "POST",
+    headers: { authorization: authorization(server.password), "content-type": "application/json" },
+    body: JSON.stringify({ messageID: newMessageId(), parts: [{ type: "text", text }] }),
+  });
+  await res.body.dump();
+  if (res.statusCode >= 300) throw new Error(`prompt_async answered ${res.statusCode}`);
+}
+
+export type Event = { type?: string; properties?: { sessionID?: string; status?: { type?: string } } };
+
+/** The end of a turn on the wire: its session idle again after it was busy. */
+export function turnEnd(sessionId: string): (event: Event) => boolean {
+  let busy = false;
+  return (event) => {
+    if (event.properties?.sessionID !== sessionId) return false;
+    if (event.type === "session.status") {
+      if (event.properties.status?.type === "busy") busy = true;
+      else if (event.properties.status?.type === "idle" && busy) return true;
+    }
+    return event.type === "session.idle" && busy;
+  };
+}
+
+/**
+ * The floor: bare undici + eventsource-parser + JSON.parse of every frame, one `/event` reader.
+ * `onEvent` sees each parsed event; `close()` ends the connection.
+ */
+export async function openRawReader(server: Server, onEvent: (event: Event) => void): Promise<{ close(): void }> {
+  const controller = new AbortController();
+  const res = await request(`${server.url}/event`, {
+    headers: { authorization: authorization(server.password), accept: "text/event-stream" },
+    signal: controller.signal,
+  });
+  let connected!: () => void;
+  const ready = new Promise<void>((resolve) => (connected = resolve));
+  const decoder = new TextDecoder();
+  const parser = createParser({
+    onEvent: (frame) => {
+      const event = JSON.parse(frame.data) as Event;
+      if (event.type === "server.connected") connected();
+      onEvent(event);
+    },
+  });
+  void (async () => {
+    try {
+      for await (const chunk of res.body) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+    } catch {
+      // aborted by close()
+    }
+  })();
+  await ready;
+  return { close: () => controller.abort() };
+}
+
+/** One whole turn through the floor: its own reader, the prompt, every frame parsed until the turn's end. */
+export async function rawTurn(server: Server, sessionId: string, text: string): Promise<number> {
+  let events = 0;
+  let ended!: () => void;
+  const done = new Promise<void>((resolve) => (ended = resolve));
+  const isEnd = turnEnd(sessionId);
+  const reader = await openRawReader(server, (event) => {
+    events++;
+    if (isEnd(event)) ended();
+  });
+  await postPrompt(server, sessionId, text);
+  await done;
+  reader.close();
+  return events;
+}

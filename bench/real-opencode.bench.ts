@@ -1,0 +1,214 @@
+/**
+ * Against the real `opencode serve` (test/fixtures/opencode-server.ts) and the scripted model.
+ *
+ *   latency.added   a delta reaching the sink, after a raw SSE reader on the same server saw it
+ *   latency.own     the same, the raw reader parsing the very chunks the hub gets, as they arrive:
+ *                   what the engine adds, without opencode's lag between its two subscribers
+ *   scale.cpu.nN    client CPU of N concurrent turns, each a turn actor of `provideTurnMachine`:
+ *                   with a hub (one `/event` reader) per turn / all on one shared hub
+ */
+import { createActor, toPromise } from "xstate";
+import { OpenCodeAdapter } from "../src/adapter.js";
+import { newMessageId } from "../src/message-id.js";
+import { EventHub } from "../src/transport/event-hub.js";
+import { OpencodeHttp } from "../src/transport/http.js";
+import { MAX_RECONNECTS, provideTurnMachine } from "../src/turn-actors.js";
+import { startOpencode, type OpencodeServer } from "../test/fixtures/opencode-server.js";
+import { startScriptedModel } from "../test/fixtures/scripted-model.js";
+import { createParser } from "eventsource-parser";
+import { cpu, createSession, openRawReader, pairedRatio, percentile, round, rounds, type Row, type Server, type Size } from "./measure.js";
+
+export interface ScalePoint {
+  turns: number;
+  perTurnReadersMs: number;
+  sharedHubMs: number;
+  ratio: number;
+}
+
+export async function realOpencodeBench(size: Size): Promise<{ rows: Row[]; scale: ScalePoint[] }> {
+  const model = await startScriptedModel();
+  let server: OpencodeServer | undefined;
+  try {
+    server = await startOpencode({ modelUrl: model.url });
+    const rows = [...(await latency(server, size)), ...(await ownLatency(server, size))];
+    const scale = await scaling(server, size);
+    for (const point of scale) {
+      rows.push({
+        name: `scale.cpu.n${point.turns}`,
+        value: point.sharedHubMs,
+        unit: "ms CPU",
+        baseline: point.perTurnReadersMs,
+        ratio: point.ratio,
+        note: `${point.turns} concurrent turns on one real opencode: a hub (an /event reader) per turn CPU / one shared hub CPU, turn actors of provideTurnMachine; higher is better; target at 50 >= 5`,
+      });
+    }
+    return { rows, scale };
+  } finally {
+    await server?.stop();
+    await model.close();
+  }
+}
+
+async function latency(server: OpencodeServer, size: Size): Promise<Row[]> {
+  const sessionId = await createSession(server);
+  const rawSeen = new Map<string, number>();
+  const added: number[] = [];
+  const reader = await openRawReader(server, (event) => {
+    const p = event.properties as { sessionID?: string; delta?: string } | undefined;
+    if (event.type === "message.part.delta" && p?.sessionID === sessionId && p.delta !== undefined) rawSeen.set(p.delta, performance.now());
+  });
+  const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, sessionId }, (reply) => {
+    if (reply.kind !== "delta") return;
+    const seen = rawSeen.get(reply.content);
+    if (seen !== undefined) added.push(performance.now() - seen);
+  });
+  try {
+    // The first turn on a server is slow for reasons of its own (opencode warms up).
+    await adapter.prompt("hello");
+    const turns = size.tiny ? 1 : 6;
+    for (let t = 0; t < turns; t++) {
+      rawSeen.clear();
+      const result = await adapter.prompt("paced");
+      if (result.outcome !== "final") throw new Error(`the paced turn ended with ${result.outcome}`);
+    }
+  } finally {
+    await adapter.close();
+    reader.close();
+  }
+  if (added.length === 0) throw new Error("no delta was seen by both the raw reader and the sink");
+  const note = (p: string) =>
+    `${p} of (sink time - raw reader time) per delta, ${added.length} deltas of paced turns; the raw reader is a second /event connection in the same process; lower is better; target p99 < 1 ms (max ${round(Math.max(...added), 2)} ms)`;
+  return [
+    { name: "latency.added.p50", value: round(percentile(added, 50)), unit: "ms", baseline: null, ratio: null, note: note("p50") },
+    { name: "latency.added.p99", value: round(percentile(added, 99)), unit: "ms", baseline: null, ratio: null, note: note("p99") },
+  ];
+}
+
+async function scaling(server: OpencodeServer, size: Size): Promise<ScalePoint[]> {
+  const points: ScalePoint[] = [];
+  for (const n of size.tiny ? [1, 3] : [1, 10, 50]) {
+    const sessions = await Promise.all(Array.from({ length: n }, () => createSession(server)));
+    const costs = await rounds({ ...size, rounds: size.tiny ? 1 : Math.min(size.rounds, n >= 50 ? 3 : 5) }, {
+      perTurnReaders: () => concurrentTurns(server, sessions, false),
+      sharedHub: () => concurrentTurns(server, sessions, true),
+    });
+    points.push({
+      turns: n,
+      perTurnReadersMs: round(cpu(costs.perTurnReaders), 1),
+      sharedHubMs: round(cpu(costs.sharedHub), 1),
+      ratio: round(pairedRatio(costs.perTurnReaders, costs.sharedHub), 2),
+    });
+  }
+  return points;
+}
+
+/** Runs one turn on each session at once, through the turn machine, with one hub for all (`shared`) or one each. */
+async function concurrentTurns(server: Server, sessions: readonly string[], shared: boolean): Promise<void> {
+  const engine = () => {
+    const hub = new EventHub(new OpencodeHttp({ baseUrl: server.url, username: "opencode", password: server.password, directory: undefined, connectTimeoutMs: 10_000, bodyTimeoutMs: 60_000 }), {
+      heartbeatTimeoutMs: 60_000,
+    });
+    const machine = provideTurnMachine({ hub, decidePermission: async () => ({ reply: "reject" }), decideQuestion: async () => "reject" });
+    return { hub, machine };
+  };
+  const one = shared ? engine() : undefined;
+  const outcomes = await Promise.all(
+    sessions.map(async (sessionId) => {
+      const { hub, machine } = one ?? engine();
+      const actor = createActor(machine, {
+        input: {
+          traceId: sessionId,
+          messageId: newMessageId(),
+          prompt: { parts: [{ type: "text", text: "hello" }] },
+          sessionId,
+          sessionVerified: true,
+          children: [],
+          maxProviderRetries: 3,
+          maxReconnects: MAX_RECONNECTS,
+          graceMs: 10_000,
+        },
+      });
+      const output = toPromise(actor);
+      actor.start();
+      actor.send({ type: "START" });
+      const { outcome } = await output;
+      if (one === undefined) await hub.close();
+      return outcome.kind === "final" ? "final" : `${outcome.code}: ${outcome.error}`;
+    }),
+  );
+  await one?.hub.close();
+  if (outcomes.some((kind) => kind !== "final")) throw new Error(`a concurrent turn ended with ${outcomes.find((kind) => kind !== "final")}`);
+}
+
+/** A connection whose `/event` body is also parsed by a raw reader, chunk by chunk, before the hub sees it. */
+class TeeHttp extends OpencodeHttp {
+  constructor(
+    server: Server,
+    private readonly onDelta: (delta: string) => void,
+  ) {
+    super({ baseUrl: server.url, username: "opencode", password: server.password, directory: undefined, connectTimeoutMs: 10_000, bodyTimeoutMs: 60_000 });
+  }
+
+  override async openEvents(signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    const body = await super.openEvents(signal);
+    const decoder = new TextDecoder();
+    const parser = createParser({
+      onEvent: (frame) => {
+        const event = JSON.parse(frame.data) as { type?: string; properties?: { delta?: string } };
+        if (event.type === "message.part.delta" && event.properties?.delta !== undefined) this.onDelta(event.properties.delta);
+      },
+    });
+    return (async function* () {
+      for await (const chunk of body) {
+        parser.feed(decoder.decode(chunk, { stream: true }));
+        yield chunk;
+      }
+    })();
+  }
+}
+
+async function ownLatency(server: OpencodeServer, size: Size): Promise<Row[]> {
+  const sessionId = await createSession(server);
+  const rawSeen = new Map<string, number>();
+  const added: number[] = [];
+  const hub = new EventHub(new TeeHttp(server, (delta) => rawSeen.set(delta, performance.now())), { heartbeatTimeoutMs: 60_000 });
+  const machine = provideTurnMachine({ hub, decidePermission: async () => ({ reply: "reject" }), decideQuestion: async () => "reject" });
+  const turn = async (text: string) => {
+    const actor = createActor(machine, {
+      input: {
+        traceId: "latency",
+        messageId: newMessageId(),
+        prompt: { parts: [{ type: "text", text }] },
+        sessionId,
+        sessionVerified: true,
+        children: [],
+        maxProviderRetries: 3,
+        maxReconnects: MAX_RECONNECTS,
+        graceMs: 10_000,
+      },
+    });
+    actor.on("replies", ({ replies }) => {
+      const now = performance.now();
+      for (const reply of replies) {
+        const seen = reply.kind === "delta" ? rawSeen.get(reply.content) : undefined;
+        if (seen !== undefined) added.push(now - seen);
+      }
+    });
+    const output = toPromise(actor);
+    actor.start();
+    actor.send({ type: "START" });
+    if ((await output).outcome.kind !== "final") throw new Error("the paced turn did not end with final");
+  };
+  try {
+    const turns = size.tiny ? 1 : 6;
+    for (let t = 0; t < turns; t++) await turn("paced");
+  } finally {
+    await hub.close();
+  }
+  const note = (p: string) =>
+    `${p} of (sink time - raw reader time) per delta, ${added.length} deltas; the raw reader parses the hub's own chunks as they arrive; lower is better (max ${round(Math.max(...added), 2)} ms)`;
+  return [
+    { name: "latency.own.p50", value: round(percentile(added, 50)), unit: "ms", baseline: null, ratio: null, note: note("p50") },
+    { name: "latency.own.p99", value: round(percentile(added, 99)), unit: "ms", baseline: null, ratio: null, note: note("p99") },
+  ];
+}
