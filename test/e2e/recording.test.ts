@@ -50,7 +50,6 @@ describe("recording a real turn and replaying it offline", () => {
     expect(new Set(entries.map((e) => e.turn))).toEqual(new Set([1, 2]));
     expect(readFileSync(file, "utf8")).not.toContain(server.password);
 
-    require("node:fs").copyFileSync(file, "/tmp/rec/turns.jsonl");
     const replayed: Reply[] = [];
     for await (const reply of replay(file)) replayed.push(reply);
     expect(live.map((r) => r.kind)).toEqual(expect.arrayContaining(["reasoning", "tool_call", "tool_result", "delta", "final"]));
