@@ -8,6 +8,7 @@ import { decidePermission, decideQuestion } from "./policies.js";
 import { checkPromptOptions, toFilePart, type Attachment, type TurnPrompt } from "./prompt.js";
 import type { ErrorCode, ModelChange, Reply, TurnResult } from "./replies.js";
 import { ReplyQueue, safeWarn, type Sink, type Warn } from "./reply-queue.js";
+import { claimSession, type SessionClaim } from "./session-claims.js";
 import { SessionWatch } from "./session-watch.js";
 import { acquireHub, type EventHub } from "./transport/event-hub.js";
 import { MAX_RECONNECTS, provideTurnMachine } from "./turn-actors.js";
@@ -48,9 +49,8 @@ export class OpenCodeAdapter {
   private readonly redact: (text: string) => string;
   /** Every reply of every turn goes through it, so two turns never reach the sink at once. */
   private readonly replies: ReplyQueue;
-  /** Settles when close() is called: from then on no result waits for the sink. */
-  private readonly whenClosed: Promise<void>;
-  private markClosed!: () => void;
+  /** Waits cut short by close(): from then on no result waits for the sink or a turn ahead. */
+  private readonly closeWaiters = new Set<() => void>();
   private readonly inspect: AdapterOptions["inspect"];
   private readonly watch: SessionWatch;
   /** The turn machine with this adapter's actors, provided once. */
@@ -60,6 +60,8 @@ export class OpenCodeAdapter {
   private turnsAhead = 0;
   /** Turns never overlap on an adapter, so there is at most one. */
   private running: { actor: TurnActor; finished: Promise<unknown> } | undefined;
+  /** A turn waiting for another adapter's turn on the same session; cancel() ends its wait. */
+  private waiting: { cancelled: boolean; wake(): void } | undefined;
   private readonly counters = { eventsSkipped: 0 };
   /** modelChanges up to here were reported by an earlier turn. */
   private reportedChanges = 0;
@@ -80,7 +82,6 @@ export class OpenCodeAdapter {
     this.redact = this.hub.http.redact;
     this.warn = safeWarn(options.logger ?? console, this.redact);
     this.replies = new ReplyQueue(sink, this.warn, this);
-    this.whenClosed = new Promise((resolve) => (this.markClosed = resolve));
     const baseline = providerID && modelID ? { id: modelID, providerID } : undefined;
     // Between turns nobody else reopens the stream; one try keeps the watch going (a turn retries on its own).
     this.watch = new SessionWatch(this.hub, baseline, () => {
@@ -118,7 +119,7 @@ export class OpenCodeAdapter {
     }
     // Once closed, queued turns stop waiting for the one before (its sink may never settle) and end `closed`.
     this.turnsAhead++;
-    const turn = Promise.race([this.queue, this.whenClosed])
+    const turn = this.untilClosed(this.queue)
       .then(() => this.runTurn(text, trace, options))
       .catch((error: unknown) => this.defect(trace, error))
       .finally(() => this.turnsAhead--);
@@ -133,7 +134,7 @@ export class OpenCodeAdapter {
   private refuseAtOnce(traceId: string, code: ErrorCode, error: string): Promise<TurnResult> {
     const reply: Reply = { kind: "error", trace_id: traceId, error, code };
     if (this.turnsAhead === 0) this.replies.push([reply]);
-    else this.queue = Promise.race([this.queue, this.whenClosed]).then(() => this.replies.push([reply]));
+    else this.queue = this.untilClosed(this.queue).then(() => this.replies.push([reply]));
     // Model changes are left for the turn that runs: this one may be refused in the middle of it.
     return Promise.resolve({ trace_id: traceId, ...(this.sessionId ? { session_id: this.sessionId } : {}), outcome: "error", error, code, model_changes: [], duration_ms: 0 });
   }
@@ -145,6 +146,10 @@ export class OpenCodeAdapter {
 
   /** Cancels the running turn, if any, and resolves once it has ended. */
   async cancel(): Promise<void> {
+    if (this.waiting !== undefined) {
+      this.waiting.cancelled = true;
+      this.waiting.wake();
+    }
     const running = this.running;
     if (running === undefined) return;
     running.actor.send({ type: "CANCEL" });
@@ -162,7 +167,8 @@ export class OpenCodeAdapter {
 
   private async release(): Promise<void> {
     this.closed = true;
-    this.markClosed();
+    for (const wake of this.closeWaiters) wake();
+    this.closeWaiters.clear();
     const running = this.running;
     if (running !== undefined) {
       running.actor.send({ type: "CANCEL", failure: { code: "closed", error: "The adapter was closed during the turn." } });
@@ -178,7 +184,7 @@ export class OpenCodeAdapter {
     const end = async (ending: Ending): Promise<TurnResult> => {
       // The result waits for the sink to take the turn's replies, unless the adapter is closed: a sink
       // that never settles must not hold a closed adapter's prompts.
-      await Promise.race([replies.drained(), this.whenClosed]);
+      await this.untilClosed(replies.drained());
       return this.result(traceId, startedAt, ending);
     };
     const refuse = (code: ErrorCode, error: string): Promise<TurnResult> => {
@@ -191,6 +197,25 @@ export class OpenCodeAdapter {
     const { signal, attachments } = checked;
     if (signal?.aborted) return refuse("aborted", "The turn was cancelled before it started.");
 
+    // Another adapter of this process may be running a turn on this session: this one waits for it.
+    const knownSession = this.sessionId;
+    let claim: SessionClaim | undefined = knownSession === undefined ? undefined : claimSession(this.#config.baseUrl, knownSession);
+    if (claim !== undefined) {
+      const waiting = { cancelled: false, wake: () => {} };
+      const { ready } = claim;
+      await new Promise<void>((resolve) => {
+        waiting.wake = resolve;
+        this.waiting = waiting;
+        void this.untilClosed(ready).then(resolve);
+      });
+      this.waiting = undefined;
+      const gaveUp = this.closed ? "closed" : waiting.cancelled || signal?.aborted ? "aborted" : undefined;
+      if (gaveUp !== undefined) {
+        claim.release();
+        return refuse(gaveUp, gaveUp === "closed" ? "The adapter was closed before the turn started." : "The turn was cancelled before it started.");
+      }
+    }
+
     const actor = createActor(this.machine, { input: this.turnInput(text, traceId, attachments), ...(this.inspect ? { inspect: this.inspect } : {}) });
     /** The terminal reply once the machine has emitted it: a defect after it does not change the turn's end. */
     let terminal: Ending | undefined;
@@ -200,7 +225,11 @@ export class OpenCodeAdapter {
       if (last?.kind === "final") terminal = { outcome: "final", content: last.content, usage: undefined };
       if (last?.kind === "error") terminal = { outcome: "error", error: last.error, code: last.code, usage: undefined };
     });
-    actor.on("session", ({ sessionId }) => this.watch.watch(sessionId));
+    actor.on("session", ({ sessionId }) => {
+      // A session this turn created is claimed as soon as anyone could know its id.
+      claim ??= claimSession(this.#config.baseUrl, sessionId);
+      this.watch.watch(sessionId);
+    });
     const finished = toPromise(actor).then(
       (output): { output: TurnOutput } => ({ output }),
       (error: unknown) => ({ error }),
@@ -233,6 +262,7 @@ export class OpenCodeAdapter {
       this.warn(`opencode-turns: the turn machine failed after the turn ended: ${reason}`);
       return end(terminal);
     } finally {
+      claim?.release();
       this.running = undefined;
       clearTimeout(deadline);
       actor.stop();
@@ -268,11 +298,28 @@ export class OpenCodeAdapter {
     };
   }
 
+  /**
+   * Settles with `wait` (its rejection is swallowed: the turns ahead never reject), or once close()
+   * is called. Not Promise.race with a promise that settles at close: each race would leave a
+   * reaction on it, and with it the turn, for the adapter's whole life.
+   */
+  private untilClosed(wait: Promise<unknown>): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        this.closeWaiters.delete(wake);
+        resolve();
+      };
+      this.closeWaiters.add(wake);
+      wait.then(wake, wake);
+    });
+  }
+
   /** The last line of defence: prompt() resolves even if the engine itself is broken. */
   private async defect(traceId: string, error: unknown): Promise<TurnResult> {
     const message = this.redact(`Internal error in opencode-turns: ${reasonOf(error)}`);
     this.replies.push([{ kind: "error", trace_id: traceId, error: message, code: "internal" }]);
-    await Promise.race([this.replies.drained(), this.whenClosed]);
+    await this.untilClosed(this.replies.drained());
     return { trace_id: traceId, outcome: "error", error: message, code: "internal", model_changes: [], duration_ms: 0 };
   }
 

@@ -371,6 +371,22 @@ export function describeScenarios(version: OpencodeVersion): void {
       expect(new Set(done.map((d) => d.result.session_id)).size).toBe(10);
     });
 
+    it("12c. two adapters of one process on the same session, prompting at once: their turns take turns, and each is whole", async () => {
+      const first = await turn("say hello [id:own0]");
+      const sessionId = first.result.session_id!;
+      const a = adapter({ sessionId });
+      const b = adapter({ sessionId });
+      const [ra, rb] = await Promise.all([a.adapter.prompt("say hello [id:own1]", "own1"), b.adapter.prompt("say hello [id:own2]", "own2")]);
+      expectInvariants({ result: ra, replies: a.replies });
+      expectInvariants({ result: rb, replies: b.replies });
+      expect(ra).toMatchObject({ outcome: "final", content: `${DEFAULT_TEXT} [id:own1]` });
+      expect(rb).toMatchObject({ outcome: "final", content: `${DEFAULT_TEXT} [id:own2]` });
+      // One answer each, in the order the prompts came: nothing folded into the other turn.
+      const answers = (await storedMessages(sessionId)).filter((m) => m.info.role === "assistant");
+      const texts = answers.map((m) => m.parts.filter((p) => p.type === "text").map((p) => p.text).join(""));
+      expect(texts).toEqual([`${DEFAULT_TEXT} [id:own0]`, `${DEFAULT_TEXT} [id:own1]`, `${DEFAULT_TEXT} [id:own2]`]);
+    });
+
     const SLOW_TEXT = Array.from({ length: 40 }, (_, i) => `slow ${i} `).join("");
 
     it("14a. the event stream cut mid-answer (and held off for a second) is reopened and reconciled: final is the whole text", async () => {
