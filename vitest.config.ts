@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 // test/new-user/ runs `npm test` in a fresh clone; that nested run leaves test/new-user/ out, or it
 // would clone again, forever.
 const nested = process.env.OPENCODE_TURNS_NESTED_TEST === "1";
+// The soak (test/soak/) runs many turns on a real opencode: CI sets OPENCODE_TURNS_SOAK=1.
+const soak = process.env.OPENCODE_TURNS_SOAK === "1" && !nested;
 
 export default defineConfig({
   test: {
@@ -16,7 +18,7 @@ export default defineConfig({
         test: {
           name: "suite",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/new-user/**"],
+          exclude: ["test/new-user/**", "test/soak/**"],
           globalSetup: ["test/global-setup.ts"],
         },
       },
@@ -24,6 +26,8 @@ export default defineConfig({
       ...(nested
         ? []
         : [{ extends: true as const, test: { name: "new-user", include: ["test/new-user/**/*.test.ts"], sequence: { groupOrder: 1 } } }]),
+      // Alone, last: its counts of sockets, timers and processes must see nothing of the other tests.
+      ...(soak ? [{ extends: true as const, test: { name: "soak", include: ["test/soak/**/*.test.ts"], sequence: { groupOrder: 2 } } }] : []),
     ],
   },
 });
