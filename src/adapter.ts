@@ -6,13 +6,15 @@ import { newMessageId } from "./message-id.js";
 import { asHostCall, insideHostCall } from "./host-calls.js";
 import { decidePermission, decideQuestion } from "./policies.js";
 import { checkPromptOptions, toFilePart, type Attachment, type TurnPrompt } from "./prompt.js";
+import { withoutSecrets } from "./redact.js";
 import type { ErrorCode, ModelChange, Reply, TurnResult } from "./replies.js";
-import { ReplyQueue, safeWarn, type Sink, type Warn } from "./reply-queue.js";
+import { ReplyQueue, type Sink } from "./reply-queue.js";
 import { claimSession, type SessionClaim } from "./session-claims.js";
 import { SessionWatch } from "./session-watch.js";
 import { acquireHub, type EventHub } from "./transport/event-hub.js";
 import { MAX_RECONNECTS, provideTurnMachine } from "./turn-actors.js";
 import { reasonOf } from "./turn-error.js";
+import { safeWarn, type Warn } from "./warnings.js";
 
 export type { Sink };
 
@@ -60,8 +62,8 @@ export class OpenCodeAdapter {
   private turnsAhead = 0;
   /** Turns never overlap on an adapter, so there is at most one. */
   private running: { actor: TurnActor; finished: Promise<unknown> } | undefined;
-  /** A turn waiting for another adapter's turn on the same session; cancel() ends its wait. */
-  private waiting: { cancelled: boolean; wake(): void } | undefined;
+  /** Aborted by cancel() and close(): a turn waiting for another adapter's turn on the same session gives up. */
+  private waiting: AbortController | undefined;
   private readonly counters = { eventsSkipped: 0 };
   /** modelChanges up to here were reported by an earlier turn. */
   private reportedChanges = 0;
@@ -146,10 +148,7 @@ export class OpenCodeAdapter {
 
   /** Cancels the running turn, if any, and resolves once it has ended. */
   async cancel(): Promise<void> {
-    if (this.waiting !== undefined) {
-      this.waiting.cancelled = true;
-      this.waiting.wake();
-    }
+    this.waiting?.abort();
     const running = this.running;
     if (running === undefined) return;
     running.actor.send({ type: "CANCEL" });
@@ -169,6 +168,7 @@ export class OpenCodeAdapter {
     this.closed = true;
     for (const wake of this.closeWaiters) wake();
     this.closeWaiters.clear();
+    this.waiting?.abort();
     const running = this.running;
     if (running !== undefined) {
       running.actor.send({ type: "CANCEL", failure: { code: "closed", error: "The adapter was closed during the turn." } });
@@ -201,18 +201,13 @@ export class OpenCodeAdapter {
     const knownSession = this.sessionId;
     let claim: SessionClaim | undefined = knownSession === undefined ? undefined : claimSession(this.#config.baseUrl, knownSession);
     if (claim !== undefined) {
-      const waiting = { cancelled: false, wake: () => {} };
-      const { ready } = claim;
-      await new Promise<void>((resolve) => {
-        waiting.wake = resolve;
-        this.waiting = waiting;
-        void this.untilClosed(ready).then(resolve);
-      });
+      const waiting = (this.waiting = new AbortController());
+      const came = await claim.wait(waiting.signal);
       this.waiting = undefined;
-      const gaveUp = this.closed ? "closed" : waiting.cancelled || signal?.aborted ? "aborted" : undefined;
-      if (gaveUp !== undefined) {
+      if (!came || signal?.aborted) {
         claim.release();
-        return refuse(gaveUp, gaveUp === "closed" ? "The adapter was closed before the turn started." : "The turn was cancelled before it started.");
+        if (this.closed) return refuse("closed", "The adapter was closed before the turn started.");
+        return refuse("aborted", "The turn was cancelled before it started.");
       }
     }
 
@@ -336,32 +331,4 @@ export class OpenCodeAdapter {
       duration_ms: Math.round(performance.now() - startedAt),
     };
   }
-}
-
-/**
- * A reply with the server password taken out of the texts the library writes or passes on as data:
- * errors, tool arguments and results (a tool can print the server's environment). Answer text is
- * left as the model wrote it: a secret split across deltas could not be found in each, and redacting
- * some would break `final` = the deltas.
- */
-function withoutSecrets(reply: Reply, redact: (text: string) => string): Reply {
-  switch (reply.kind) {
-    case "error":
-      return { ...reply, error: redact(reply.error) };
-    case "tool_call":
-      return { ...reply, args: redactDeep(reply.args, redact) as Record<string, unknown> };
-    case "tool_result":
-      return { ...reply, result: redactDeep(reply.result, redact) };
-    default:
-      return reply;
-  }
-}
-
-function redactDeep(value: unknown, redact: (text: string) => string): unknown {
-  if (typeof value === "string") return redact(value);
-  if (Array.isArray(value)) return value.map((item) => redactDeep(item, redact));
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactDeep(item, redact)]));
-  }
-  return value;
 }

@@ -1,6 +1,6 @@
 import { DEFAULT_REJECT_MESSAGE, type PermissionDecision, type PermissionReply, type ResolvedConfig } from "./config.js";
 import type { PermissionRequest, QuestionRequest } from "./events.js";
-import type { Warn } from "./reply-queue.js";
+import type { Warn } from "./warnings.js";
 import { reasonOf } from "./turn-error.js";
 
 // The host's answers to opencode's asks. A policy that throws rejects the ask: an unanswered ask

@@ -1,3 +1,5 @@
+import type { Reply } from "./replies.js";
+
 /** What stands in for a credential in any text that leaves the library. */
 export const REDACTED = "[redacted]";
 
@@ -22,4 +24,32 @@ export function redactor(secrets: readonly string[]): (text: string) => string {
     for (const secret of ordered) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return out;
   };
+}
+
+/**
+ * A reply with the server password taken out of the texts the library writes or passes on as data:
+ * errors, tool arguments and results (a tool can print the server's environment). Answer text is
+ * left as the model wrote it: a secret split across deltas could not be found in each, and redacting
+ * some would break `final` = the deltas.
+ */
+export function withoutSecrets(reply: Reply, redact: (text: string) => string): Reply {
+  switch (reply.kind) {
+    case "error":
+      return { ...reply, error: redact(reply.error) };
+    case "tool_call":
+      return { ...reply, args: redactDeep(reply.args, redact) as Record<string, unknown> };
+    case "tool_result":
+      return { ...reply, result: redactDeep(reply.result, redact) };
+    default:
+      return reply;
+  }
+}
+
+function redactDeep(value: unknown, redact: (text: string) => string): unknown {
+  if (typeof value === "string") return redact(value);
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, redact));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactDeep(item, redact)]));
+  }
+  return value;
 }

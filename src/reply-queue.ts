@@ -1,12 +1,10 @@
 import { asHostCall } from "./host-calls.js";
 import type { Reply } from "./replies.js";
 import { reasonOf } from "./turn-error.js";
+import type { Warn } from "./warnings.js";
 
 /** Receives every reply, one call each, in order; a returned promise is awaited before the next. */
 export type Sink = (reply: Reply) => void | Promise<void>;
-
-/** Where warnings go; a logger that throws or has no `warn` is not allowed to break a turn. */
-export type Warn = (message: string) => void;
 
 /**
  * Hands an adapter's replies to the sink one at a time, in order, awaiting each; a throwing sink is
@@ -62,15 +60,4 @@ export class ReplyQueue {
       this.active = false;
     }
   }
-}
-
-/** A warn that never throws and never shows a secret, whatever logger the host gave. */
-export function safeWarn(logger: unknown, redact: (text: string) => string): Warn {
-  return (message) => {
-    try {
-      (logger as Pick<Console, "warn">).warn(redact(message));
-    } catch {
-      // A broken logger loses the warning; the turn and the host's process go on.
-    }
-  };
 }

@@ -11,6 +11,8 @@ const lastClaims = new Map<string, Promise<void>>();
 export interface SessionClaim {
   /** Settles when every earlier claim on the session has been released. */
   readonly ready: Promise<void>;
+  /** Resolves true once the claim's turn has come, false if `signal` is aborted first. */
+  wait(signal: AbortSignal): Promise<boolean>;
   /** Lets the next claim go; also before `ready`, for a turn that gave up waiting. Idempotent. */
   release(): void;
 }
@@ -28,5 +30,15 @@ export function claimSession(origin: string, sessionId: string): SessionClaim {
   void done.then(() => {
     if (lastClaims.get(key) === done) lastClaims.delete(key);
   });
-  return { ready, release: letGo };
+  const wait = (signal: AbortSignal) =>
+    new Promise<boolean>((resolve) => {
+      if (signal.aborted) return resolve(false);
+      const giveUp = () => resolve(false);
+      signal.addEventListener("abort", giveUp, { once: true });
+      void ready.then(() => {
+        signal.removeEventListener("abort", giveUp);
+        resolve(!signal.aborted);
+      });
+    });
+  return { ready, wait, release: letGo };
 }

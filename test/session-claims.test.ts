@@ -46,6 +46,21 @@ describe("claimSession", () => {
     expect(await settled(next.ready)).toBe(true);
     next.release();
   });
+
+  it("wait() is true once the turn comes, false when given up first (and then the turn is not taken)", async () => {
+    const first = claimSession("http://a", "ses_3");
+    const second = claimSession("http://a", "ses_3");
+    const giveUp = new AbortController();
+    const waited = second.wait(giveUp.signal);
+    giveUp.abort();
+    expect(await waited).toBe(false);
+    expect(await first.wait(new AbortController().signal)).toBe(true);
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(await first.wait(aborted.signal)).toBe(false);
+    first.release();
+    second.release();
+  });
 });
 
 describe("two adapters of one process on one session", () => {
