@@ -3,7 +3,15 @@ import { createInterface, type Interface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { z } from "zod";
 import { OpenCodeAdapter, type Sink } from "./adapter.js";
-import { resolveConfig, type AdapterConfigInput, type PermissionDecision, type QuestionDecision } from "./config.js";
+import {
+  PermissionDecision,
+  QuestionDecision,
+  resolveConfig,
+  SessionId,
+  type AdapterConfigInput,
+  type PermissionMode,
+  type QuestionMode,
+} from "./config.js";
 import { PermissionAsked, QuestionAsked, type PermissionRequest, type QuestionRequest } from "./events.js";
 import { Attachment } from "./prompt.js";
 import { ErrorCode, Reply, TurnResult } from "./replies.js";
@@ -19,7 +27,6 @@ const SessionKey = z
   .string()
   .min(1)
   .describe("Selects an adapter of its own (one opencode session) for this key, created on first use; without it, the bridge's default one.");
-const SessionId = z.string().startsWith("ses", { error: "expected an opencode session id (ses...)" });
 
 export const PromptRequest = z
   .strictObject({
@@ -45,21 +52,11 @@ export const CancelRequest = z
   .strictObject({ op: z.literal("cancel"), id: RequestId.describe("The id of the prompt to cancel, running or queued.") })
   .describe("Cancels a prompt: it ends with an `aborted` error reply and its result.");
 
-const PermissionReply = z.enum(["once", "always", "reject"]);
-export const PermissionAnswer = z.union([
-  PermissionReply,
-  z.strictObject({ reply: PermissionReply, message: z.string().optional().describe("With reject: told to the model, which continues.") }),
-]);
-export const QuestionAnswer = z.union([
-  z.literal("reject"),
-  z.array(z.array(z.string())).describe("One list of chosen option labels per question."),
-]);
-
 export const AnswerRequest = z
   .strictObject({
     op: z.literal("answer"),
     ask_id: z.string().min(1),
-    decision: z.union([PermissionAnswer, QuestionAnswer]).describe("A permission decision for a permission ask, answers for a question ask."),
+    decision: z.union([PermissionDecision, QuestionDecision]).describe("A permission decision for a permission ask, answers for a question ask."),
   })
   .describe("Decides an ask the bridge sent.");
 
@@ -106,9 +103,9 @@ export interface BridgeOptions {
   /** The config of every adapter; its `sessionId` binds the default session. The policies are the bridge's own. */
   config: Omit<AdapterConfigInput, "permissions" | "questions">;
   /** `ask` sends each permission ask to the host and waits for its answer. Default `reject`. */
-  permissions?: "once" | "always" | "reject" | "ask";
+  permissions?: PermissionMode;
   /** `ask` sends each question to the host and waits for its answer. Default `reject`. */
-  questions?: "reject" | "ask";
+  questions?: QuestionMode;
   /** An ask not answered within this is rejected, so a turn never waits on a host that forgot it. */
   askTimeoutMs?: number;
   /** Every reply also goes here, in order and awaited (the webhook). */
@@ -293,7 +290,7 @@ class Bridge {
       void this.write({ ask_id: request.ask_id, error: "No ask with this id is waiting: it was answered, timed out, or its turn ended." });
       return;
     }
-    const decision = (ask.kind === "permission" ? PermissionAnswer : QuestionAnswer).safeParse(request.decision);
+    const decision = (ask.kind === "permission" ? PermissionDecision : QuestionDecision).safeParse(request.decision);
     if (!decision.success) {
       const expected = ask.kind === "permission" ? '"once", "always", "reject" or { reply, message? }' : '"reject" or one list of labels per question';
       void this.write({ ask_id: request.ask_id, error: `A ${ask.kind} ask takes ${expected}; the ask still waits.` });

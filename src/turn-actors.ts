@@ -1,18 +1,18 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromCallback, fromPromise } from "xstate";
 import { turnMachine, type EnsureSessionInput, type TurnEvent } from "../machines/turn.machine.js";
+import type { QuestionDecision } from "./config.js";
 import type { PermissionRequest, QuestionRequest } from "./events.js";
-import type { PermissionAnswer } from "./policies.js";
 import type { EventHub } from "./transport/event-hub.js";
 import * as api from "./transport/opencode-api.js";
+import type { PermissionReplyBody } from "./transport/opencode-api.js";
 import { TurnError } from "./turn-error.js";
 
 /** What the turn machine's actors need from their host: the server's stream and the answers to asks. */
 export interface TurnServices {
   hub: EventHub;
-  decidePermission(request: PermissionRequest): Promise<PermissionAnswer>;
-  /** One list of chosen labels per question, or "reject". */
-  decideQuestion(request: QuestionRequest): Promise<string[][] | "reject">;
+  decidePermission(request: PermissionRequest): Promise<PermissionReplyBody>;
+  decideQuestion(request: QuestionRequest): Promise<QuestionDecision>;
 }
 
 /**
