@@ -15,8 +15,6 @@ import {
 import { PermissionAsked, QuestionAsked, type PermissionRequest, type QuestionRequest } from "./events.js";
 import { Attachment } from "./prompt.js";
 import { ErrorCode, Reply, TurnResult } from "./replies.js";
-import { OpencodeHttp } from "./transport/http.js";
-import * as api from "./transport/opencode-api.js";
 import { asTurnError } from "./turn-error.js";
 
 // The bridge's protocol: one JSON object per line each way. These schemas are its only definition:
@@ -155,7 +153,6 @@ class Bridge {
   private readonly asks = new Map<string, PendingAsk>();
   private readonly logger: Pick<Console, "warn">;
   private readonly askTimeoutMs: number;
-  private http: OpencodeHttp | undefined;
   private lines: Interface | undefined;
   private ending: Promise<void> | undefined;
   private writable = true;
@@ -249,30 +246,32 @@ class Bridge {
     this.enqueue(this.agentFor(request.session ?? DEFAULT_KEY), async (agent) => {
       const closing = () => this.write({ id: request.id, error: "The bridge is closing.", code: "closed" });
       if (this.ending) return closing();
-      const http = (this.http ??= this.openHttp());
-      const known = request.session_id ?? agent.adapter.sessionId;
+      // Binding the key to another session: an adapter of that session, which replaces the key's once
+      // the session is known to exist. Nothing runs on the old one: the agent's work is serialized and this is it.
+      const bound = request.session_id;
+      const adapter = bound === undefined || bound === agent.adapter.sessionId ? agent.adapter : this.createAdapter(() => agent, bound);
       let sessionId: string;
       try {
-        sessionId = known === undefined ? await api.createSession(http, this.options.config.sessionTitle) : await api.getSession(http, known);
+        sessionId = await adapter.ensureSession();
       } catch (error) {
+        if (adapter !== agent.adapter) await adapter.close();
+        if (this.ending) return closing();
         const failure = asTurnError(error);
         return this.write({ id: request.id, error: failure.message, code: failure.code });
       }
-      if (this.ending) return closing();
-      if (sessionId !== agent.adapter.sessionId) {
-        // Nothing runs on the old adapter: the agent's work is serialized and this is it.
+      if (adapter !== agent.adapter) {
+        // end() closed the adapters it knew of; this one it did not.
+        if (this.ending) {
+          await adapter.close();
+          return closing();
+        }
         const old = agent.adapter;
-        agent.adapter = this.createAdapter(() => agent, sessionId);
+        agent.adapter = adapter;
         await old.close();
       }
+      if (this.ending) return closing();
       return this.write({ id: request.id, session_id: sessionId });
     });
-  }
-
-  /** For session requests; turns use their adapter's own connections. */
-  private openHttp(): OpencodeHttp {
-    const { baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs } = resolveConfig(this.options.config);
-    return new OpencodeHttp({ baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs });
   }
 
   private cancel(id: string): void {
@@ -367,7 +366,6 @@ class Bridge {
       const agents = [...this.agents.values()];
       await Promise.all(agents.map((agent) => agent.adapter.close()));
       await Promise.all(agents.map((agent) => agent.tail));
-      await this.http?.close();
       if (closeId !== undefined) await this.write({ id: closeId, closed: true });
     })();
     return this.ending;
