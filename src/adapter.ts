@@ -12,8 +12,8 @@ import { ReplyQueue, type Sink } from "./reply-queue.js";
 import { claimSession, type SessionClaim } from "./session-claims.js";
 import { SessionWatch } from "./session-watch.js";
 import { acquireHub, type EventHub } from "./transport/event-hub.js";
-import { MAX_RECONNECTS, provideTurnMachine } from "./turn-actors.js";
-import { reasonOf } from "./turn-error.js";
+import { findOrCreateSession, MAX_RECONNECTS, provideTurnMachine } from "./turn-actors.js";
+import { asTurnError, reasonOf, TurnError } from "./turn-error.js";
 import { safeWarn, type Warn } from "./warnings.js";
 
 export type { Sink };
@@ -98,9 +98,61 @@ export class OpenCodeAdapter {
     });
   }
 
-  /** The opencode session: the configured one, or the one created by the first turn. */
+  /** The opencode session: the configured one, or the one created by the first turn or ensureSession(). */
   get sessionId(): string | undefined {
     return this.watch.session ?? this.#config.sessionId;
+  }
+
+  /** The session is known to exist: a turn or ensureSession() found or created it, so the next turn need not check. */
+  private get sessionVerified(): boolean {
+    return this.sessionId !== undefined && this.sessionId === this.watch.session;
+  }
+
+  /**
+   * Makes sure the adapter has its opencode session and resolves with its id: the configured one,
+   * checked to exist, or a new one (titled `sessionTitle`), then used by every later turn as if a turn
+   * had created it. It waits for the turns queued before it. Rejects with a `TurnError` whose code
+   * says why (`session_not_found`, `unauthorized`, `unreachable`, `closed`...).
+   */
+  ensureSession(): Promise<string> {
+    if (this.closed) return Promise.reject(new TurnError("closed", "The adapter is closed; create a new one to use a session."));
+    if (insideHostCall(this)) {
+      // Like a prompt there: it would wait for the running turn, and the turn for this call.
+      return Promise.reject(
+        new TurnError("bad_request", "ensureSession() was called from inside this adapter's sink or policy, where it would wait for itself; call it after that call has returned."),
+      );
+    }
+    const found = this.untilClosed(this.queue).then(() => this.establishSession());
+    // The turns after it wait for it, and do not fail with it.
+    this.queue = found.catch(() => undefined);
+    return found;
+  }
+
+  private async establishSession(): Promise<string> {
+    const closedError = () => new TurnError("closed", "The adapter was closed before its session was ready.");
+    if (this.closed) throw closedError();
+    // close() does not wait for a server that is slow to answer.
+    const abandon = new AbortController();
+    const onClose = () => abandon.abort();
+    this.closeWaiters.add(onClose);
+    try {
+      const input = { sessionId: this.sessionId, verified: this.sessionVerified, title: this.#config.sessionTitle };
+      const sessionId = await findOrCreateSession(this.hub.http, input, abandon.signal);
+      if (this.closed) throw closedError();
+      // What a turn does with the session it found or created: the adapter follows it from now on,
+      // on an open stream, so the watch sees its model changes. A stream that does not open is the
+      // next turn's to report.
+      this.watch.watch(sessionId);
+      await this.hub.connect().catch(() => undefined);
+      if (this.closed) throw closedError();
+      return sessionId;
+    } catch (error) {
+      if (this.closed) throw closedError();
+      const failure = asTurnError(error);
+      throw new TurnError(failure.code, this.redact(failure.message));
+    } finally {
+      this.closeWaiters.delete(onClose);
+    }
   }
 
   /** Every model change seen on the session, also between turns, for the host to reconcile. */
@@ -277,13 +329,12 @@ export class OpenCodeAdapter {
       ...(agent ? { agent } : {}),
       ...(system ? { system } : {}),
     };
-    const sessionId = this.sessionId;
     return {
       traceId,
       messageId: newMessageId(),
       prompt,
-      sessionId,
-      sessionVerified: sessionId !== undefined && sessionId === this.watch.session,
+      sessionId: this.sessionId,
+      sessionVerified: this.sessionVerified,
       sessionTitle,
       children: this.watch.children,
       maxProviderRetries,

@@ -3,12 +3,18 @@ import { createInterface, type Interface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { z } from "zod";
 import { OpenCodeAdapter, type Sink } from "./adapter.js";
-import { resolveConfig, type AdapterConfigInput, type PermissionDecision, type QuestionDecision } from "./config.js";
+import {
+  PermissionDecision,
+  QuestionDecision,
+  resolveConfig,
+  SessionId,
+  type AdapterConfigInput,
+  type PermissionMode,
+  type QuestionMode,
+} from "./config.js";
 import { PermissionAsked, QuestionAsked, type PermissionRequest, type QuestionRequest } from "./events.js";
 import { Attachment } from "./prompt.js";
 import { ErrorCode, Reply, TurnResult } from "./replies.js";
-import { OpencodeHttp } from "./transport/http.js";
-import * as api from "./transport/opencode-api.js";
 import { asTurnError } from "./turn-error.js";
 
 // The bridge's protocol: one JSON object per line each way. These schemas are its only definition:
@@ -19,7 +25,6 @@ const SessionKey = z
   .string()
   .min(1)
   .describe("Selects an adapter of its own (one opencode session) for this key, created on first use; without it, the bridge's default one.");
-const SessionId = z.string().startsWith("ses", { error: "expected an opencode session id (ses...)" });
 
 export const PromptRequest = z
   .strictObject({
@@ -45,21 +50,11 @@ export const CancelRequest = z
   .strictObject({ op: z.literal("cancel"), id: RequestId.describe("The id of the prompt to cancel, running or queued.") })
   .describe("Cancels a prompt: it ends with an `aborted` error reply and its result.");
 
-const PermissionReply = z.enum(["once", "always", "reject"]);
-export const PermissionAnswer = z.union([
-  PermissionReply,
-  z.strictObject({ reply: PermissionReply, message: z.string().optional().describe("With reject: told to the model, which continues.") }),
-]);
-export const QuestionAnswer = z.union([
-  z.literal("reject"),
-  z.array(z.array(z.string())).describe("One list of chosen option labels per question."),
-]);
-
 export const AnswerRequest = z
   .strictObject({
     op: z.literal("answer"),
     ask_id: z.string().min(1),
-    decision: z.union([PermissionAnswer, QuestionAnswer]).describe("A permission decision for a permission ask, answers for a question ask."),
+    decision: z.union([PermissionDecision, QuestionDecision]).describe("A permission decision for a permission ask, answers for a question ask."),
   })
   .describe("Decides an ask the bridge sent.");
 
@@ -106,9 +101,9 @@ export interface BridgeOptions {
   /** The config of every adapter; its `sessionId` binds the default session. The policies are the bridge's own. */
   config: Omit<AdapterConfigInput, "permissions" | "questions">;
   /** `ask` sends each permission ask to the host and waits for its answer. Default `reject`. */
-  permissions?: "once" | "always" | "reject" | "ask";
+  permissions?: PermissionMode;
   /** `ask` sends each question to the host and waits for its answer. Default `reject`. */
-  questions?: "reject" | "ask";
+  questions?: QuestionMode;
   /** An ask not answered within this is rejected, so a turn never waits on a host that forgot it. */
   askTimeoutMs?: number;
   /** Every reply also goes here, in order and awaited (the webhook). */
@@ -158,7 +153,6 @@ class Bridge {
   private readonly asks = new Map<string, PendingAsk>();
   private readonly logger: Pick<Console, "warn">;
   private readonly askTimeoutMs: number;
-  private http: OpencodeHttp | undefined;
   private lines: Interface | undefined;
   private ending: Promise<void> | undefined;
   private writable = true;
@@ -252,30 +246,32 @@ class Bridge {
     this.enqueue(this.agentFor(request.session ?? DEFAULT_KEY), async (agent) => {
       const closing = () => this.write({ id: request.id, error: "The bridge is closing.", code: "closed" });
       if (this.ending) return closing();
-      const http = (this.http ??= this.openHttp());
-      const known = request.session_id ?? agent.adapter.sessionId;
+      // Binding the key to another session: an adapter of that session, which replaces the key's once
+      // the session is known to exist. Nothing runs on the old one: the agent's work is serialized and this is it.
+      const bound = request.session_id;
+      const adapter = bound === undefined || bound === agent.adapter.sessionId ? agent.adapter : this.createAdapter(() => agent, bound);
       let sessionId: string;
       try {
-        sessionId = known === undefined ? await api.createSession(http, this.options.config.sessionTitle) : await api.getSession(http, known);
+        sessionId = await adapter.ensureSession();
       } catch (error) {
+        if (adapter !== agent.adapter) await adapter.close();
+        if (this.ending) return closing();
         const failure = asTurnError(error);
         return this.write({ id: request.id, error: failure.message, code: failure.code });
       }
-      if (this.ending) return closing();
-      if (sessionId !== agent.adapter.sessionId) {
-        // Nothing runs on the old adapter: the agent's work is serialized and this is it.
+      if (adapter !== agent.adapter) {
+        // end() closed the adapters it knew of; this one it did not.
+        if (this.ending) {
+          await adapter.close();
+          return closing();
+        }
         const old = agent.adapter;
-        agent.adapter = this.createAdapter(() => agent, sessionId);
+        agent.adapter = adapter;
         await old.close();
       }
+      if (this.ending) return closing();
       return this.write({ id: request.id, session_id: sessionId });
     });
-  }
-
-  /** For session requests; turns use their adapter's own connections. */
-  private openHttp(): OpencodeHttp {
-    const { baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs } = resolveConfig(this.options.config);
-    return new OpencodeHttp({ baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs });
   }
 
   private cancel(id: string): void {
@@ -293,7 +289,7 @@ class Bridge {
       void this.write({ ask_id: request.ask_id, error: "No ask with this id is waiting: it was answered, timed out, or its turn ended." });
       return;
     }
-    const decision = (ask.kind === "permission" ? PermissionAnswer : QuestionAnswer).safeParse(request.decision);
+    const decision = (ask.kind === "permission" ? PermissionDecision : QuestionDecision).safeParse(request.decision);
     if (!decision.success) {
       const expected = ask.kind === "permission" ? '"once", "always", "reject" or { reply, message? }' : '"reject" or one list of labels per question';
       void this.write({ ask_id: request.ask_id, error: `A ${ask.kind} ask takes ${expected}; the ask still waits.` });
@@ -370,7 +366,6 @@ class Bridge {
       const agents = [...this.agents.values()];
       await Promise.all(agents.map((agent) => agent.adapter.close()));
       await Promise.all(agents.map((agent) => agent.tail));
-      await this.http?.close();
       if (closeId !== undefined) await this.write({ id: closeId, closed: true });
     })();
     return this.ending;

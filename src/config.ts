@@ -1,13 +1,35 @@
 import { z } from "zod";
 import type { PermissionRequest, QuestionRequest } from "./events.js";
 
-export type PermissionReply = "once" | "always" | "reject";
+// The shapes of the host's decisions, defined once: the config, the policies and the bridge protocol
+// (whose `--describe` prints them) all use these schemas and the types inferred from them.
+
+/** What opencode is told for a permission ask. */
+export const PermissionReply = z.enum(["once", "always", "reject"]);
+export type PermissionReply = z.infer<typeof PermissionReply>;
 /** The answer to a permission ask; a `message` with `reject` is fed back to the model, which continues. */
-export type PermissionDecision = PermissionReply | { reply: PermissionReply; message?: string };
+export const PermissionDecision = z.union([
+  PermissionReply,
+  z.strictObject({ reply: PermissionReply, message: z.string().optional().describe("With reject: told to the model, which continues.") }),
+]);
+export type PermissionDecision = z.infer<typeof PermissionDecision>;
 export type PermissionPolicy = (request: PermissionRequest) => PermissionDecision | Promise<PermissionDecision>;
 /** One answer (a list of chosen labels) per question, or "reject". */
-export type QuestionDecision = string[][] | "reject";
+export const QuestionDecision = z.union([
+  z.literal("reject"),
+  z.array(z.array(z.string())).describe("One list of chosen option labels per question."),
+]);
+export type QuestionDecision = z.infer<typeof QuestionDecision>;
 export type QuestionPolicy = (request: QuestionRequest) => QuestionDecision | Promise<QuestionDecision>;
+
+/** How the command line and the bridge answer asks: a fixed decision, or `ask` someone (the terminal, the host). */
+export const PermissionMode = z.enum([...PermissionReply.options, "ask"]);
+export type PermissionMode = z.infer<typeof PermissionMode>;
+export const QuestionMode = z.enum(["reject", "ask"]);
+export type QuestionMode = z.infer<typeof QuestionMode>;
+
+/** An opencode session id, as the config, the command line and the bridge protocol take it. */
+export const SessionId = z.string().startsWith("ses", { error: "expected an opencode session id (ses...)" });
 
 const callback = <T>(what: string) =>
   z.custom<T>((value) => typeof value === "function", { message: `expected ${what} or a function` });
@@ -42,7 +64,7 @@ export const AdapterConfig = z
     username: z.string().min(1).optional(),
     password: z.string().optional(),
     directory: z.string().min(1).optional(),
-    sessionId: z.string().startsWith("ses", { error: "expected an opencode session id (ses...)" }).optional(),
+    sessionId: SessionId.optional(),
     sessionTitle: z.string().optional(),
     providerID: z.string().min(1).optional(),
     modelID: z.string().min(1).optional(),
@@ -60,7 +82,7 @@ export const AdapterConfig = z
     // opencode retries a failing provider forever; three retries ride out a blip, not an outage.
     maxProviderRetries: z.number().int().nonnegative().default(3),
     permissions: z
-      .union([z.enum(["once", "always", "reject"]), callback<PermissionPolicy>('"once", "always", "reject"')])
+      .union([PermissionReply, callback<PermissionPolicy>('"once", "always", "reject"')])
       .default("reject"),
     questions: z.union([z.literal("reject"), callback<QuestionPolicy>('"reject"')]).default("reject"),
     attachmentSchemes: z

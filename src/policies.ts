@@ -1,22 +1,17 @@
-import { DEFAULT_REJECT_MESSAGE, type PermissionDecision, type PermissionReply, type ResolvedConfig } from "./config.js";
+import { DEFAULT_REJECT_MESSAGE, type PermissionDecision, type QuestionDecision, type ResolvedConfig } from "./config.js";
 import type { PermissionRequest, QuestionRequest } from "./events.js";
+import type { PermissionReplyBody } from "./transport/opencode-api.js";
 import type { Warn } from "./warnings.js";
 import { reasonOf } from "./turn-error.js";
 
 // The host's answers to opencode's asks. A policy that throws rejects the ask: an unanswered ask
 // would hang the turn.
 
-/** What is posted to `/permission/{id}/reply`. */
-export interface PermissionAnswer {
-  reply: PermissionReply;
-  message?: string;
-}
-
 export async function decidePermission(
   policy: ResolvedConfig["permissions"],
   request: PermissionRequest,
   warn: Warn,
-): Promise<PermissionAnswer> {
+): Promise<PermissionReplyBody> {
   let decision: PermissionDecision;
   try {
     decision = typeof policy === "function" ? await policy(request) : policy;
@@ -29,12 +24,11 @@ export async function decidePermission(
   return typeof decision === "string" ? { reply: decision } : decision;
 }
 
-/** One list of chosen labels per question, or "reject". */
 export async function decideQuestion(
   policy: ResolvedConfig["questions"],
   request: QuestionRequest,
   warn: Warn,
-): Promise<string[][] | "reject"> {
+): Promise<QuestionDecision> {
   if (policy === "reject") return "reject";
   try {
     return await policy(request);

@@ -1,18 +1,19 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromCallback, fromPromise } from "xstate";
 import { turnMachine, type EnsureSessionInput, type TurnEvent } from "../machines/turn.machine.js";
+import type { QuestionDecision } from "./config.js";
 import type { PermissionRequest, QuestionRequest } from "./events.js";
-import type { PermissionAnswer } from "./policies.js";
 import type { EventHub } from "./transport/event-hub.js";
+import type { OpencodeHttp } from "./transport/http.js";
 import * as api from "./transport/opencode-api.js";
+import type { PermissionReplyBody } from "./transport/opencode-api.js";
 import { TurnError } from "./turn-error.js";
 
 /** What the turn machine's actors need from their host: the server's stream and the answers to asks. */
 export interface TurnServices {
   hub: EventHub;
-  decidePermission(request: PermissionRequest): Promise<PermissionAnswer>;
-  /** One list of chosen labels per question, or "reject". */
-  decideQuestion(request: QuestionRequest): Promise<string[][] | "reject">;
+  decidePermission(request: PermissionRequest): Promise<PermissionReplyBody>;
+  decideQuestion(request: QuestionRequest): Promise<QuestionDecision>;
 }
 
 /**
@@ -28,10 +29,7 @@ export function provideTurnMachine({ hub, decidePermission, decideQuestion }: Tu
       },
     },
     actors: {
-      ensureSession: fromPromise<string, EnsureSessionInput>(({ input, signal }) => {
-        if (input.sessionId === undefined) return api.createSession(http, input.title, signal);
-        return input.verified ? Promise.resolve(input.sessionId) : api.getSession(http, input.sessionId, signal);
-      }),
+      ensureSession: fromPromise<string, EnsureSessionInput>(({ input, signal }) => findOrCreateSession(http, input, signal)),
       eventStream: fromCallback<TurnEvent, { sessionId: string }>(({ sendBack, input }) => followSession(hub, input.sessionId, sendBack)),
       sendPrompt: fromPromise(({ input, signal }) => api.promptAsync(http, input.sessionId, { messageID: input.messageId, ...input.prompt }, signal)),
       answerAsk: fromPromise(async ({ input, signal }) => {
@@ -61,6 +59,15 @@ export function provideTurnMachine({ hub, decidePermission, decideQuestion }: Tu
       }),
     },
   });
+}
+
+/**
+ * The body of the machine's `ensureSession` actor (and of `OpenCodeAdapter.ensureSession()`): the
+ * session's id, created with `title` when there is none, checked when it is not known to exist.
+ */
+export function findOrCreateSession(http: OpencodeHttp, { sessionId, verified, title }: EnsureSessionInput, signal?: AbortSignal): Promise<string> {
+  if (sessionId === undefined) return api.createSession(http, title, signal);
+  return verified ? Promise.resolve(sessionId) : api.getSession(http, sessionId, signal);
 }
 
 /**

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { OpenCodeAdapter } from "../src/adapter.js";
 import { MAX_RECONNECTS } from "../src/turn-actors.js";
 import { ConfigError } from "../src/config.js";
+import { TurnError } from "../src/turn-error.js";
 import { Reply, TurnResult } from "../src/replies.js";
 import * as E from "./fixtures/events.js";
 import { FakeOpencode, type FakeOpencodeOptions, type ReceivedPrompt, type Step } from "./fixtures/fake-opencode.js";
@@ -612,6 +613,98 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     await vi.waitFor(() => expect(server.permissionReplies).toEqual([{ id: "per_child", body: { reply: "once" } }]));
     server.release();
     expect(await second).toMatchObject({ outcome: "final", content: "second" });
+  });
+});
+
+describe("OpenCodeAdapter.ensureSession against the loopback stand-in", () => {
+  const sessionRequests = (server: FakeOpencode) =>
+    server.requests.map((r) => `${r.method} ${r.url.split("?")[0]}`).filter((route) => /^(POST \/session|GET \/session\/ses[^/]*)$/.test(route));
+
+  it("creates the session once, with the configured title, and the turns after it use it without checking it again", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["ok"]) });
+    const { adapter } = adapterFor(server, { sessionTitle: "From the host" });
+    expect(await adapter.ensureSession()).toBe("ses_fake1");
+    expect(adapter.sessionId).toBe("ses_fake1");
+    expect(await adapter.ensureSession()).toBe("ses_fake1");
+    expect(await adapter.prompt("hi")).toMatchObject({ outcome: "final", session_id: "ses_fake1" });
+    expect(server.sessionTitles).toEqual(["From the host"]);
+    expect(sessionRequests(server)).toEqual(["POST /session"]);
+  });
+
+  it("the session it created is watched like a turn's: a model switch before any turn is kept and reported", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["ok"]) });
+    const { adapter } = adapterFor(server, { providerID: "p", modelID: "m1" });
+    const sessionId = await adapter.ensureSession();
+    await server.play([E.modelSwitched(sessionId, { id: "m2", providerID: "p" }, 5)]);
+    const change = { providerID: "p", modelID: "m2", source: "model.switched", at: 5 };
+    await vi.waitFor(() => expect(adapter.modelChanges).toEqual([change]));
+    expect((await adapter.prompt("hi")).model_changes).toEqual([change]);
+  });
+
+  it("checks a configured session once; one that does not exist is `session_not_found`, named, and the adapter goes on", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["ok"]) });
+    server.sessions.add("ses_known");
+    const { adapter: known } = adapterFor(server, { sessionId: "ses_known" });
+    expect(await known.ensureSession()).toBe("ses_known");
+    expect(await known.prompt("hi")).toMatchObject({ outcome: "final", session_id: "ses_known" });
+    expect(sessionRequests(server)).toEqual(["GET /session/ses_known"]);
+
+    const { adapter: missing } = adapterFor(server, { sessionId: "ses_missing" });
+    const failure = await missing.ensureSession().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(TurnError);
+    expect(failure).toMatchObject({ code: "session_not_found", message: expect.stringContaining("ses_missing") });
+    expect(await missing.prompt("hi")).toMatchObject({ outcome: "error", code: "session_not_found" });
+  });
+
+  it("its errors carry the contract's code and never the password", async () => {
+    const server = await fake({
+      intercept: (route, res, _body, req) => {
+        if (route !== "POST /session") return false;
+        res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ data: { message: `bad auth ${req.headers.authorization}` } }));
+        return true;
+      },
+    });
+    const { adapter } = adapterFor(server);
+    const failure = (await adapter.ensureSession().catch((error: unknown) => error)) as TurnError;
+    expect(failure).toBeInstanceOf(TurnError);
+    expect(failure.message).toContain("[redacted]");
+    expect(failure.message).not.toContain(server.password);
+    expect(failure.message).not.toContain(Buffer.from(`opencode:${server.password}`).toString("base64"));
+  });
+
+  it("waits for the running turn, and answers the session that turn created", async () => {
+    const server = await fake({ onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), { hold: true }, ...answer(p, ["done"]).slice(1)] });
+    const { adapter } = adapterFor(server);
+    const order: string[] = [];
+    const turn = adapter.prompt("hi").then((result) => (order.push("turn"), result));
+    await vi.waitFor(() => expect(server.prompts).toHaveLength(1));
+    const session = adapter.ensureSession().then((id) => (order.push("session"), id));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(order).toEqual([]);
+    server.release();
+    expect(await session).toBe((await turn).session_id);
+    expect(order).toEqual(["turn", "session"]);
+    expect(sessionRequests(server)).toEqual(["POST /session"]);
+  });
+
+  it("after close() it fails with `closed`, also when close() comes while the server has not answered", async () => {
+    const server = await fake({ intercept: (route) => route === "POST /session" });
+    const { adapter } = adapterFor(server);
+    const pending = adapter.ensureSession().catch((error: unknown) => error);
+    await vi.waitFor(() => expect(sessionRequests(server)).toEqual(["POST /session"]));
+    await adapter.close();
+    expect(await pending).toMatchObject({ code: "closed" });
+    expect(await adapter.ensureSession().catch((error: unknown) => error)).toMatchObject({ code: "closed" });
+  });
+
+  it("from inside the sink it is refused with `bad_request` instead of waiting for itself", async () => {
+    let inside: unknown;
+    const server = await fake({ onPrompt: (p) => answer(p, ["ok"]) });
+    const { adapter } = adapterFor(server, {}, async (reply) => {
+      if (reply.kind === "final") inside = await adapter.ensureSession().catch((error: unknown) => error);
+    });
+    expect(await adapter.prompt("hi")).toMatchObject({ outcome: "final" });
+    expect(inside).toMatchObject({ code: "bad_request" });
   });
 });
 

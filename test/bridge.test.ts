@@ -121,6 +121,21 @@ describe("the bridge core over in-memory streams", () => {
     expect(server.prompts.map((p) => p.sessionId)).toEqual([created]);
   });
 
+  it("session: the key's own adapter makes the session, so its prompts run there; a failed bind leaves the key on it", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["hi"]) });
+    const b = bridge(server, { config: { baseUrl: server.url, password: server.password, connectTimeoutMs: 2000, sessionTitle: "bridged" } });
+    b.send({ id: "s", op: "session", session: "a" });
+    const created = (await b.next((line) => line.id === "s")).session_id as string;
+    b.send({ id: "p1", op: "prompt", text: "x", session: "a" });
+    b.send({ id: "bad", op: "session", session: "a", session_id: "ses_missing" });
+    b.send({ id: "p2", op: "prompt", text: "y", session: "a" });
+    expect((await b.next((line) => line.id === "p1" && "result" in line)).result).toMatchObject({ session_id: created });
+    expect(await b.next((line) => line.id === "bad")).toMatchObject({ code: "session_not_found" });
+    expect((await b.next((line) => line.id === "p2" && "result" in line)).result).toMatchObject({ session_id: created });
+    expect(server.sessionTitles).toEqual(["bridged"]);
+    expect(server.prompts.map((p) => p.sessionId)).toEqual([created, created]);
+  });
+
   it("input ending with nothing in flight resolves; a bad config throws before reading", async () => {
     const server = await fake();
     const b = bridge(server);

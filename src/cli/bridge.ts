@@ -4,6 +4,7 @@
  */
 import { format, parseArgs } from "node:util";
 import { DEFAULT_ASK_TIMEOUT_MS, describeProtocol, runBridge } from "../bridge.js";
+import { PermissionMode, QuestionMode } from "../config.js";
 import { OpencodeStartError } from "../server.js";
 import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "./command.js";
 import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
@@ -48,9 +49,6 @@ ${connectionUsage.replace(/\n {2}--permissions MODE[^\n]*\n[^\n]*\n/, "\n")}
 
 export const bridgeCommand: Command = { name: "bridge", summary: "serve turns as JSON lines over stdin and stdout", usage, run };
 
-const PERMISSION_MODES = ["once", "always", "reject", "ask"] as const;
-const QUESTION_MODES = ["reject", "ask"] as const;
-
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values } = parse(args);
   if (values.help) {
@@ -65,8 +63,8 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     io.stdout.write(`${JSON.stringify(describeProtocol(), null, 2)}\n`);
     return EXIT.ok;
   }
-  const permissions = oneOf("--permissions", values.permissions ?? "reject", PERMISSION_MODES);
-  const questions = oneOf("--questions", values.questions ?? "reject", QUESTION_MODES);
+  const permissions = oneOf("--permissions", values.permissions ?? "reject", PermissionMode.options);
+  const questions = oneOf("--questions", values.questions ?? "reject", QuestionMode.options);
   const askTimeoutMs = milliseconds("--ask-timeout", values["ask-timeout"]) ?? DEFAULT_ASK_TIMEOUT_MS;
   const connectTimeoutMs = milliseconds("--connect-timeout", values["connect-timeout"]);
   const heartbeatTimeoutMs = milliseconds("--heartbeat-timeout", values["heartbeat-timeout"]);

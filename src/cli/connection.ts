@@ -4,7 +4,7 @@
  * offline demo) when no `--url` is given.
  */
 import type { ParseArgsConfig } from "node:util";
-import { ConfigError, resolveConfig, type AdapterConfigInput, type PermissionPolicy } from "../config.js";
+import { ConfigError, PermissionMode, resolveConfig, SessionId, type AdapterConfigInput, type PermissionPolicy } from "../config.js";
 import { startDemo } from "../demo.js";
 import { startOpencode } from "../server.js";
 import { UsageError } from "./command.js";
@@ -81,8 +81,6 @@ export interface Connection {
   /** Stops the server started here (and the demo model), if any; nothing for `remote`. Idempotent. */
   stop(): Promise<void>;
 }
-
-const PERMISSION_MODES = ["once", "always", "reject", "ask"] as const;
 
 /**
  * Checks the options, then connects: to `--url`, or to an opencode started here (`--demo`: with the
@@ -169,7 +167,7 @@ function checkConfig(config: AdapterConfigInput): void {
 function turnSettings(values: ConnectionValues, ask: PermissionPolicy | undefined): Partial<AdapterConfigInput> {
   const settings: Partial<AdapterConfigInput> = {};
   if (values.session !== undefined) {
-    if (!values.session.startsWith("ses")) throw new UsageError(`--session ${values.session}: an opencode session id starts with "ses".`);
+    if (!SessionId.safeParse(values.session).success) throw new UsageError(`--session ${values.session}: an opencode session id starts with "ses".`);
     settings.sessionId = values.session;
   }
   if (values.model !== undefined) {
@@ -183,11 +181,9 @@ function turnSettings(values: ConnectionValues, ask: PermissionPolicy | undefine
   if (values.agent !== undefined) settings.agent = values.agent;
   if (values.system !== undefined) settings.system = values.system;
   if (values.permissions !== undefined) {
-    const mode = values.permissions;
-    if (!PERMISSION_MODES.includes(mode as (typeof PERMISSION_MODES)[number])) {
-      throw new UsageError(`--permissions ${mode}: expected one of ${PERMISSION_MODES.join(", ")}.`);
-    }
-    settings.permissions = mode === "ask" ? (ask ?? "reject") : (mode as "once" | "always" | "reject");
+    const mode = PermissionMode.safeParse(values.permissions);
+    if (!mode.success) throw new UsageError(`--permissions ${values.permissions}: expected one of ${PermissionMode.options.join(", ")}.`);
+    settings.permissions = mode.data === "ask" ? (ask ?? "reject") : mode.data;
   }
   if (values.timeout !== undefined) {
     const seconds = Number(values.timeout);

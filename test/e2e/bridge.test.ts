@@ -4,13 +4,14 @@
  * the scripted model.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BridgeOutput } from "../../src/bridge.js";
 import { Reply, TurnResult } from "../../src/replies.js";
-import { CLI, cliEnv, eventually, runCli } from "../fixtures/cli.js";
+import { alive, CLI, cliEnv, eventually, runCli } from "../fixtures/cli.js";
 import { MODEL_ID, PROVIDER_ID, startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
 
@@ -261,6 +262,33 @@ describe("opencode-turns bridge against a running opencode", () => {
       await route.close();
     }
   });
+});
+
+describe("opencode-turns bridge --demo", () => {
+  afterAll(() => {
+    for (const child of running) child.kill("SIGKILL");
+  });
+
+  it("runs a prompt on the opencode it starts; stdin closing exits 0 and leaves no opencode running", async () => {
+    const bridge = startBridge(["--demo", "--verbose"]);
+    bridge.send({ id: "demo", op: "prompt", text: "Explain this repository" });
+    await bridge.next((line) => line.id === "demo" && "result" in line, "the result of the demo prompt");
+    bridge.child.stdin.end();
+    const { code, stdout, stderr } = await bridge.exited;
+
+    expect(code, stderr).toBe(0);
+    expectOnlyProtocol(stdout);
+    const { replies, result } = turnOf(bridge.about("demo"));
+    expect(result).toMatchObject({ outcome: "final", content: expect.stringContaining("temporary directory") });
+    expect(new Set(replies.map((reply) => reply.kind))).toEqual(new Set(["reasoning", "tool_call", "tool_result", "delta", "final"]));
+    // What --verbose says it started: that opencode, whatever it spawned in its process group, and its directory are gone.
+    const started = /listening on \S+ \(pid (\d+)\) in (\S+)/.exec(stderr);
+    expect(started, stderr).not.toBeNull();
+    const pid = Number(started![1]);
+    expect(alive(pid)).toBe(false);
+    await eventually(() => !alive(-pid), "the demo opencode's process group to be gone", 5_000);
+    await expect(stat(started![2]!)).rejects.toThrow();
+  }, 60_000);
 });
 
 describe("opencode-turns bridge without a server", () => {
