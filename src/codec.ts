@@ -65,6 +65,12 @@ export function earlyDeltasInOrder(list: EarlyDeltas | undefined): string[] {
   return deltas;
 }
 
+interface StepTrack {
+  readonly id: string;
+  /** opencode set its `time.completed`: the step was finished, not cut off by a crash. */
+  readonly completed: boolean;
+}
+
 interface CallTrack {
   readonly tool: string;
   readonly called: boolean;
@@ -89,6 +95,8 @@ export interface TurnState {
   /** The provider's failure while opencode is retrying it (cleared when a retry goes ahead). */
   readonly retrying: string | undefined;
   readonly assistantIds: ReadonlySet<string>;
+  /** The turn's newest assistant message (one step of the answer): an idle ends the turn well only once it is completed. */
+  readonly lastStep: StepTrack | undefined;
   /** The text or reasoning part deltas are arriving for; kept apart so a delta does not copy `parts`. */
   readonly openPart: PartTrack | undefined;
   /** The other text and reasoning parts seen (an entry for `openPart.id` here is stale). */
@@ -139,6 +147,7 @@ export function initialTurnState({ traceId, sessionId, messageId, maxProviderRet
     refusal: undefined,
     retrying: undefined,
     assistantIds: new Set(),
+    lastStep: undefined,
     openPart: undefined,
     parts: new Map(),
     earlyDeltas: new Map(),
@@ -366,6 +375,7 @@ function withText(state: TurnState, openPart: PartTrack | undefined, parts: Read
     refusal: state.refusal,
     retrying: state.retrying,
     assistantIds: state.assistantIds,
+    lastStep: state.lastStep,
     openPart,
     parts,
     earlyDeltas: state.earlyDeltas,
@@ -399,8 +409,14 @@ function onMessage(event: unknown, state: TurnState): CodecResult {
   if (info.role === "user") {
     return info.id === state.messageId && !state.userSeen ? { state: { ...state, userSeen: true, refusal: undefined }, replies: NONE } : unchanged(state);
   }
-  if (info.role !== "assistant" || info.parentID !== state.messageId || state.assistantIds.has(info.id)) return unchanged(state);
-  return { state: { ...state, assistantIds: new Set(state.assistantIds).add(info.id) }, replies: NONE };
+  if (info.role !== "assistant" || info.parentID !== state.messageId) return unchanged(state);
+  const completed = info.time?.completed !== undefined;
+  if (!state.assistantIds.has(info.id)) {
+    return { state: { ...state, assistantIds: new Set(state.assistantIds).add(info.id), lastStep: { id: info.id, completed } }, replies: NONE };
+  }
+  // Only the newest step's end decides the turn's; a step once completed stays so.
+  if (state.lastStep?.id !== info.id || state.lastStep.completed || !completed) return unchanged(state);
+  return { state: { ...state, lastStep: { id: info.id, completed } }, replies: NONE };
 }
 
 function onPart(event: unknown, state: TurnState): CodecResult {
@@ -491,9 +507,20 @@ function onIdle(state: TurnState): CodecResult {
     // Stopped by someone else while opencode was retrying: an idle with no answer and no error.
     return failTurn(state, { code: "provider_error", error: `The turn ended while the model provider was failing: ${state.retrying}` });
   }
+  // opencode also goes idle when it comes back from a crash: the message it was writing stays
+  // unfinished (no time.completed), and the text so far is not the answer.
+  if (state.lastStep?.completed !== true) return failTurn(state, answerCutOff(state));
   return {
     state: { ...state, outcome: FINAL, asks: [] },
     replies: [{ kind: "final", trace_id: state.traceId, content: state.content }],
+  };
+}
+
+function answerCutOff(state: TurnState): Failure {
+  const what = state.lastStep === undefined ? "before the model answered" : "before the answer was finished (its last message was never completed)";
+  return {
+    code: "internal",
+    error: `The answer was cut off: opencode went idle ${what}, as when opencode stops or restarts mid-answer; ${state.content.length} characters of it had arrived.`,
   };
 }
 

@@ -28,6 +28,8 @@ export const MessageUpdated = z.looseObject({
       sessionID: id,
       role: z.string(),
       parentID: z.string().optional(),
+      // Set once opencode has finished the message; a message it was writing when it died never gets it.
+      time: z.looseObject({ completed: z.number().optional() }).optional().catch(undefined),
     }),
   }),
 });

@@ -36,6 +36,8 @@ export interface StartOpencodeOptions {
   logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
   /** How long to wait until it listens. Default 30 s. */
   startTimeoutMs?: number;
+  /** The loopback port to listen on. Default: one that is free. */
+  port?: number;
 }
 
 export interface OpencodeProcess {
@@ -172,7 +174,7 @@ async function spawnServer(
     ...options.env,
   });
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const args = ["serve", "--port", String(port), "--hostname", "127.0.0.1"];
   if (options.isolated) args.push("--pure");
   if (options.logLevel) args.push("--print-logs", "--log-level", options.logLevel);
@@ -207,15 +209,20 @@ function inheritedEnv(): Record<string, string> {
   return env;
 }
 
-/** The user's environment without opencode's or XDG's variables, and HOME and XDG dirs of its own under `root`. */
-async function isolatedEnv(root: string): Promise<Record<string, string>> {
-  const dirs = {
+/** The HOME and XDG dirs of an isolated server whose temp dir is `root` (its `directory` is `root/work`). */
+export function isolatedDirs(root: string) {
+  return {
     HOME: path.join(root, "home"),
     XDG_CONFIG_HOME: path.join(root, "xdg-config"),
     XDG_DATA_HOME: path.join(root, "xdg-data"),
     XDG_CACHE_HOME: path.join(root, "xdg-cache"),
     XDG_STATE_HOME: path.join(root, "xdg-state"),
   };
+}
+
+/** The user's environment without opencode's or XDG's variables, and HOME and XDG dirs of its own under `root`. */
+async function isolatedEnv(root: string): Promise<Record<string, string>> {
+  const dirs = isolatedDirs(root);
   await Promise.all(Object.values(dirs).map((dir) => mkdir(dir, { recursive: true })));
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {

@@ -98,25 +98,42 @@ export function followSession(hub: EventHub, sessionId: string, sendBack: (event
 export const MAX_RECONNECTS = 3;
 
 /**
- * Waits before each attempt to reopen a lost stream: at once (most losses are a connection cut to a
- * healthy server), then after 250 ms and 1 s, long enough for a blip to pass and short enough that a
- * turn whose server is really gone ends in about 1.3 s plus the connect timeouts.
+ * Waits after a failed attempt to reopen a lost stream (the first is made at once: most losses are a
+ * connection cut to a healthy server): 250 ms, 500 ms, then every second until the window closes, so
+ * a crashed server that restarts is found within a second of listening again.
  */
-const REOPEN_BACKOFF_MS = [0, 250, 1000];
+const REOPEN_BACKOFF_MS = [250, 500, 1000];
 
-/** Reopens the hub's stream, trying a few times: a restarting server or a blip in the network passes. */
+/**
+ * How long one attempt waits for `server.connected`. While opencode starts it accepts connections a
+ * moment before it serves, and never answers those: an attempt that lands there must not wait the
+ * whole connect timeout. Once up, a restarted opencode opened its stream in 0.3 s (on a loaded machine).
+ */
+const REOPEN_TRY_MS = 2000;
+
+/** A server that answers with an error status is up and refusing: it gets this many tries, as a blip would. */
+const REOPEN_TRIES_WHEN_ANSWERED = 3;
+
+/**
+ * Reopens the hub's stream. A server that refuses the connection or does not answer may be
+ * restarting: it is tried until a window of 3 × the connect timeout (what three attempts could wait
+ * before) has passed since the first try; one that answers with an error status gets three tries.
+ */
 export async function reopenStream(hub: EventHub, signal: AbortSignal): Promise<void> {
-  let failure: unknown;
-  for (const wait of REOPEN_BACKOFF_MS) {
-    if (wait > 0) await sleep(wait, undefined, { signal });
+  const { connectTimeoutMs } = hub.http.target;
+  const closesAt = performance.now() + 3 * connectTimeoutMs;
+  let answered = 0;
+  for (let attempt = 0; ; attempt++) {
     try {
-      await hub.connect();
+      await hub.connect(Math.min(REOPEN_TRY_MS, connectTimeoutMs, closesAt - performance.now()));
       return;
     } catch (error) {
-      failure = error;
       // Retrying cannot help: the credentials are wrong, or the hub was closed on purpose.
-      if (error instanceof TurnError && (error.code === "unauthorized" || error.code === "closed")) break;
+      if (error instanceof TurnError && (error.code === "unauthorized" || error.code === "closed")) throw error;
+      if (error instanceof TurnError && error.status !== undefined && ++answered >= REOPEN_TRIES_WHEN_ANSWERED) throw error;
+      const wait = REOPEN_BACKOFF_MS[Math.min(attempt, REOPEN_BACKOFF_MS.length - 1)]!;
+      if (performance.now() + wait >= closesAt) throw error;
+      await sleep(wait, undefined, { signal });
     }
   }
-  throw failure;
 }

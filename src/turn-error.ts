@@ -6,6 +6,8 @@ export class TurnError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** The HTTP status opencode answered with, when the failure is its answer (not a connection that failed). */
+    readonly status?: number,
   ) {
     super(message);
   }

@@ -189,7 +189,7 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
   const storedTurn = (sessionId: string, messageId: string, text: string, ended: boolean) => [
     { info: { id: messageId, sessionID: sessionId, role: "user" }, parts: [] },
     {
-      info: { id: "msg_a", sessionID: sessionId, role: "assistant", parentID: messageId },
+      info: { id: "msg_a", sessionID: sessionId, role: "assistant", parentID: messageId, ...(ended ? { time: { created: 1, completed: 3 }, finish: "stop" } : {}) },
       parts: [{ id: "t", sessionID: sessionId, messageID: "msg_a", type: "text", text, time: ended ? { start: 1, end: 2 } : { start: 1 } }],
     },
   ];
@@ -205,7 +205,7 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
 
   it("a lost stream is reopened and the turn caught up: the part cut by the gap comes whole from its closing update", async () => {
     const server = await fake({
-      onPrompt: (p) => cutAfterHel(p, [{ hold: true }, E.delta(p.sessionId, "msg_a", "t", " (missed middle)"), E.partClosed(p.sessionId, "msg_a", "t", "text", "Hello world"), E.idle(p.sessionId)]),
+      onPrompt: (p) => cutAfterHel(p, [{ hold: true }, E.delta(p.sessionId, "msg_a", "t", " (missed middle)"), E.partClosed(p.sessionId, "msg_a", "t", "text", "Hello world"), E.assistantDone(p.sessionId, "msg_a", p.body.messageID), E.idle(p.sessionId)]),
       store: (sessionId) => ({ messages: storedTurn(sessionId, server.prompts[0]!.body.messageID, "", false), idle: false }),
     });
     const { adapter, replies } = adapterFor(server);

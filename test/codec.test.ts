@@ -168,6 +168,7 @@ describe("rule 1: reasoning is classified by its part type, never by the delta's
       E.delta(S, A, "p_r", "hmm"),
       E.partOpened(S, A, "p_t", "text"),
       E.delta(S, A, "p_t", "answer"),
+      E.assistantDone(S, A, U),
       E.idle(S),
     ]);
     expect(show(replies)).toEqual(["reasoning:hmm", "delta:answer", "final:answer"]);
@@ -183,6 +184,7 @@ describe("rule 1: reasoning is classified by its part type, never by the delta's
       E.partOpened(S, A, "p_r", "reasoning"),
       E.partOpened(S, A, "p_t", "text"),
       E.delta(S, A, "p_t", "more"),
+      E.assistantDone(S, A, U),
       E.idle(S),
     ]);
     expect(show(replies)).toEqual(["reasoning:early ", "reasoning:thought", "delta:text ", "delta:more", "final:text more"]);
@@ -199,7 +201,7 @@ describe("rule 1: reasoning is classified by its part type, never by the delta's
       expect(held.before).toBe(before);
       expect(held.delta).toBe(word);
     }
-    const { replies } = feed([E.partOpened(S, A, "p_late", "text"), E.idle(S)], state);
+    const { replies } = feed([E.partOpened(S, A, "p_late", "text"), E.assistantDone(S, A, U), E.idle(S)], state);
     expect(replies).toHaveLength(words.length + 1);
     expect(replies.slice(0, 3).map((r) => r.kind === "delta" && r.content)).toEqual(["w0 ", "w1 ", "w2 "]);
     expect(replies.at(-1)).toEqual({ kind: "final", trace_id: "trace-1", content: words.join("") });
@@ -213,6 +215,7 @@ describe("rule 1: reasoning is classified by its part type, never by the delta's
       E.delta(S, A, "p_t", "Hel"),
       E.partClosed(S, A, "p_t", "text", "Hello!"),
       E.partClosed(S, A, "p_t", "text", "Hello!"),
+      E.assistantDone(S, A, U),
       E.idle(S),
     ]);
     expect(show(replies)).toEqual(["delta:Hel", "delta:lo!", "final:Hello!"]);
@@ -286,7 +289,7 @@ describe("rule 2: tool calls", () => {
 
 describe("rule 3: the user's own text is never output", () => {
   it("the user's text part and its message produce nothing", () => {
-    const { replies } = feed([E.userMessage(S, U), E.userText(S, U, "say hello"), E.delta(S, U, `prt_user_${U}`, "say hello"), E.idle(S)]);
+    const { replies } = feed([E.userMessage(S, U), E.userText(S, U, "say hello"), E.delta(S, U, `prt_user_${U}`, "say hello"), E.assistantDone(S, A, U), E.idle(S)]);
     expect(show(replies)).toEqual(["final:"]);
   });
 });
@@ -400,6 +403,7 @@ describe("rule 6: session membership", () => {
       E.sessionCreated("ses_child", S),
       E.idle("ses_child"),
       ...E.textTurn("ses_other", U, A, ["theirs"]),
+      E.assistantDone(S, A, U),
       E.idle(S),
     ]);
     expect(show(replies)).toEqual(["final:"]);
@@ -476,6 +480,7 @@ describe("rule 8: final is exactly the concatenation of the deltas", () => {
       E.partOpened(S, A2, "t2", "text"),
       E.delta(S, A2, "t2", "Done: "),
       E.delta(S, A2, "t2", "ok"),
+      E.assistantDone(S, A2, U),
       E.idle(S),
     ]);
     const deltas = replies.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content);
@@ -522,20 +527,22 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
     sessionIdle,
     ...more,
   });
+  /** What opencode stores on an assistant message it finished. */
+  const completed = { time: { created: 1, completed: 2 }, finish: "stop" };
   const textPart = (id: string, text: string, ended: boolean) => ({ id, sessionID: S, messageID: A, type: "text", text, time: ended ? { start: 1, end: 2 } : { start: 1 } });
   const streaming = () =>
     feed([E.userMessage(S, U), E.assistantMessage(S, A, U), E.partOpened(S, A, "t1", "text"), E.delta(S, A, "t1", "Hello "), E.delta(S, A, "t1", "wide ")]).state;
 
   it("a part streaming across the gap is held: later deltas are not sent, its closing update brings the rest", () => {
     let state = streamGap(streaming());
-    const after = feed([E.delta(S, A, "t1", "world"), E.partClosed(S, A, "t1", "text", "Hello wide wonderful world"), E.idle(S)], state);
+    const after = feed([E.delta(S, A, "t1", "world"), E.partClosed(S, A, "t1", "text", "Hello wide wonderful world"), E.assistantDone(S, A, U), E.idle(S)], state);
     expect(show(after.replies)).toEqual(["delta:wonderful world", "final:Hello wide wonderful world"]);
     state = after.state;
     expect(state.content).toBe("Hello wide wonderful world");
   });
 
   it("a turn that ended while the stream was away ends from the stored messages: the missing text, then final", () => {
-    const { replies } = reconcile(streamGap(streaming()), snap([stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide world!", true)])], true));
+    const { replies } = reconcile(streamGap(streaming()), snap([stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide world!", true)], completed)], true));
     expect(show([...replies])).toEqual(["delta:world!", "final:Hello wide world!"]);
   });
 
@@ -544,13 +551,13 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
     const mid = reconcile(streamGap(streaming()), snap(snapshot, false));
     expect(show([...mid.replies])).toEqual(["delta:one."]);
     // t2 began during the gap: its live deltas are mid-text, so only its closing update counts.
-    const rest = feed([E.delta(S, A, "t2", "tail"), E.partClosed(S, A, "t2", "text", " Two, tail"), E.idle(S)], mid.state);
+    const rest = feed([E.delta(S, A, "t2", "tail"), E.partClosed(S, A, "t2", "text", " Two, tail"), E.assistantDone(S, A, U), E.idle(S)], mid.state);
     expect(show(rest.replies)).toEqual(["delta: Two, tail", "final:Hello wide one. Two, tail"]);
   });
 
   it("deltas of a part not yet announced when the gap came are dropped; the part is held", () => {
     const before = feed([E.userMessage(S, U), E.assistantMessage(S, A, U), E.delta(S, A, "t9", "early")]).state;
-    const { replies } = feed([E.partOpened(S, A, "t9", "text"), E.delta(S, A, "t9", " late"), E.partClosed(S, A, "t9", "text", "early middle late"), E.idle(S)], streamGap(before));
+    const { replies } = feed([E.partOpened(S, A, "t9", "text"), E.delta(S, A, "t9", " late"), E.partClosed(S, A, "t9", "text", "early middle late"), E.assistantDone(S, A, U), E.idle(S)], streamGap(before));
     expect(show(replies)).toEqual(["delta:early middle late", "final:early middle late"]);
   });
 
@@ -568,7 +575,7 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
 
   it("events of the new stream that came while the store was read are applied after it, in the answer's order", () => {
     const A2 = "msg_assistant_2";
-    const queued = [E.assistantMessage(S, A2, U), E.partOpened(S, A2, "t2", "text"), E.delta(S, A2, "t2", "Next."), E.partClosed(S, A2, "t2", "text", "Next."), E.idle(S)];
+    const queued = [E.assistantMessage(S, A2, U), E.partOpened(S, A2, "t2", "text"), E.delta(S, A2, "t2", "Next."), E.partClosed(S, A2, "t2", "text", "Next."), E.assistantDone(S, A2, U), E.idle(S)];
     const { replies } = reconcile(streamGap(streaming()), snap([stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide world. ", true)])], false), queued);
     expect(show([...replies])).toEqual(["delta:world. ", "delta:Next.", "final:Hello wide world. Next."]);
   });
@@ -589,6 +596,69 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
     const live = feed([E.toolPart(S, A, "p1", "c1", "bash", { status: "running", input: { command: "ls" } })], streaming());
     const { replies } = reconcile(streamGap(live.state), snap([stored(U, "user", []), stored(A, "assistant", [tool])], false));
     expect(show([...replies])).toEqual(['tool_result:bash:c1:true:"x"']);
+  });
+});
+
+describe("an idle ends the turn well only once its answer was finished", () => {
+  const A2 = "msg_assistant_2";
+  const cutOff = (characters: number, what = "before the answer was finished (its last message was never completed)") =>
+    `error:internal:The answer was cut off: opencode went idle ${what}, as when opencode stops or restarts mid-answer; ${characters} characters of it had arrived.`;
+  const answering = [E.userMessage(S, U), E.assistantMessage(S, A, U), E.partOpened(S, A, "t1", "text"), E.delta(S, A, "t1", "Half an ")];
+
+  it("an idle after an assistant message opencode never completed is an error, not final", () => {
+    const { replies, state } = feed([...answering, E.idle(S)]);
+    expect(show(replies)).toEqual(["delta:Half an ", cutOff(8)]);
+    expect(state.outcome).toMatchObject({ kind: "error", code: "internal" });
+    // The status form of the idle says the same, once.
+    expect(show(feed([...answering, E.statusIdle(S), E.idle(S)]).replies)).toEqual(["delta:Half an ", cutOff(8)]);
+  });
+
+  it("an idle after the completed assistant message is final", () => {
+    const { replies } = feed([...answering, E.partClosed(S, A, "t1", "text", "Half an answer."), E.assistantDone(S, A, U), E.idle(S)]);
+    expect(show(replies)).toEqual(["delta:Half an ", "delta:answer.", "final:Half an answer."]);
+  });
+
+  it("the newest step decides: a completed tool step followed by an unfinished one is cut off", () => {
+    const steps = [
+      ...answering,
+      E.toolPart(S, A, "p1", "c1", "bash", { status: "completed", input: {}, output: "ok" }),
+      E.assistantDone(S, A, U, "tool-calls"),
+      E.assistantMessage(S, A2, U),
+      E.partOpened(S, A2, "t2", "text"),
+      E.delta(S, A2, "t2", "then"),
+    ];
+    expect(show(feed([...steps, E.idle(S)]).replies).at(-1)).toBe(cutOff(12));
+    expect(show(feed([...steps, E.assistantDone(S, A2, U), E.idle(S)]).replies).at(-1)).toBe("final:Half an then");
+    // A late update of the older step does not stand for the newest one.
+    expect(show(feed([...steps, E.assistantDone(S, A, U, "tool-calls"), E.idle(S)]).replies).at(-1)).toBe(cutOff(12));
+  });
+
+  it("a step that ends on tool calls is a whole answer: opencode stops there after a rejected call", () => {
+    const rejected = E.toolPart(S, A, "p1", "c1", "bash", { status: "error", input: {}, error: "The user rejected permission" });
+    const { replies } = feed([E.userMessage(S, U), E.assistantMessage(S, A, U), rejected, E.assistantDone(S, A, U, "tool-calls"), E.idle(S)]);
+    expect(show(replies).at(-1)).toBe("final:");
+  });
+
+  it("an idle after this turn's user message but before any answer is cut off too", () => {
+    expect(show(feed([E.userMessage(S, U), E.idle(S)]).replies)).toEqual([cutOff(0, "before the model answered")]);
+  });
+
+  it("reconciling with a store whose answer was never completed (opencode restarted mid-answer) is an error", () => {
+    const unfinished = {
+      info: { id: A, sessionID: S, role: "assistant", parentID: U, time: { created: 1 } },
+      parts: [{ id: "t1", sessionID: S, messageID: A, type: "text", text: "Half an ", time: { start: 1 } }],
+    };
+    const snapshot: SessionSnapshot = { children: [], permissions: [], questions: [], messages: [{ info: { id: U, sessionID: S, role: "user" }, parts: [] }, unfinished], sessionIdle: true };
+    const { replies } = reconcile(streamGap(feed(answering).state), snapshot);
+    expect(show([...replies])).toEqual([cutOff(8)]);
+    const done = { ...unfinished, info: { ...unfinished.info, time: { created: 1, completed: 2 }, finish: "stop" } };
+    expect(show([...reconcile(streamGap(feed(answering).state), { ...snapshot, messages: [snapshot.messages[0], done] }).replies])).toEqual(["final:Half an "]);
+  });
+
+  it("a stop or a failing provider still says why, not that the answer was cut off", () => {
+    expect(show(feed([E.idle(S)], stopTurn(feed(answering).state, { code: "timeout", error: "late" })).replies)).toEqual(["error:timeout:late"]);
+    const { replies } = feed([...answering, E.retry(S, 1, "503"), E.idle(S)]);
+    expect(show(replies).at(-1)).toBe("error:provider_error:The turn ended while the model provider was failing: 503");
   });
 });
 

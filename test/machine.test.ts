@@ -82,10 +82,13 @@ const INPUT: TurnInput = {
 
 const INVOKE_IDS: readonly InvokeId[] = ["ensureSession", "sendPrompt", "answerAsk", "abortSession", "reconnect"];
 
+/** The turn's answer as opencode stores it once finished. */
+const COMPLETED_ANSWER = { info: { id: ASSISTANT, sessionID: SESSION, role: "assistant", parentID: MESSAGE, time: { created: 1, completed: 2 }, finish: "stop" }, parts: [] };
+
 /** What each invoked actor answers when it succeeds: the reconnect finds the session idle (the turn ended during the gap). */
 const OUTPUTS: Partial<Record<InvokeId, unknown>> = {
   ensureSession: SESSION,
-  reconnect: { children: [], permissions: [], questions: [], messages: [], sessionIdle: true } satisfies SessionSnapshot,
+  reconnect: { children: [], permissions: [], questions: [], messages: [COMPLETED_ANSWER], sessionIdle: true } satisfies SessionSnapshot,
 };
 
 /** The `xstate.after.*` event types of the machine and the state node that schedules each. */
@@ -100,7 +103,7 @@ const EVENT_BATCHES: ReadonlyArray<{ label: string; events: readonly unknown[] }
   { label: "permission ask", events: [E.permissionAsked(SESSION, "per_model")] },
   { label: "question ask", events: [E.questionAsked(SESSION, "que_model")] },
   { label: "retry past the cap", events: [E.retry(SESSION, MAX_PROVIDER_RETRIES + 1)] },
-  { label: "session idle", events: [E.idle(SESSION)] },
+  { label: "answer completed, session idle", events: [E.assistantDone(SESSION, ASSISTANT, MESSAGE), E.idle(SESSION)] },
   { label: "session error", events: [E.sessionError(SESSION, "APIError", "the provider is down")] },
   { label: "another session's turn", events: E.textTurn("ses_someone_else", "msg_their_user", "msg_their_answer", ["not ours"]) },
 ];
@@ -460,7 +463,7 @@ describe("turn machine: behaviour with fake actors", () => {
     const output = toPromise(h.actor);
     await toReceiving(h);
     expect(sessions).toEqual([SESSION]);
-    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Hi ", "there"), { type: "no.such.event" }, E.idle(SESSION)] });
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Hi ", "there"), { type: "no.such.event" }, E.assistantDone(SESSION, ASSISTANT, MESSAGE), E.idle(SESSION)] });
     await expect(output).resolves.toEqual({ outcome: { kind: "final" }, content: "Hi there", usage: undefined, unusable: 1 });
   });
 
@@ -491,7 +494,7 @@ describe("turn machine: behaviour with fake actors", () => {
 
     h.stream().sendBack({
       type: "EVENTS",
-      events: [E.permissionReplied(SESSION, "per_1"), E.delta(SESSION, ASSISTANT, TEXT_PART, "check."), E.partClosed(SESSION, ASSISTANT, TEXT_PART, "text", "Let me check."), E.idle(SESSION)],
+      events: [E.permissionReplied(SESSION, "per_1"), E.delta(SESSION, ASSISTANT, TEXT_PART, "check."), E.partClosed(SESSION, ASSISTANT, TEXT_PART, "text", "Let me check."), E.assistantDone(SESSION, ASSISTANT, MESSAGE), E.idle(SESSION)],
     });
     expect(h.value()).toBe("done");
     expect(h.replies).toEqual([
@@ -609,7 +612,7 @@ describe("turn machine: behaviour with fake actors", () => {
     const stored = [
       { info: { id: MESSAGE, sessionID: SESSION, role: "user" }, parts: [] },
       {
-        info: { id: ASSISTANT, sessionID: SESSION, role: "assistant", parentID: MESSAGE },
+        info: COMPLETED_ANSWER.info,
         parts: [{ id: TEXT_PART, sessionID: SESSION, messageID: ASSISTANT, type: "text", text: "half and whole", time: { start: 1, end: 2 } }],
       },
     ];

@@ -52,6 +52,7 @@ const turn = fc.array(fc.array(segment, { minLength: 1, maxLength: 4 }), { minLe
       events.push(E.partClosed(S, message, s.id, s.kind, s.deltas.join("")));
     }
     events.push(E.stepFinish(S, message, `prt_finish_${i}`, 3, 4, 0.5));
+    events.push(E.assistantDone(S, message, U, i < segments.length - 1 ? "tool-calls" : "stop"));
   });
   events.push(E.statusIdle(S), E.idle(S));
   return { segments: segments.flat(), events };
@@ -122,6 +123,20 @@ describe("codec properties: random valid turns among other sessions' and stale e
         state = ended;
         expectContract(replies, "trace-p", segments);
         expect(state.usage?.cost).toBeCloseTo(0.5 * new Set(events.filter((e) => e.type === "message.part.updated" && (e.properties.part as { type: string }).type === "step-finish")).size);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("never end final when the newest step was never completed (opencode died writing it): the same replies, then an error", () => {
+    fc.assert(
+      fc.property(turn, ({ events }) => {
+        const done = events.findLastIndex((e) => e.type === "message.updated" && (e.properties.info as { time?: { completed?: number } }).time?.completed !== undefined);
+        const start = initialTurnState({ traceId: "trace-p", sessionId: S, messageId: U, maxProviderRetries: 3 });
+        const whole = mapOpencodeEvents(events, start).replies;
+        const cut = mapOpencodeEvents(events.filter((_, i) => i !== done), start).replies;
+        expect(cut.slice(0, -1)).toEqual(whole.slice(0, -1));
+        expect(cut.at(-1)).toMatchObject({ kind: "error", code: "internal", error: expect.stringContaining("The answer was cut off") });
       }),
       { numRuns: 300 },
     );

@@ -74,10 +74,13 @@ export class EventHub {
     };
   }
 
-  /** Resolves once the stream is open and `server.connected` has arrived. */
-  connect(): Promise<void> {
+  /**
+   * Resolves once the stream is open and `server.connected` has arrived, within `timeoutMs` (default
+   * the connect timeout) if a new connection is opened; a connection already opening is shared.
+   */
+  connect(timeoutMs = this.http.target.connectTimeoutMs): Promise<void> {
     if (this.closed) return Promise.reject(new TurnError("closed", "The adapter was closed."));
-    return (this.connection ??= this.open()).ready;
+    return (this.connection ??= this.open(timeoutMs)).ready;
   }
 
   async close(): Promise<void> {
@@ -100,7 +103,7 @@ export class EventHub {
     connection.controller.abort();
   }
 
-  private open(): Connection {
+  private open(timeoutMs: number): Connection {
     let resolve!: () => void;
     let reject!: (error: TurnError) => void;
     const ready = new Promise<void>((res, rej) => {
@@ -118,17 +121,16 @@ export class EventHub {
       resolve,
       reject,
     };
-    void this.run(connection);
+    void this.run(connection, timeoutMs);
     return connection;
   }
 
-  private async run(connection: Connection): Promise<void> {
-    const { connectTimeoutMs } = this.http.target;
+  private async run(connection: Connection, timeoutMs: number): Promise<void> {
     const origin = this.http.origin;
     // Timers do not keep the process alive: the connection itself does, while it is wanted.
     const connectTimer = setTimeout(() => {
-      this.cut(new TurnError("unreachable", `opencode at ${origin} sent no server.connected within ${connectTimeoutMs} ms`));
-    }, connectTimeoutMs).unref();
+      this.cut(new TurnError("unreachable", `opencode at ${origin} sent no server.connected within ${timeoutMs} ms`));
+    }, timeoutMs).unref();
     const silence = this.options.heartbeatTimeoutMs;
     const watchdog = setTimeout(() => {
       this.cut(new TurnError("stream_lost", `The event stream from opencode at ${origin} went silent for ${silence} ms (no heartbeat)`));

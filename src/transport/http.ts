@@ -1,5 +1,6 @@
 import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
 import { credentialForms, redactor } from "../redact.js";
+import type { ErrorCode } from "../replies.js";
 import { TurnError } from "../turn-error.js";
 
 /** Where an opencode server is and how to talk to it. */
@@ -188,8 +189,9 @@ export class OpencodeHttp {
   }
 
   private statusError(status: number, body: string, what: string, sessionId?: string): TurnError {
+    const answered = (code: ErrorCode, message: string) => new TurnError(code, message, status);
     if (status === 401 || status === 403) {
-      return new TurnError(
+      return answered(
         "unauthorized",
         `opencode at ${this.origin} rejected the credentials (HTTP ${status}); check the server password (OPENCODE_SERVER_PASSWORD) and username.`,
       );
@@ -198,22 +200,22 @@ export class OpencodeHttp {
     if (what === "GET /event") {
       // Without its event stream nothing can be done: whatever the status, the server is not usable here.
       return status === 404
-        ? new TurnError("unreachable", `${this.origin} has no opencode event stream (GET /event: HTTP 404); is baseUrl an opencode server?`)
-        : new TurnError("unreachable", `opencode at ${this.origin} did not open its event stream (HTTP ${status}): ${message}`);
+        ? answered("unreachable", `${this.origin} has no opencode event stream (GET /event: HTTP 404); is baseUrl an opencode server?`)
+        : answered("unreachable", `opencode at ${this.origin} did not open its event stream (HTTP ${status}): ${message}`);
     }
     if (status === 404 && sessionId !== undefined) {
-      return new TurnError("session_not_found", `opencode at ${this.origin} has no session ${sessionId} (HTTP 404); create a new one or check the id.`);
+      return answered("session_not_found", `opencode at ${this.origin} has no session ${sessionId} (HTTP 404); create a new one or check the id.`);
     }
     if (status === 404) {
-      return new TurnError("unreachable", `${this.origin} does not know ${what} (HTTP 404); is baseUrl an opencode server of a supported version?`);
+      return answered("unreachable", `${this.origin} does not know ${what} (HTTP 404); is baseUrl an opencode server of a supported version?`);
     }
     if (status >= 400 && status < 500) {
-      return new TurnError("bad_request", `opencode refused ${what} (HTTP ${status}): ${message}`);
+      return answered("bad_request", `opencode refused ${what} (HTTP ${status}): ${message}`);
     }
     if (status === 502 || status === 503 || status === 504) {
-      return new TurnError("unreachable", `opencode at ${this.origin} is not available (HTTP ${status} on ${what}): ${message}`);
+      return answered("unreachable", `opencode at ${this.origin} is not available (HTTP ${status} on ${what}): ${message}`);
     }
-    return new TurnError("internal", `opencode failed on ${what} (HTTP ${status}): ${message}`);
+    return answered("internal", `opencode failed on ${what} (HTTP ${status}): ${message}`);
   }
 }
 

@@ -15,8 +15,8 @@ import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixture
 /** Short, to keep the test short; long enough that a loaded machine's pauses before the answer streams are not losses. */
 const HEARTBEAT_MS = 3000;
 const CONNECT_MS = 1000;
-/** Reopening a lost stream: three tries, each waiting at most the connect timeout, 1.25 s of backoff between them. */
-const REOPEN_MS = 3 * CONNECT_MS + 1250;
+/** Reopening a lost stream: tries until 3 × the connect timeout have passed, each waiting at most the connect timeout. */
+const REOPEN_MS = 3 * CONNECT_MS;
 /** Slack for a shared, loaded machine; the bound itself comes from the config. */
 const SLACK_MS = 3000;
 
