@@ -27,8 +27,8 @@ const HOST_CLOCKS: HostClocks = { monotonic: () => performance.now(), wall: () =
  * the answer opencode makes after receiving it.
  */
 export class ServerClock {
-  /** The last stamp seen, and the monotonic time it arrived at. */
-  private lastStamp: number | undefined;
+  /** The server's millisecond of the last stamp seen, and the monotonic time its first stamp arrived at. */
+  private lastMs: number | undefined;
   private lastAt = 0;
   /** The highest stamp seen: every message already on the server is at or below it. */
   private highest = 0;
@@ -39,9 +39,13 @@ export class ServerClock {
 
   /** Takes a stamp read off an event the server just sent. */
   observe(stamp: number): void {
-    this.lastStamp = stamp;
-    this.lastAt = this.clocks.monotonic();
     if (stamp > this.highest) this.highest = stamp;
+    // The first stamp of a server millisecond tells the server's now best (the others only came
+    // later); so the clock is read once per server millisecond at most, not once per chunk.
+    const ms = Math.floor(stamp / PER_MS);
+    if (ms === this.lastMs) return;
+    this.lastMs = ms;
+    this.lastAt = this.clocks.monotonic();
   }
 
   /**
@@ -51,7 +55,7 @@ export class ServerClock {
    * clock, which is all there is to go by then, and what the ids were made of before.
    */
   now(): number {
-    const ms = this.lastStamp === undefined ? this.clocks.wall() : Math.floor(this.lastStamp / PER_MS) + Math.floor(this.clocks.monotonic() - this.lastAt);
+    const ms = this.lastMs === undefined ? this.clocks.wall() : this.lastMs + Math.floor(this.clocks.monotonic() - this.lastAt);
     return (ms % MS_MODULUS) * PER_MS;
   }
 

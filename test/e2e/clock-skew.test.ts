@@ -19,6 +19,7 @@ const TURN_BOUND_MS = 10_000;
 /** The child's own deadline per turn, past the bound, so a looping opencode still lets it finish. */
 const CHILD_TURN_TIMEOUT_MS = 15_000;
 const SKEW_MS = 30_000;
+const HOUR_MS = 3_600_000;
 
 const HostRun = z.object({ sessionId: z.string(), turns: z.array(TurnResult) });
 const StoredMessage = z.object({
@@ -52,6 +53,7 @@ const SCENARIOS: ReadonlyArray<{ name: string; offsetsMs: number[] }> = [
   { name: `ahead by ${SKEW_MS / 1000} s`, offsetsMs: [SKEW_MS, SKEW_MS] },
   { name: `behind by ${SKEW_MS / 1000} s`, offsetsMs: [-SKEW_MS, -SKEW_MS] },
   { name: `stepped from ${SKEW_MS / 1000} s ahead to ${SKEW_MS / 1000} s behind between turns`, offsetsMs: [SKEW_MS, -SKEW_MS] },
+  { name: "stepped from an hour behind to an hour ahead between turns", offsetsMs: [-HOUR_MS, HOUR_MS] },
 ];
 
 describe.each(OPENCODE_VERSIONS.map((version) => ({ version })))("host clock off from opencode $version's", ({ version }: { version: OpencodeVersion }) => {
