@@ -32,7 +32,10 @@ export class ServerClock {
   private lastAt = 0;
   /** The highest stamp seen: every message already on the server is at or below it. */
   private highest = 0;
-  /** The stamp of the last id made: ids are strictly increasing. */
+  /**
+   * The stamp of the last id made: ids are strictly increasing. Per server (one clock per hub), not
+   * per process: a process-wide order would carry one server's clock onto another's.
+   */
   private issued = 0;
 
   constructor(private readonly clocks: HostClocks = HOST_CLOCKS) {}

@@ -56,6 +56,18 @@ describe("ServerClock", () => {
     expect(msOf(clock.now())).toBe(SERVER_MS % 2 ** 36 + 2_500);
   });
 
+  it("keeps the first arrival of a server millisecond: a stamp of the same millisecond that came later tells less", () => {
+    const clocks = fakeClocks(SERVER_MS);
+    const clock = new ServerClock(clocks);
+    clock.observe(serverStamp(SERVER_MS, 1));
+    clocks.monotonicMs += 500;
+    clock.observe(serverStamp(SERVER_MS, 2));
+    expect(msOf(clock.now())).toBe(SERVER_MS % 2 ** 36 + 500);
+    clock.observe(serverStamp(SERVER_MS + 499));
+    clocks.monotonicMs += 10;
+    expect(msOf(clock.now())).toBe(SERVER_MS % 2 ** 36 + 509);
+  });
+
   it("makes ids on the server's clock, not the host's, whether the host is ahead or behind", () => {
     for (const skew of [30 * SECOND, -30 * SECOND]) {
       const clocks = fakeClocks(SERVER_MS + skew);
