@@ -15,6 +15,7 @@ import {
   type TurnOutcome,
   type TurnState,
 } from "../src/codec.js";
+import { newMessageId } from "../src/message-id.js";
 import type { TurnPrompt } from "../src/prompt.js";
 import type { Reply, Usage } from "../src/replies.js";
 import { asTurnError, type TurnError } from "../src/turn-error.js";
@@ -24,8 +25,12 @@ export type { SessionSnapshot };
 /** What one turn needs to know; the adapter builds it per prompt. */
 export interface TurnInput {
   traceId: string;
-  /** The id this turn gives its user message; every event of the turn is recognised by it. */
-  messageId: string;
+  /**
+   * The id this turn gives its user message; every event of the turn is recognised by it. Leave it
+   * out and the turn makes one once the stream is open, on the server's clock (`STREAM.READY`):
+   * opencode orders messages by id, and the host's clock may be off from the server's.
+   */
+  messageId?: string;
   /** What is sent to opencode for this turn. */
   prompt: TurnPrompt;
   /** The session to use, when already known (config or an earlier turn). */
@@ -65,7 +70,8 @@ export type TurnEvent =
   /** Stops the turn; `failure` says why (default: cancelled by the host). */
   | { type: "CANCEL"; failure?: Failure }
   | { type: "EVENTS"; events: readonly unknown[] }
-  | { type: "STREAM.READY" }
+  /** The stream is open; `messageId` is a new id on the server's clock for the user message (`ServerClock`). */
+  | { type: "STREAM.READY"; messageId?: string }
   | { type: "STREAM.LOST"; error: TurnError };
 
 /** What a turn actor tells its host while it runs (`actor.on(type, ...)`). */
@@ -144,10 +150,18 @@ export const turnMachine = setup({
       turn: initialTurnState({
         traceId: context.input.traceId,
         sessionId,
-        messageId: context.input.messageId,
+        messageId: context.turn.messageId,
         maxProviderRetries: context.input.maxProviderRetries,
         children: sessionId === context.input.sessionId ? context.input.children : [],
       }),
+    })),
+    /**
+     * The user message's id, fixed once the stream is open, right before the prompt: the host's if it
+     * gave one, else the stream's, made on the server's clock. A host's own `eventStream` that sends
+     * none gets one on the host's clock, as before there was a server clock.
+     */
+    useMessageId: assign(({ context }, messageId: string | undefined) => ({
+      turn: { ...context.turn, messageId: context.input.messageId ?? messageId ?? newMessageId() },
     })),
     emitSession: emit((_, sessionId: string) => ({ type: "session" as const, sessionId })),
     notePromptSent: assign(({ context }) => ({ turn: promptSent(context.turn), outbox: [] })),
@@ -213,7 +227,8 @@ export const turnMachine = setup({
     turn: initialTurnState({
       traceId: input.traceId,
       sessionId: input.sessionId ?? "",
-      messageId: input.messageId,
+      // None yet, unless the host gave one: an id that matches nothing until the stream is open.
+      messageId: input.messageId ?? "",
       maxProviderRetries: input.maxProviderRetries,
     }),
     reconnects: 0,
@@ -277,7 +292,7 @@ export const turnMachine = setup({
           // Nothing was sent yet: a stop ends the turn at once.
           always: { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] },
           on: {
-            "STREAM.READY": "prompting",
+            "STREAM.READY": { target: "prompting", actions: { type: "useMessageId", params: ({ event }) => event.messageId } },
             // Nothing was sent yet, so there is nothing to abandon on the server.
             "STREAM.LOST": { target: "#turn.errored", actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "emitReplies"] },
           },
@@ -290,7 +305,7 @@ export const turnMachine = setup({
           invoke: {
             id: "sendPrompt",
             src: "sendPrompt",
-            input: ({ context }) => ({ sessionId: context.turn.sessionId, messageId: context.input.messageId, prompt: context.input.prompt }),
+            input: ({ context }) => ({ sessionId: context.turn.sessionId, messageId: context.turn.messageId, prompt: context.input.prompt }),
             onDone: [{ guard: "isStopping", target: "streaming.cancelling" }, { target: "streaming" }],
             onError: [
               { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] },

@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from "xstate";
 import type { TurnInput, TurnOutput } from "../machines/turn.machine.js";
 import { resolveConfig, type AdapterConfigInput, type ResolvedConfig } from "./config.js";
-import { newMessageId } from "./message-id.js";
 import { asHostCall, insideHostCall } from "./host-calls.js";
 import { decidePermission, decideQuestion } from "./policies.js";
 import { checkPromptOptions, toFilePart, type Attachment, type TurnPrompt } from "./prompt.js";
@@ -331,7 +330,6 @@ export class OpenCodeAdapter {
     };
     return {
       traceId,
-      messageId: newMessageId(),
       prompt,
       sessionId: this.sessionId,
       sessionVerified: this.sessionVerified,

@@ -1,21 +1,85 @@
 import { randomBytes } from "node:crypto";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-let lastMs = 0;
-let counter = 0;
+/** Ids count `ms × 4096 + counter`, modulo 2^48: 12 hex digits. */
+const PER_MS = 4096;
+const MS_MODULUS = 2 ** 36;
+
+/** The clocks a `ServerClock` reads; injected by tests. */
+export interface HostClocks {
+  /** Monotonic milliseconds (`performance.now()`): not moved by a step of the wall clock. */
+  monotonic(): number;
+  /** The host's wall clock (`Date.now()`). */
+  wall(): number;
+}
+
+const HOST_CLOCKS: HostClocks = { monotonic: () => performance.now(), wall: () => Date.now() };
 
 /**
- * A user-message id that opencode accepts and orders like its own: `msg_`, then the low 48 bits of
- * `ms × 4096 + counter` as 12 hex digits (time-ordered, like opencode's), then 14 random base62.
+ * opencode's clock, as the stamps of its event ids tell it, and the user-message ids made on it.
+ *
+ * opencode orders a session's messages by id, and its ids (events' and messages' alike) start with
+ * the low 48 bits of `ms × 4096 + counter` on the server's clock. A user message whose id sorts
+ * after opencode's answer to it makes opencode answer again, and one that sorts before the previous
+ * answer makes it answer nothing; so our ids follow the server's clock, not the host's, which may be
+ * seconds off or stepped between turns. The server's now is its last stamp plus the monotonic time
+ * since that stamp arrived: it lags the server by the stream's latency, which keeps our id before
+ * the answer opencode makes after receiving it.
  */
-export function newMessageId(now: number = Date.now()): string {
-  if (now !== lastMs) {
-    lastMs = now;
-    counter = 0;
+export class ServerClock {
+  /** The server's millisecond of the last stamp seen, and the monotonic time its first stamp arrived at. */
+  private lastMs: number | undefined;
+  private lastAt = 0;
+  /** The highest stamp seen: every message already on the server is at or below it. */
+  private highest = 0;
+  /**
+   * The stamp of the last id made: ids are strictly increasing. Per server (one clock per hub), not
+   * per process: a process-wide order would carry one server's clock onto another's.
+   */
+  private issued = 0;
+
+  constructor(private readonly clocks: HostClocks = HOST_CLOCKS) {}
+
+  /** Takes a stamp read off an event the server just sent. */
+  observe(stamp: number): void {
+    if (stamp > this.highest) this.highest = stamp;
+    // The first stamp of a server millisecond tells the server's now best (the others only came
+    // later); so the clock is read once per server millisecond at most, not once per chunk.
+    const ms = Math.floor(stamp / PER_MS);
+    if (ms === this.lastMs) return;
+    this.lastMs = ms;
+    this.lastAt = this.clocks.monotonic();
   }
-  counter++;
-  const stamp = ((BigInt(now) * 0x1000n + BigInt(counter)) & 0xffff_ffff_ffffn).toString(16).padStart(12, "0");
-  let random = "";
-  for (const byte of randomBytes(14)) random += BASE62[byte % 62];
-  return `msg_${stamp}${random}`;
+
+  /**
+   * The server's now as an id stamp (`ms × 4096`, modulo 2^48). Before any stamp is known it is the
+   * host's clock: opencode stamps its very first frame (`server.connected`), so only a server that
+   * stamps nothing (a stand-in, or a future opencode that moves the id) is left with the host's
+   * clock, which is all there is to go by then, and what the ids were made of before.
+   */
+  now(): number {
+    const ms = this.lastMs === undefined ? this.clocks.wall() : this.lastMs + Math.floor(this.clocks.monotonic() - this.lastAt);
+    return (ms % MS_MODULUS) * PER_MS;
+  }
+
+  /**
+   * A new user-message id: `msg_`, 12 hex digits of the stamp, 14 random base62 (opencode's own
+   * form). Its stamp is the server's now, but after every stamp seen (the previous turns' messages
+   * were made before the events that told of them) and after the last id made.
+   * (At the 48-bit wrap, every 2.2 years, opencode's own ids stop sorting too.)
+   */
+  nextMessageId(): string {
+    this.issued = Math.max(this.now(), this.highest + 1, this.issued + 1);
+    let random = "";
+    for (const byte of randomBytes(14)) random += BASE62[byte % 62];
+    return `msg_${this.issued.toString(16).padStart(12, "0")}${random}`;
+  }
+}
+
+/** Ids made on the host's clock alone: for callers with no stream to learn the server's from (the benches, a host's own `eventStream`). */
+const hostClock = new ServerClock();
+
+/** A user-message id on the host's clock (see `ServerClock.nextMessageId`). */
+export function newMessageId(): string {
+  return hostClock.nextMessageId();
 }

@@ -81,7 +81,8 @@ export function followSession(hub: EventHub, sessionId: string, sendBack: (event
     lost: (error) => live && sendBack({ type: "STREAM.LOST", error }),
   });
   hub.connect().then(
-    () => live && sendBack({ type: "STREAM.READY" }),
+    // The turn's message id is made now, on the server's clock the open stream tells.
+    () => live && sendBack({ type: "STREAM.READY", messageId: hub.serverClock.nextMessageId() }),
     (error: TurnError) => live && sendBack({ type: "STREAM.LOST", error }),
   );
   return () => {

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
+import type { TurnEvent } from "../machines/turn.machine.js";
 import { EventHub, peekSessionId, type HubListener } from "../src/transport/event-hub.js";
 import type { OpencodeHttp } from "../src/transport/http.js";
+import { followSession } from "../src/turn-actors.js";
 import type { TurnError } from "../src/turn-error.js";
 import * as E from "./fixtures/events.js";
 
@@ -42,7 +44,8 @@ class ScriptedBody {
   }
 }
 
-function hubWithScriptedServer(heartbeatTimeoutMs = 60_000) {
+/** `connected` makes the first frame of each stream (opencode's `server.connected`). */
+function hubWithScriptedServer(heartbeatTimeoutMs = 60_000, connected: () => unknown = E.connected) {
   const bodies: ScriptedBody[] = [];
   const http = {
     origin: "http://opencode.test",
@@ -50,7 +53,7 @@ function hubWithScriptedServer(heartbeatTimeoutMs = 60_000) {
     openEvents: async (signal: AbortSignal) => {
       const body = new ScriptedBody(signal);
       bodies.push(body);
-      body.frame(E.connected());
+      body.frame(connected());
       return body;
     },
     close: async () => undefined,
@@ -200,6 +203,43 @@ describe("EventHub", () => {
     await tick();
     await tick();
     expect(a.types()).toEqual(["message.part.updated@ses_a"]);
+  });
+});
+
+describe("EventHub: the server's clock", () => {
+  /** An event id as opencode makes it, stamped `ms` on the server's clock. */
+  const eventId = (ms: number) => `evt_${((ms % 2 ** 36) * 4096 + 1).toString(16).padStart(12, "0")}AbCdEfGhIjKlMn`;
+  const msOfMessageId = (id: string) => Math.floor(Number.parseInt(id.slice(4, 16), 16) / 4096);
+  /** A server whose clock is an hour behind the host's. */
+  const serverMs = () => (Date.now() - 3_600_000) % 2 ** 36;
+
+  it("a turn's STREAM.READY carries a message id on the server's clock, read off server.connected", async () => {
+    const connectedAt = serverMs();
+    const { hub } = hubWithScriptedServer(60_000, () => ({ id: eventId(connectedAt), type: "server.connected", properties: {} }));
+    hubs.push(hub);
+    const sent: TurnEvent[] = [];
+    const stop = followSession(hub, "ses_a", (event) => sent.push(event));
+    await hub.connect();
+    await tick();
+    stop();
+    const ready = sent.find((event) => event.type === "STREAM.READY");
+    expect(ready?.messageId).toMatch(/^msg_[0-9a-f]{12}[0-9A-Za-z]{14}$/);
+    // It arrived a moment ago: the server's now is the stamp plus at most that moment, not the host's clock.
+    expect(msOfMessageId(ready!.messageId!) - connectedAt).toBeGreaterThanOrEqual(0);
+    expect(msOfMessageId(ready!.messageId!) - connectedAt).toBeLessThan(1_000);
+  });
+
+  it("follows the stamps of later frames, also of other sessions' frames it skips unparsed", async () => {
+    const { hub, body } = hubWithScriptedServer();
+    hubs.push(hub);
+    hub.subscribe("ses_a", recorder());
+    await hub.connect();
+    const later = serverMs();
+    body().raw(`data: ${JSON.stringify({ ...E.delta("ses_other", "m", "p", "not ours"), id: eventId(later) })}\n\n`);
+    await tick();
+    const id = hub.serverClock.nextMessageId();
+    expect(msOfMessageId(id) - later).toBeGreaterThanOrEqual(0);
+    expect(msOfMessageId(id) - later).toBeLessThan(1_000);
   });
 });
 

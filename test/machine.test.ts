@@ -37,7 +37,7 @@ type InvokeId = "ensureSession" | "sendPrompt" | "answerAsk" | "abortSession" | 
 type ModelEvent =
   | { type: "START" }
   | { type: "CANCEL"; failure?: { code: "closed"; error: string } }
-  | { type: "STREAM.READY" }
+  | { type: "STREAM.READY"; messageId: string }
   | { type: "STREAM.LOST"; error: TurnError }
   | { type: "EVENTS"; label: string; events: readonly unknown[] }
   | { type: `xstate.done.actor.${InvokeId}`; output?: unknown }
@@ -66,10 +66,12 @@ const ANSWERING = { live: { streaming: "answeringAsk" } };
 const PROMPTING = { live: { prompting: "sending" } };
 const PROMPTING_STOPPED = { live: { prompting: "stopping" } };
 
-/** No session yet (ensureSession runs) and a small retry cap. */
+/** The stream is open, with the message id it made on the server's clock. */
+const STREAM_READY = { type: "STREAM.READY", messageId: MESSAGE } as const;
+
+/** No session yet (ensureSession runs), no message id (the stream's is used) and a small retry cap. */
 const INPUT: TurnInput = {
   traceId: TRACE,
-  messageId: MESSAGE,
   prompt: { parts: [{ type: "text", text: "hello" }] },
   sessionId: undefined,
   sessionVerified: false,
@@ -114,7 +116,7 @@ const CANDIDATES: readonly ModelEvent[] = [
   { type: "START" },
   { type: "CANCEL" },
   CLOSE,
-  { type: "STREAM.READY" },
+  STREAM_READY,
   STREAM_LOST,
   ...EVENT_BATCHES.map((batch): ModelEvent => ({ type: "EVENTS", ...batch })),
   ...INVOKE_IDS.flatMap((id): ModelEvent[] => [
@@ -437,7 +439,7 @@ async function toPrompting(h: Harness): Promise<void> {
   expect(h.running("ensureSession").input).toEqual({ sessionId: undefined, verified: false, title: undefined });
   await settle(h.running("ensureSession"), { output: SESSION });
   expect(h.stream().input).toEqual({ sessionId: SESSION });
-  h.stream().sendBack({ type: "STREAM.READY" });
+  h.stream().sendBack(STREAM_READY);
   expect(h.value()).toEqual(PROMPTING);
   expect(h.running("sendPrompt").input).toEqual({ sessionId: SESSION, messageId: MESSAGE, prompt: INPUT.prompt });
 }
@@ -465,6 +467,38 @@ describe("turn machine: behaviour with fake actors", () => {
     expect(sessions).toEqual([SESSION]);
     h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Hi ", "there"), { type: "no.such.event" }, E.assistantDone(SESSION, ASSISTANT, MESSAGE), E.idle(SESSION)] });
     await expect(output).resolves.toEqual({ outcome: { kind: "final" }, content: "Hi there", usage: undefined, unusable: 1 });
+  });
+
+  it("keeps a message id the host gave over the stream's, and knows the turn by it", async () => {
+    const HOST_MESSAGE = "msg_host_user";
+    const h = harness({ ...INPUT, messageId: HOST_MESSAGE });
+    const output = toPromise(h.actor);
+    h.actor.send({ type: "START" });
+    await settle(h.running("ensureSession"), { output: SESSION });
+    h.stream().sendBack(STREAM_READY);
+    expect(h.running("sendPrompt").input).toEqual({ sessionId: SESSION, messageId: HOST_MESSAGE, prompt: INPUT.prompt });
+    await settle(h.running("sendPrompt"), { output: undefined });
+    h.stream().sendBack({
+      type: "EVENTS",
+      events: [
+        E.userMessage(SESSION, HOST_MESSAGE),
+        E.assistantMessage(SESSION, ASSISTANT, HOST_MESSAGE),
+        E.partOpened(SESSION, ASSISTANT, TEXT_PART, "text"),
+        E.delta(SESSION, ASSISTANT, TEXT_PART, "Hi"),
+        E.idle(SESSION),
+      ],
+    });
+    await expect(output).resolves.toMatchObject({ outcome: { kind: "final" }, content: "Hi" });
+  });
+
+  it("makes a message id on the host's clock when neither the host nor its own stream gave one", async () => {
+    const h = harness();
+    h.actor.send({ type: "START" });
+    await settle(h.running("ensureSession"), { output: SESSION });
+    h.stream().sendBack({ type: "STREAM.READY" });
+    const { messageId } = h.running("sendPrompt").input as { messageId: string };
+    expect(messageId).toMatch(/^msg_[0-9a-f]{12}[0-9A-Za-z]{14}$/);
+    expect(h.actor.getSnapshot().context.turn.messageId).toBe(messageId);
   });
 
   it("outputs an error outcome with the failure its error reply carries", async () => {

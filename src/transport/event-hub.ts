@@ -1,4 +1,5 @@
 import { childSessionOf, sessionIdOf } from "../events.js";
+import { ServerClock } from "../message-id.js";
 import { TurnError } from "../turn-error.js";
 import { OpencodeHttp, type ServerTarget } from "./http.js";
 import { SseFrames } from "./sse.js";
@@ -35,6 +36,8 @@ interface Connection {
 export class EventHub {
   /** Frames that were not JSON: skipped, and counted for the host (`adapter.stats`). */
   readonly stats = { malformed: 0 };
+  /** The server's clock, learnt from the stamps of its event ids: new user-message ids are made on it. */
+  readonly serverClock = new ServerClock();
   /** Listeners by the session they subscribed to (the root of a family). */
   private readonly routes = new Map<string, Set<HubListener>>();
   private readonly listeners = new Set<HubListener>();
@@ -165,6 +168,14 @@ export class EventHub {
 
   /** Routes the events of `frames`; returns how many were events (JSON) at all. */
   private dispatch(frames: string[], connection: Connection, connectTimer: NodeJS.Timeout): number {
+    // Frames come in id order, so the newest stamp is the last one: one read per chunk, and before
+    // `server.connected` lets a turn make its message id.
+    for (let i = frames.length - 1; i >= 0; i--) {
+      const stamp = peekEventStamp(frames[i]!);
+      if (stamp === undefined) continue;
+      this.serverClock.observe(stamp);
+      break;
+    }
     let events = 0;
     for (const data of frames) {
       if (this.isForeign(data)) continue;
@@ -256,6 +267,28 @@ export function peekSessionId(data: string): string | undefined {
     if (end - start !== id.length || !data.startsWith(id, start)) return undefined;
   }
   return id;
+}
+
+const EVENT_ID_START = '{"id":"evt_';
+const STAMP_DIGITS = 12;
+
+/**
+ * The 48-bit stamp of a frame's event id (`ms × 4096 + counter` on the server's clock, as its
+ * message ids), read off the raw text: opencode (1.15 and 1.18) writes every event as
+ * `{"id":"evt_` + 12 lowercase hex digits + random. Undefined for any other frame. Read digit by
+ * digit: no slice, no regex, on the hub's hot path.
+ */
+export function peekEventStamp(data: string): number | undefined {
+  if (!data.startsWith(EVENT_ID_START)) return undefined;
+  let stamp = 0;
+  for (let i = EVENT_ID_START.length; i < EVENT_ID_START.length + STAMP_DIGITS; i++) {
+    const code = data.charCodeAt(i);
+    // 0-9, then a-f; NaN past the end fails both.
+    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1;
+    if (digit < 0) return undefined;
+    stamp = stamp * 16 + digit;
+  }
+  return stamp;
 }
 
 interface SharedHub {
