@@ -485,6 +485,7 @@ describe("turn machine: behaviour with fake actors", () => {
         E.assistantMessage(SESSION, ASSISTANT, HOST_MESSAGE),
         E.partOpened(SESSION, ASSISTANT, TEXT_PART, "text"),
         E.delta(SESSION, ASSISTANT, TEXT_PART, "Hi"),
+        E.assistantDone(SESSION, ASSISTANT, HOST_MESSAGE),
         E.idle(SESSION),
       ],
     });
