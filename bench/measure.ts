@@ -1,7 +1,9 @@
 import { PerformanceObserver } from "node:perf_hooks";
 import { createParser } from "eventsource-parser";
 import { request } from "undici";
+import type { TurnInput } from "../machines/turn.machine.js";
 import { newMessageId } from "../src/message-id.js";
+import { MAX_RECONNECTS } from "../src/turn-actors.js";
 
 /** One line of bench/results.json. `ratio` reads as the row's `better` says. */
 export interface Row {
@@ -180,4 +182,18 @@ export async function rawTurn(server: Server, sessionId: string, text: string): 
   await done;
   reader.close();
   return events;
+}
+
+/** A turn on a session known to exist, as the adapter would start it (its message id made on the server's clock). */
+export function turnInput(traceId: string, sessionId: string, text: string): TurnInput {
+  return {
+    traceId,
+    prompt: { parts: [{ type: "text", text }] },
+    sessionId,
+    sessionVerified: true,
+    children: [],
+    maxProviderRetries: 3,
+    maxReconnects: MAX_RECONNECTS,
+    graceMs: 10_000,
+  };
 }

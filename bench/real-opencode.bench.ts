@@ -9,14 +9,13 @@
  */
 import { createActor, toPromise } from "xstate";
 import { OpenCodeAdapter } from "../src/adapter.js";
-import { newMessageId } from "../src/message-id.js";
 import { EventHub } from "../src/transport/event-hub.js";
 import { OpencodeHttp } from "../src/transport/http.js";
-import { MAX_RECONNECTS, provideTurnMachine } from "../src/turn-actors.js";
+import { provideTurnMachine } from "../src/turn-actors.js";
 import { startOpencode, type OpencodeServer } from "../test/fixtures/opencode-server.js";
 import { startScriptedModel } from "../test/fixtures/scripted-model.js";
 import { createParser } from "eventsource-parser";
-import { cpu, createSession, openRawReader, pairedRatio, percentile, round, rounds, type Row, type Server, type Size } from "./measure.js";
+import { cpu, createSession, openRawReader, pairedRatio, percentile, round, rounds, turnInput, type Row, type Server, type Size } from "./measure.js";
 
 export interface ScalePoint {
   turns: number;
@@ -116,17 +115,7 @@ async function concurrentTurns(server: Server, sessions: readonly string[], shar
     sessions.map(async (sessionId) => {
       const { hub, machine } = one ?? engine();
       const actor = createActor(machine, {
-        input: {
-          traceId: sessionId,
-          messageId: newMessageId(),
-          prompt: { parts: [{ type: "text", text: "hello" }] },
-          sessionId,
-          sessionVerified: true,
-          children: [],
-          maxProviderRetries: 3,
-          maxReconnects: MAX_RECONNECTS,
-          graceMs: 10_000,
-        },
+        input: turnInput(sessionId, sessionId, "hello"),
       });
       const output = toPromise(actor);
       actor.start();
@@ -175,17 +164,7 @@ async function ownLatency(server: OpencodeServer, size: Size): Promise<Row[]> {
   const machine = provideTurnMachine({ hub, decidePermission: async () => ({ reply: "reject" }), decideQuestion: async () => "reject" });
   const turn = async (text: string) => {
     const actor = createActor(machine, {
-      input: {
-        traceId: "latency",
-        messageId: newMessageId(),
-        prompt: { parts: [{ type: "text", text }] },
-        sessionId,
-        sessionVerified: true,
-        children: [],
-        maxProviderRetries: 3,
-        maxReconnects: MAX_RECONNECTS,
-        graceMs: 10_000,
-      },
+      input: turnInput("latency", sessionId, text),
     });
     actor.on("replies", ({ replies }) => {
       const now = performance.now();

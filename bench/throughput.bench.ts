@@ -17,7 +17,7 @@ import { newMessageId } from "../src/message-id.js";
 import { EventHub } from "../src/transport/event-hub.js";
 import { OpencodeHttp } from "../src/transport/http.js";
 import * as api from "../src/transport/opencode-api.js";
-import { authorization, type Event, cpu, createSession, gcPause, pairedRatio, postPrompt, rawTurn, round, rounds, turnEnd, type Row, type Server, type Size } from "./measure.js";
+import { authorization, type Cost, type Event, cpu, createSession, gcPause, pairedRatio, postPrompt, rawTurn, round, rounds, turnEnd, type Row, type Server, type Size } from "./measure.js";
 
 export interface StandIn extends Server {
   stop(): Promise<void>;
@@ -113,47 +113,31 @@ export async function throughputBench(size: Size): Promise<Row[]> {
       sdk: () => sdkTurn(server, sessionId),
     });
     const workload = `${deltas.toLocaleString("en-US")} deltas, a frame of another session after every ${noiseEvery}`;
+    /** `baseline`'s CPU over `candidate`'s, paired round by round: higher is better. */
+    const cpuRatio = (name: string, candidate: Cost[], baseline: Cost[], note: string): Row => ({
+      name,
+      value: round(cpu(candidate), 1),
+      unit: "ms CPU",
+      baseline: round(cpu(baseline), 1),
+      ratio: round(pairedRatio(baseline, candidate)),
+      note,
+    });
     return [
-      {
-        name: "throughput.pipeline",
-        value: round(cpu(costs.pipeline), 1),
-        unit: "ms CPU",
-        baseline: round(cpu(costs.floor), 1),
-        ratio: round(pairedRatio(costs.floor, costs.pipeline)),
-        note: `floor CPU / pipeline CPU, prompt to final (${workload}); higher is better; target >= 0.8`,
-      },
-      {
-        name: "throughput.hub",
-        value: round(cpu(costs.hub), 1),
-        unit: "ms CPU",
-        baseline: round(cpu(costs.floor), 1),
-        ratio: round(pairedRatio(costs.floor, costs.hub)),
-        note: "floor CPU / hub CPU, same turn; higher is better",
-      },
-      {
-        name: "throughput.hubCodec",
-        value: round(cpu(costs.hubCodec), 1),
-        unit: "ms CPU",
-        baseline: round(cpu(costs.floor), 1),
-        ratio: round(pairedRatio(costs.floor, costs.hubCodec)),
-        note: "floor CPU / (hub + codec) CPU, same turn; higher is better",
-      },
-      {
-        name: "throughput.sdk",
-        value: round(cpu(costs.hub), 1),
-        unit: "ms CPU",
-        baseline: round(cpu(costs.sdk), 1),
-        ratio: round(pairedRatio(costs.sdk, costs.hub)),
-        note: "@opencode-ai/sdk v2 event.subscribe() CPU / hub CPU (both hand over parsed events), same turn; higher is better; target > 1",
-      },
-      {
-        name: "throughput.sdk.pipeline",
-        value: round(cpu(costs.pipeline), 1),
-        unit: "ms CPU",
-        baseline: round(cpu(costs.sdk), 1),
-        ratio: round(pairedRatio(costs.sdk, costs.pipeline)),
-        note: "SDK subscription CPU / whole pipeline CPU (the pipeline also runs the machine, codec and sink); higher is better",
-      },
+      cpuRatio("throughput.pipeline", costs.pipeline, costs.floor, `floor CPU / pipeline CPU, prompt to final (${workload}); higher is better; target >= 0.8`),
+      cpuRatio("throughput.hub", costs.hub, costs.floor, "floor CPU / hub CPU, same turn; higher is better"),
+      cpuRatio("throughput.hubCodec", costs.hubCodec, costs.floor, "floor CPU / (hub + codec) CPU, same turn; higher is better"),
+      cpuRatio(
+        "throughput.sdk",
+        costs.hub,
+        costs.sdk,
+        "@opencode-ai/sdk v2 event.subscribe() CPU / hub CPU (both hand over parsed events), same turn; higher is better; target > 1",
+      ),
+      cpuRatio(
+        "throughput.sdk.pipeline",
+        costs.pipeline,
+        costs.sdk,
+        "SDK subscription CPU / whole pipeline CPU (the pipeline also runs the machine, codec and sink); higher is better",
+      ),
       {
         name: "gc.pipeline",
         value: round(gcPause(costs.pipeline), 1),
