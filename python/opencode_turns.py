@@ -10,6 +10,7 @@ the dicts the TypeScript adapter's sink gets. Standard library only; Python 3.9 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import inspect
 import itertools
@@ -21,7 +22,8 @@ import time
 import uuid
 from collections import deque
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, Union
+from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, Tuple, Union
+from urllib.parse import unquote
 
 __all__ = ["OpenCodeAdapter", "OpenCodeConfig", "OpenCodeError"]
 
@@ -48,7 +50,12 @@ class OpenCodeConfig:
     """taOS's config (same fields and defaults), plus this project's own extras."""
 
     base_url: str
-    """The opencode server, e.g. ``http://127.0.0.1:4096``; empty: the bridge starts its own."""
+    """The opencode server, e.g. ``http://127.0.0.1:4096``; empty: the bridge starts its own.
+
+    Credentials in it (``http://user:pw@host``) are taken as the username and password, as the
+    TypeScript config takes them: the bridge gets the URL without them and them by environment.
+    Give them there or in ``server_password`` / ``server_username``, not both (prompts then end
+    with a ``bad_request`` error)."""
     server_password: Optional[str] = dataclasses.field(default=None, repr=False)
     """Basic-auth password; None: the environment's ``OPENCODE_SERVER_PASSWORD``."""
     server_username: str = "opencode"
@@ -71,8 +78,66 @@ class OpenCodeConfig:
     bridge_command: Optional[List[str]] = None
     """The argv that starts the bridge, e.g. ``["node", "/path/dist/src/cli.js", "bridge"]``."""
 
+    def __repr__(self) -> str:
+        # The generated repr, with a password in base_url masked (server_password is left out).
+        shown = []
+        for field in dataclasses.fields(self):
+            if not field.repr:
+                continue
+            value = getattr(self, field.name)
+            if field.name == "base_url" and isinstance(value, str):
+                value = _masked_url(value)
+            shown.append(f"{field.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
 
 _FIELDS = [f.name for f in dataclasses.fields(OpenCodeConfig)]
+_DEFAULT_USERNAME = "opencode"
+
+
+def _split_url(url: str) -> Tuple[str, str, str]:
+    """``(before the userinfo, the userinfo, after it)``; the userinfo is "" when the URL has none."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, "", ""
+    end = len(rest)
+    for stop in "/?#\\":
+        found = rest.find(stop)
+        if 0 <= found < end:
+            end = found
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not at:
+        return url, "", ""
+    return f"{scheme}://", userinfo, host + rest[end:]
+
+
+def _url_credentials(url: str) -> Tuple[str, Optional[str], Optional[str]]:
+    """The URL without its userinfo, and the username and password it held (percent-decoded), or None."""
+    before, userinfo, after = _split_url(url)
+    if not userinfo and before == url:
+        return url, None, None
+    user, _, password = userinfo.partition(":")
+    return before + after, (unquote(user) or None), (unquote(password) or None)
+
+
+def _masked_url(url: str) -> str:
+    before, userinfo, after = _split_url(url)
+    if ":" not in userinfo:
+        return url
+    return f"{before}{userinfo.partition(':')[0]}:***@{after}"
+
+
+def _config_problem(cfg: "OpenCodeConfig") -> Optional[str]:
+    """What the TypeScript config would refuse of the credentials (it throws a ConfigError), or None."""
+    _, user, password = _url_credentials(cfg.base_url or "")
+    if (user is not None or password is not None) and (
+        cfg.server_password is not None or cfg.server_username not in ("", _DEFAULT_USERNAME)
+    ):
+        return (
+            "Invalid opencode-turns config: base_url holds credentials and so does server_password "
+            "(or server_username); give them in one place."
+        )
+    return None
 
 
 class OpenCodeError(Exception):
@@ -115,11 +180,13 @@ def _default_command() -> List[str]:
 
 
 def _bridge_args(cfg: OpenCodeConfig) -> List[str]:
-    """The bridge's options for the config. The password is not one of them: it goes by environment."""
+    """The bridge's options for the config. No credential is one of them (any process may read a
+    command line): the password, and whatever base_url holds, go by environment (``_bridge_env``)."""
     args: List[str] = []
-    if cfg.base_url:
-        args += ["--url", cfg.base_url]
-    if cfg.server_username:
+    url, url_user, _ = _url_credentials(cfg.base_url or "")
+    if url:
+        args += ["--url", url]
+    if cfg.server_username and url_user is None:
         args += ["--username", cfg.server_username]
     if cfg.directory:
         args += ["--directory", cfg.directory]
@@ -139,6 +206,36 @@ def _bridge_args(cfg: OpenCodeConfig) -> List[str]:
     return args
 
 
+def _bridge_env(cfg: OpenCodeConfig, base: Dict[str, str]) -> Dict[str, str]:
+    """The bridge's environment: ``base`` with the password, and the credentials base_url held."""
+    env = dict(base)
+    if cfg.server_password is not None:
+        env["OPENCODE_SERVER_PASSWORD"] = cfg.server_password
+    _, url_user, url_password = _url_credentials(cfg.base_url or "")
+    if url_user is not None:
+        env["OPENCODE_SERVER_USERNAME"] = url_user
+    if url_password is not None:
+        env["OPENCODE_SERVER_PASSWORD"] = url_password
+    return env
+
+
+class _HostCall:
+    """A call into the host's code (the sink, a policy) that the reader, or an ask, waits for."""
+
+    __slots__ = ("owner", "settled", "followers")
+
+    def __init__(self, owner: object) -> None:
+        self.owner = owner
+        self.settled = False
+        # Refusals made inside the call with no turn ahead of them: delivered once the call returns.
+        self.followers: List[Tuple["_Turn", Reply]] = []
+
+
+#: The host call the running code is part of: set around each sink and policy call, and copied into
+#: the tasks it starts (as TypeScript's AsyncLocalStorage is), so also seen from those.
+_HOST_CALL: "contextvars.ContextVar[Optional[_HostCall]]" = contextvars.ContextVar("opencode_turns_host_call", default=None)
+
+
 class _Turn:
     """One prompt in flight: what is needed to end it well if the bridge cannot."""
 
@@ -149,6 +246,8 @@ class _Turn:
         self.terminal: Optional[Reply] = None
         # The task awaiting prompt() was cancelled: the host no longer wants this turn's replies.
         self.abandoned = False
+        # Refused prompts whose error reply goes to the sink after this turn's replies.
+        self.followers: List[Tuple["_Turn", Reply]] = []
 
 
 class _Bridge:
@@ -161,6 +260,8 @@ class _Bridge:
         self.tasks: "set[asyncio.Task]" = set()
         self.stderr_tail: Deque[str] = deque(maxlen=_STDERR_TAIL)
         self.reader: Optional[asyncio.Task] = None
+        # Set once the reader has ended what was in flight: a turn registered after that is never ended by it.
+        self.gone = False
 
     def send_nowait(self, message: dict) -> bool:
         stdin = self.proc.stdin
@@ -191,6 +292,13 @@ class OpenCodeAdapter:
 
     ``prompt()`` never raises: every failure ends the turn with an ``error`` reply and result.
     Prompts given while one runs wait their turn (in call order).
+
+    The sink is awaited by the task that reads the bridge, so a sink (or a policy) must not wait for
+    a turn: ``prompt()`` called from inside one (or from a task it started, while it runs) ends at
+    once with a ``bad_request`` error result, whose error reply reaches the sink after the replies
+    of the turns ahead of it; ``cancel()`` there sends the cancel and returns without waiting for
+    the turn to end; ``ensure_session()`` there raises OpenCodeError (``bad_request``); ``close()``
+    may be called there.
     """
 
     def __init__(self, config: Any, sink: Sink, *, log: Optional[logging.Logger] = None) -> None:
@@ -203,7 +311,15 @@ class OpenCodeAdapter:
         self._closing: Optional["asyncio.Future[None]"] = None
         self._closed = False
         self._session_id: Optional[str] = self._cfg.session_id
-        #: Every model change the turns reported (``{providerID, modelID, source, at}``), for reconciling.
+        # A config the TypeScript config would refuse: every prompt ends with it, as an error result.
+        self._config_error = _config_problem(self._cfg)
+        # Turns sent to the bridge until their result, in order: a refused prompt's reply goes after theirs.
+        self._open: Dict[_Turn, None] = {}
+        #: Every model change the turns' results reported (``{providerID, modelID, source, at}``), for
+        #: reconciling. Unlike the TypeScript adapter's ``modelChanges`` (updated as each change is seen,
+        #: also between turns), this grows only when a result comes: a change seen between two turns
+        #: is added with the next turn's result, and one after the last turn is never added. The
+        #: bridge protocol reports model changes only in results.
         self.model_changes: List[dict] = []
 
     @property
@@ -221,6 +337,13 @@ class OpenCodeAdapter:
         """Makes sure the session exists (checked, or created) and returns its id; raises OpenCodeError."""
         if self._closed:
             raise OpenCodeError("The adapter is closed; create a new one.", "closed")
+        if _inside_host_call(self):
+            # The bridge answers `session` after the running turn, whose lines wait for this call.
+            raise OpenCodeError(
+                "ensure_session() was called from inside this adapter's sink or policy, where it would wait for "
+                "itself; call it after that call has returned (session_id holds the session once a turn has run).",
+                "bad_request",
+            )
         bridge = await self._start()
         answer = await self._request(bridge, {"op": "session"})
         self._session_id = answer["session_id"]
@@ -232,6 +355,14 @@ class OpenCodeAdapter:
         turn = _Turn(trace_id or str(uuid.uuid4()), loop.create_future())
         if self._closed:
             return await self._end(turn, "closed", "The adapter is closed; create a new one to prompt again.")
+        if _inside_host_call(self):
+            # Awaited there, this turn would wait for the reader, and the reader for the sink.
+            return self._refuse_at_once(
+                turn,
+                "bad_request",
+                "prompt() was called from inside this adapter's sink or policy, where it would wait for itself; "
+                "call it after that call has returned.",
+            )
         prompt_id = f"p{next(self._ids)}"
         request: dict = {"id": prompt_id, "op": "prompt", "text": text, "trace_id": turn.trace_id}
         if attachments:
@@ -247,6 +378,13 @@ class OpenCodeAdapter:
         except Exception as error:  # noqa: BLE001 - prompt() never raises
             return await self._end(turn, "internal", f"Cannot start the opencode-turns bridge: {error}")
         bridge.turns[prompt_id] = turn
+        self._open[turn] = None
+        if bridge.gone or bridge.proc.returncode is not None:
+            # The bridge exited after _start() returned it: its reader may already have ended what was
+            # in flight, and then would never end this turn.
+            del bridge.turns[prompt_id]
+            code = "closed" if self._closed else "internal"
+            return await self._end(turn, code, f"The turn ended without its result: {bridge.why_gone()}.")
         try:
             await bridge.send(request)
             return await asyncio.shield(turn.result)
@@ -262,6 +400,10 @@ class OpenCodeAdapter:
         if bridge is None or not bridge.turns:
             return
         prompt_id, turn = next(iter(bridge.turns.items()))
+        if _inside_host_call(self):
+            # The turn ends on lines the reader reads once this sink (or policy) call returns.
+            bridge.send_nowait({"op": "cancel", "id": prompt_id})
+            return
         await bridge.send({"op": "cancel", "id": prompt_id})
         await asyncio.wait([turn.result])
 
@@ -302,6 +444,8 @@ class OpenCodeAdapter:
 
     async def _start(self) -> _Bridge:
         """The running bridge, started on first use (and again after one died)."""
+        if self._config_error is not None:
+            raise OpenCodeError(self._config_error, "bad_request")
         if self._bridge is not None and self._bridge.proc.returncode is None:
             return self._bridge
         if self._starting is None:
@@ -315,9 +459,7 @@ class OpenCodeAdapter:
 
     async def _spawn(self) -> _Bridge:
         command = list(self._cfg.bridge_command or _default_command()) + _bridge_args(self._cfg)
-        env = dict(os.environ)
-        if self._cfg.server_password is not None:
-            env["OPENCODE_SERVER_PASSWORD"] = self._cfg.server_password
+        env = _bridge_env(self._cfg, dict(os.environ))
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command,
@@ -397,6 +539,7 @@ class OpenCodeAdapter:
             await self._deliver(turn, message["reply"])
         elif "result" in message and turn is not None:
             del bridge.turns[key]
+            await self._deliver_followers(turn.followers)
             self._finish(turn, message["result"])
         elif "ask" in message:
             task = asyncio.ensure_future(self._answer(bridge, message["ask"]))
@@ -422,13 +565,50 @@ class OpenCodeAdapter:
         if reply.get("kind") in ("final", "error"):
             turn.terminal = reply
         try:
-            pending = self._sink(reply)
-            if inspect.isawaitable(pending):
-                await pending
+            await self._host_call(self._sink, reply)
         except Exception:  # noqa: BLE001 - a sink that raises is logged and the turn goes on
             self._log.exception("opencode-turns: the sink raised on a %s reply; the turn goes on", reply.get("kind"))
 
+    async def _host_call(self, call: Callable[[Any], Any], argument: Any) -> Any:
+        """Calls the host's sink or policy (awaiting what it returns) as a host call of this adapter;
+        then delivers the refusals made inside it that had no turn ahead of them."""
+        marker = _HostCall(self)
+        token = _HOST_CALL.set(marker)
+        try:
+            value = call(argument)
+            if inspect.isawaitable(value):
+                value = await value
+            return value
+        finally:
+            marker.settled = True
+            _HOST_CALL.reset(token)
+            await self._deliver_followers(marker.followers)
+
+    async def _deliver_followers(self, followers: List[Tuple[_Turn, Reply]]) -> None:
+        # A follower's sink call may refuse another prompt, which may land on this same list.
+        while followers:
+            turn, reply = followers.pop(0)
+            await self._deliver(turn, reply)
+
+    def _refuse_at_once(self, turn: _Turn, code: str, error: str) -> dict:
+        """Ends a prompt made inside a host call without waiting: its result now, its error reply to
+        the sink after the replies of the turns ahead (or, with none, once the host call returns)."""
+        reply: Reply = {"kind": "error", "trace_id": turn.trace_id, "error": error, "code": code}
+        ahead = next(reversed(self._open), None) if self._open else None
+        marker = _HOST_CALL.get()
+        if ahead is not None:
+            ahead.followers.append((turn, reply))
+        elif marker is not None:
+            marker.followers.append((turn, reply))
+        result: dict = {"trace_id": turn.trace_id}
+        if self._session_id:
+            result["session_id"] = self._session_id
+        result.update(outcome="error", error=error, code=code, model_changes=[], duration_ms=0)
+        turn.result.set_result(result)
+        return result
+
     def _finish(self, turn: _Turn, result: dict) -> None:
+        self._open.pop(turn, None)
         if result.get("session_id"):
             self._session_id = result["session_id"]
         self.model_changes.extend(result.get("model_changes") or [])
@@ -442,6 +622,7 @@ class OpenCodeAdapter:
             terminal: Reply = {"kind": "error", "error": error, "code": code}
         else:
             terminal = turn.terminal
+        await self._deliver_followers(turn.followers)
         result: dict = {"trace_id": turn.trace_id}
         if self._session_id:
             result["session_id"] = self._session_id
@@ -454,6 +635,7 @@ class OpenCodeAdapter:
         return result
 
     async def _bridge_gone(self, bridge: _Bridge) -> None:
+        bridge.gone = True
         for task in list(bridge.tasks):
             task.cancel()
         reason = bridge.why_gone()
@@ -473,9 +655,8 @@ class OpenCodeAdapter:
         decision: Any = "reject"
         if callable(policy):
             try:
-                decision = policy(ask.get("request") or {})
-                if inspect.isawaitable(decision):
-                    decision = await decision
+                # A host call: the ask's turn waits for it, so a prompt() made inside it is refused.
+                decision = await self._host_call(policy, ask.get("request") or {})
             except Exception:  # noqa: BLE001 - a failing policy rejects, as in the TypeScript adapter
                 self._log.exception("opencode-turns: the %s policy raised; rejecting the ask", kind)
                 decision = "reject"
@@ -483,6 +664,12 @@ class OpenCodeAdapter:
             self._log.warning("opencode-turns: the %s policy returned %r; rejecting the ask", kind, decision)
             decision = "reject"
         await bridge.send({"op": "answer", "ask_id": ask.get("ask_id"), "decision": decision})
+
+
+def _inside_host_call(owner: object) -> bool:
+    """Whether the running code is part of a sink or policy call of ``owner`` that has not returned."""
+    call = _HOST_CALL.get()
+    return call is not None and call.owner is owner and not call.settled
 
 
 def _valid_decision(kind: Any, decision: Any) -> bool:

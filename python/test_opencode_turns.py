@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import signal
 import unittest
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 import opencode_turns
 from opencode_turns import OpenCodeAdapter, OpenCodeConfig, OpenCodeError
@@ -93,6 +94,55 @@ class Recorder:
 def assert_gone(test: unittest.TestCase, pid: int) -> None:
     with test.assertRaises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+#: Long enough for any turn of the scripted model; a call that hangs fails the test here instead.
+HANG = 30.0
+
+
+def bounded(test: Callable[..., Any]) -> Callable[..., Any]:
+    """The test fails, instead of hanging the suite, if it (close() included) takes over 2 * HANG."""
+
+    @functools.wraps(test)
+    async def run(self: Any) -> None:
+        await asyncio.wait_for(test(self), 2 * HANG)
+
+    return run
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{user}:{password}@{rest}"
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (an orphan's zombie may wait for a lazy init)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+
+
+def descendants(pid: int) -> List[Tuple[int, str]]:
+    """Every process below ``pid``: (pid, command name)."""
+    children: dict = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                name, _, rest = stat.read().partition(b" (")[2].rpartition(b")")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        children.setdefault(int(rest.split()[1]), []).append((int(entry), name.decode()))
+    found: List[Tuple[int, str]] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child[0])
+    return found
 
 
 class DropIn(unittest.IsolatedAsyncioTestCase):
@@ -299,6 +349,40 @@ class DropIn(unittest.IsolatedAsyncioTestCase):
             self.assertFalse(any(PASSWORD in arg for arg in argv))
         self.assertNotIn(PASSWORD, repr(config()))
 
+        # Credentials in base_url: the bridge gets the URL without them, and them by environment.
+        in_url = config(base_url=with_credentials(URL, "opencode", PASSWORD), server_password=None)
+        self.assertNotIn(PASSWORD, repr(in_url))
+        async with OpenCodeAdapter(in_url, sink) as adapter:
+            session = await adapter.ensure_session()  # so the server took the credentials
+            pid = adapter._bridge.proc.pid  # type: ignore[union-attr]
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().decode().split("\0")
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                env = environ.read().decode().split("\0")
+            result = await adapter.prompt("say hello", "in-url")
+        self.assertTrue(session.startswith("ses"))
+        self.assertEqual(result["outcome"], "final")
+        self.assertFalse(any(PASSWORD in arg for arg in argv), argv)
+        self.assertFalse(any("@" in arg for arg in argv), argv)
+        self.assertEqual(argv[argv.index("--url") + 1], URL)
+        self.assertIn(f"OPENCODE_SERVER_PASSWORD={PASSWORD}", env)
+        self.assertIn("OPENCODE_SERVER_USERNAME=opencode", env)
+
+    async def test_credentials_in_base_url_and_server_password_end_prompts_with_a_config_error(self) -> None:
+        replies: List[dict] = []
+        # As the TypeScript config refuses credentials given in two places; prompt() still never raises.
+        adapter = OpenCodeAdapter(config(base_url=with_credentials(URL, "opencode", PASSWORD)), replies.append)
+        result = await adapter.prompt("say hello", "twice")
+        self.assertEqual((result["outcome"], result["code"]), ("error", "bad_request"))
+        self.assertIn("in one place", result["error"])
+        self.assertNotIn(PASSWORD, result["error"])
+        self.assertEqual(replies, [{"kind": "error", "trace_id": "twice", "error": result["error"], "code": "bad_request"}])
+        self.assertIsNone(adapter._bridge)
+        with self.assertRaises(OpenCodeError) as raised:
+            await adapter.ensure_session()
+        self.assertEqual(raised.exception.code, "bad_request")
+        await adapter.close()
+
     async def test_a_wrong_password_is_an_unauthorized_turn(self) -> None:
         replies: List[dict] = []
         async with OpenCodeAdapter(config(server_password="wrong"), replies.append) as adapter:
@@ -318,6 +402,158 @@ class DropIn(unittest.IsolatedAsyncioTestCase):
         adapter = OpenCodeAdapter(taos, print)
         self.assertIsNone(adapter.session_id)
         self.assertIn("--url", opencode_turns._bridge_args(adapter._cfg))
+        # Credentials in the URL are percent-decoded, as the TypeScript config decodes them; a URL
+        # username replaces --username.
+        cfg = OpenCodeConfig(base_url="http://a%40b:p%3Aw@h:1/x?q=1")
+        self.assertEqual(opencode_turns._url_credentials(cfg.base_url), ("http://h:1/x?q=1", "a@b", "p:w"))
+        self.assertEqual(opencode_turns._bridge_args(cfg)[:2], ["--url", "http://h:1/x?q=1"])
+        self.assertNotIn("--username", opencode_turns._bridge_args(cfg))
+        env = opencode_turns._bridge_env(cfg, {})
+        self.assertEqual(env, {"OPENCODE_SERVER_USERNAME": "a@b", "OPENCODE_SERVER_PASSWORD": "p:w"})
+        self.assertNotIn("p%3Aw", repr(cfg))
+        self.assertEqual(opencode_turns._url_credentials("http://:pw@h"), ("http://h", None, "pw"))
+        self.assertEqual(opencode_turns._url_credentials("http://h/a@b"), ("http://h/a@b", None, None))
+
+
+class InsideTheSink(unittest.IsolatedAsyncioTestCase):
+    """The sink is awaited by the task that reads the bridge: calls from there must never wait for a turn."""
+
+    @bounded
+    async def test_a_prompt_from_inside_the_sink_is_refused_at_once_and_its_reply_follows_the_turn(self) -> None:
+        replies: List[dict] = []
+        refused: List[dict] = []
+        adapter = OpenCodeAdapter(config(), None)  # type: ignore[arg-type]
+
+        async def sink(reply: dict) -> None:
+            replies.append(reply)
+            if reply["trace_id"] == "outer" and reply["kind"] == "delta":
+                if not refused:
+                    refused.append(await adapter.prompt("say hello", "inner-1"))
+                elif len(refused) == 1:
+                    # From a task the sink starts and waits for: the same call chain, refused too.
+                    refused.append(await asyncio.wait_for(adapter.prompt("say hello", "inner-2"), HANG))
+
+        adapter._sink = sink
+        async with adapter:
+            outer = await asyncio.wait_for(adapter.prompt("slow please", "outer"), HANG)
+            after = await asyncio.wait_for(adapter.prompt("say hello", "after"), HANG)
+        self.assertEqual(outer["outcome"], "final")
+        self.assertEqual(after["outcome"], "final")
+        self.assertEqual([(r["trace_id"], r["outcome"], r["code"], r["duration_ms"]) for r in refused], [("inner-1", "error", "bad_request", 0), ("inner-2", "error", "bad_request", 0)])
+        self.assertIn("from inside this adapter's sink", refused[0]["error"])
+        # Each refusal's error reply comes after the whole running turn, before the next turn.
+        traces = [r["trace_id"] for r in replies]
+        last_outer = len(traces) - 1 - traces[::-1].index("outer")
+        self.assertEqual(replies[last_outer]["kind"], "final")
+        self.assertEqual(replies[last_outer + 1 : last_outer + 3], [
+            {"kind": "error", "trace_id": "inner-1", "error": refused[0]["error"], "code": "bad_request"},
+            {"kind": "error", "trace_id": "inner-2", "error": refused[1]["error"], "code": "bad_request"},
+        ])
+        self.assertEqual(set(traces[last_outer + 3 :]), {"after"})
+
+    @bounded
+    async def test_a_prompt_from_a_permission_policy_is_refused_and_the_turn_goes_on(self) -> None:
+        refused: List[dict] = []
+        replies: List[dict] = []
+        adapter: Optional[OpenCodeAdapter] = None
+
+        async def policy(request: dict) -> str:
+            refused.append(await adapter.prompt("say hello", "from-policy"))  # type: ignore[union-attr]
+            return "once"
+
+        adapter = OpenCodeAdapter(config(permissions=policy), replies.append)
+        async with adapter:
+            result = await asyncio.wait_for(adapter.prompt("please use a tool", "tool"), HANG)
+        self.assertEqual(result["outcome"], "final")
+        self.assertEqual([r["code"] for r in refused], ["bad_request"])
+        self.assertEqual(replies[-1], {"kind": "error", "trace_id": "from-policy", "error": refused[0]["error"], "code": "bad_request"})
+
+    @bounded
+    async def test_cancel_from_inside_the_sink_sends_the_cancel_without_waiting(self) -> None:
+        replies: List[dict] = []
+        cancelled: List[bool] = []
+        adapter = OpenCodeAdapter(config(), None)  # type: ignore[arg-type]
+
+        async def sink(reply: dict) -> None:
+            replies.append(reply)
+            if reply["kind"] == "delta" and not cancelled:
+                await asyncio.wait_for(adapter.cancel(), HANG)
+                cancelled.append(True)
+
+        adapter._sink = sink
+        async with adapter:
+            result = await asyncio.wait_for(adapter.prompt("slow please", "cancelled"), HANG)
+        self.assertEqual(cancelled, [True])
+        self.assertEqual((result["outcome"], result["code"]), ("error", "aborted"))
+        self.assertEqual(replies[-1]["code"], "aborted")
+
+    @bounded
+    async def test_ensure_session_from_inside_the_sink_raises_at_once(self) -> None:
+        raised: List[OpenCodeError] = []
+        adapter = OpenCodeAdapter(config(), None)  # type: ignore[arg-type]
+
+        async def sink(reply: dict) -> None:
+            if not raised:
+                try:
+                    await asyncio.wait_for(adapter.ensure_session(), HANG)
+                except OpenCodeError as error:
+                    raised.append(error)
+
+        adapter._sink = sink
+        async with adapter:
+            result = await asyncio.wait_for(adapter.prompt("think first", "session"), HANG)
+            # Outside the sink it works as ever.
+            self.assertEqual(await asyncio.wait_for(adapter.ensure_session(), HANG), result["session_id"])
+        self.assertEqual(result["outcome"], "final")
+        self.assertEqual([error.code for error in raised], ["bad_request"])
+        self.assertIn("from inside this adapter's sink", str(raised[0]))
+
+
+class BridgeLifetime(unittest.IsolatedAsyncioTestCase):
+    @bounded
+    async def test_a_bridge_that_dies_before_the_turn_is_registered_ends_that_turn(self) -> None:
+        replies: List[dict] = []
+        # A "bridge" that exits at once; _start() returns it only after its reader has ended what
+        # was in flight (nothing yet): the window between _start() and the turn's registration.
+        adapter = OpenCodeAdapter(config(bridge_command=["sh", "-c", "echo going away >&2; exit 3"]), replies.append)
+        start = adapter._start
+
+        async def start_then_die() -> Any:
+            bridge = await start()
+            await bridge.reader
+            return bridge
+
+        adapter._start = start_then_die  # type: ignore[method-assign]
+        with self.assertLogs("opencode_turns", "WARNING"):
+            result = await asyncio.wait_for(adapter.prompt("say hello", "orphan"), HANG)
+        self.assertEqual((result["outcome"], result["code"]), ("error", "internal"))
+        self.assertIn("bridge exited (code 3): going away", result["error"])
+        self.assertEqual(replies, [{"kind": "error", "trace_id": "orphan", "error": result["error"], "code": "internal"}])
+        await adapter.close()
+
+    async def test_with_no_base_url_the_bridge_starts_its_own_opencode_and_close_stops_it(self) -> None:
+        # base_url "": the bridge starts opencode itself; --demo makes that one use the built-in
+        # offline model, so this runs without a provider.
+        sink = Recorder()
+        below: List[Tuple[int, str]] = []
+        adapter = OpenCodeAdapter(OpenCodeConfig(base_url="", bridge_command=opencode_turns._default_command() + ["--demo"]), sink)
+
+        async def watching(reply: dict) -> None:
+            if not below:
+                below.extend(descendants(adapter._bridge.proc.pid))  # type: ignore[union-attr]
+            await sink(reply)
+
+        adapter._sink = watching
+        result = await asyncio.wait_for(adapter.prompt("What is here?", "demo"), 120)
+        bridge_pid = adapter._bridge.proc.pid  # type: ignore[union-attr]
+        await adapter.close()
+        self.assertEqual(result["outcome"], "final", result)
+        self.assertTrue(result["session_id"].startswith("ses"))
+        self.assertIn("offline demo", result["content"])
+        self.assertIn("tool_call", sink.kinds())
+        self.assertTrue(any("opencode" in name for _, name in below), below)
+        self.assertFalse(running(bridge_pid))
+        self.assertEqual([(pid, name) for pid, name in below if running(pid)], [])
 
 
 if __name__ == "__main__":
