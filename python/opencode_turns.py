@@ -179,9 +179,11 @@ def _default_command() -> List[str]:
     return [shutil.which("node") or "node", str(cli), "bridge"]
 
 
-def _bridge_args(cfg: OpenCodeConfig) -> List[str]:
-    """The bridge's options for the config. No credential is one of them (any process may read a
-    command line): the password, and whatever base_url holds, go by environment (``_bridge_env``)."""
+def _bridge_args(cfg: OpenCodeConfig, session_id: Optional[str]) -> List[str]:
+    """The bridge's options for the config, on ``session_id`` (the session in use, so a bridge
+    started again after one died goes on with the same conversation). No credential is one of them
+    (any process may read a command line): the password, and whatever base_url holds, go by
+    environment (``_bridge_env``)."""
     args: List[str] = []
     url, url_user, _ = _url_credentials(cfg.base_url or "")
     if url:
@@ -190,8 +192,8 @@ def _bridge_args(cfg: OpenCodeConfig) -> List[str]:
         args += ["--username", cfg.server_username]
     if cfg.directory:
         args += ["--directory", cfg.directory]
-    if cfg.session_id:
-        args += ["--session", cfg.session_id]
+    if session_id:
+        args += ["--session", session_id]
     if cfg.model_id:
         args += ["--model", f"{cfg.model_provider_id}/{cfg.model_id}"]
     if cfg.agent:
@@ -458,7 +460,7 @@ class OpenCodeAdapter:
                 self._starting = None
 
     async def _spawn(self) -> _Bridge:
-        command = list(self._cfg.bridge_command or _default_command()) + _bridge_args(self._cfg)
+        command = list(self._cfg.bridge_command or _default_command()) + _bridge_args(self._cfg, self._session_id)
         env = _bridge_env(self._cfg, dict(os.environ))
         try:
             proc = await asyncio.create_subprocess_exec(

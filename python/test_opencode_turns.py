@@ -260,6 +260,9 @@ class DropIn(unittest.IsolatedAsyncioTestCase):
     async def test_a_bridge_killed_mid_turn_ends_the_turn_with_an_error_and_the_next_prompt_starts_another(self) -> None:
         sink = Recorder()
         adapter = OpenCodeAdapter(config(), sink)
+        first = await adapter.prompt("say hello", "before")
+        self.assertEqual(first["outcome"], "final")
+        sink.replies.clear()
         running = asyncio.ensure_future(adapter.prompt("slow please", "killed"))
         await sink.until("delta")
         pid = adapter._bridge.proc.pid  # type: ignore[union-attr]
@@ -270,6 +273,9 @@ class DropIn(unittest.IsolatedAsyncioTestCase):
         self.assert_contract(sink.replies, result)
         again = await adapter.prompt("say hello", "again")
         self.assertEqual(again["outcome"], "final")
+        # The bridge started again goes on with the conversation: the same opencode session.
+        self.assertEqual(again["session_id"], first["session_id"])
+        self.assertEqual(adapter.session_id, first["session_id"])
         await adapter.close()
         assert_gone(self, pid)
 
@@ -401,13 +407,13 @@ class DropIn(unittest.IsolatedAsyncioTestCase):
         taos = TaosConfig(base_url=URL)
         adapter = OpenCodeAdapter(taos, print)
         self.assertIsNone(adapter.session_id)
-        self.assertIn("--url", opencode_turns._bridge_args(adapter._cfg))
+        self.assertIn("--url", opencode_turns._bridge_args(adapter._cfg, None))
         # Credentials in the URL are percent-decoded, as the TypeScript config decodes them; a URL
         # username replaces --username.
         cfg = OpenCodeConfig(base_url="http://a%40b:p%3Aw@h:1/x?q=1")
         self.assertEqual(opencode_turns._url_credentials(cfg.base_url), ("http://h:1/x?q=1", "a@b", "p:w"))
-        self.assertEqual(opencode_turns._bridge_args(cfg)[:2], ["--url", "http://h:1/x?q=1"])
-        self.assertNotIn("--username", opencode_turns._bridge_args(cfg))
+        self.assertEqual(opencode_turns._bridge_args(cfg, None)[:2], ["--url", "http://h:1/x?q=1"])
+        self.assertNotIn("--username", opencode_turns._bridge_args(cfg, None))
         env = opencode_turns._bridge_env(cfg, {})
         self.assertEqual(env, {"OPENCODE_SERVER_USERNAME": "a@b", "OPENCODE_SERVER_PASSWORD": "p:w"})
         self.assertNotIn("p%3Aw", repr(cfg))
