@@ -92,8 +92,8 @@ export class OpenCodeAdapter {
     const { permissions, questions } = this.#config;
     this.machine = provideTurnMachine({
       hub: this.hub,
-      decidePermission: (request) => asHostCall(this, () => decidePermission(permissions, request, warn)),
-      decideQuestion: (request) => asHostCall(this, () => decideQuestion(questions, request, warn)),
+      decidePermission: (request) => asHostCall(this, (asked) => decidePermission(permissions, asked, warn), request),
+      decideQuestion: (request) => asHostCall(this, (asked) => decideQuestion(questions, asked, warn), request),
     });
   }
 

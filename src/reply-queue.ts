@@ -48,7 +48,7 @@ export class ReplyQueue {
         // Delivered replies are not kept: a long-lived adapter's queue stays as small as its backlog.
         this.items[this.next++] = undefined as never;
         try {
-          const pending = asHostCall(this.#owner, () => this.sink(reply));
+          const pending = asHostCall(this.#owner, this.sink, reply);
           if (pending !== undefined) await pending;
         } catch (error) {
           this.warn(`opencode-turns: the sink threw on a ${reply.kind} reply; the turn goes on: ${reasonOf(error)}`);
