@@ -253,8 +253,19 @@ export class OpenCodeAdapter {
     let claim: SessionClaim | undefined = knownSession === undefined ? undefined : claimSession(this.#config.baseUrl, knownSession);
     if (claim !== undefined) {
       const waiting = (this.waiting = new AbortController());
+      const giveUp = () => waiting.abort();
+      try {
+        signal?.addEventListener("abort", giveUp, { once: true });
+      } catch {
+        // A signal that only looks like one is checked once the wait is over.
+      }
       const came = await claim.wait(waiting.signal);
       this.waiting = undefined;
+      try {
+        signal?.removeEventListener("abort", giveUp);
+      } catch {
+        // It holds only giveUp, which does nothing now.
+      }
       if (!came || signal?.aborted) {
         claim.release();
         if (this.closed) return refuse("closed", "The adapter was closed before the turn started.");

@@ -111,6 +111,20 @@ describe("two adapters of one process on one session", () => {
     expect(server.prompts.length).toBe(1);
   });
 
+  it("the turn's AbortSignal ends its wait for the other adapter's turn at once", async () => {
+    const { server, a, b } = await twoAdapters();
+    const ra = a.adapter.prompt("one", "t1");
+    await expect.poll(() => server.prompts.length).toBe(1);
+    const controller = new AbortController();
+    const rb = b.adapter.prompt("two", "t2", { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort();
+    expect(await rb).toMatchObject({ outcome: "error", code: "aborted" });
+    expect(server.prompts.length).toBe(1);
+    server.release();
+    expect(await ra).toMatchObject({ outcome: "final", content: "first" });
+  });
+
   it("close() ends a waiting turn with closed, and the other adapter's turns go on", async () => {
     const { server, a, b } = await twoAdapters();
     const ra = a.adapter.prompt("one", "t1");
