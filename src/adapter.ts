@@ -61,8 +61,8 @@ export class OpenCodeAdapter {
   private turnsAhead = 0;
   /** Turns never overlap on an adapter, so there is at most one. */
   private running: { actor: TurnActor; finished: Promise<unknown> } | undefined;
-  /** Aborted by cancel() and close(): a turn waiting for another adapter's turn on the same session gives up. */
-  private waiting: AbortController | undefined;
+  /** A turn waiting for another adapter's turn on the same session: cancel() and close() make it give up. */
+  private waiting: { controller: AbortController; ended: Promise<void> } | undefined;
   private readonly counters = { eventsSkipped: 0 };
   /** modelChanges up to here were reported by an earlier turn. */
   private reportedChanges = 0;
@@ -199,7 +199,11 @@ export class OpenCodeAdapter {
 
   /** Cancels the running turn, if any, and resolves once it has ended. */
   async cancel(): Promise<void> {
-    this.waiting?.abort();
+    const waiting = this.waiting;
+    if (waiting !== undefined) {
+      waiting.controller.abort();
+      await waiting.ended;
+    }
     const running = this.running;
     if (running === undefined) return;
     running.actor.send({ type: "CANCEL" });
@@ -219,7 +223,7 @@ export class OpenCodeAdapter {
     this.closed = true;
     for (const wake of this.closeWaiters) wake();
     this.closeWaiters.clear();
-    this.waiting?.abort();
+    this.waiting?.controller.abort();
     const running = this.running;
     if (running !== undefined) {
       running.actor.send({ type: "CANCEL", failure: { code: "closed", error: "The adapter was closed during the turn." } });
@@ -249,84 +253,112 @@ export class OpenCodeAdapter {
     if (signal?.aborted) return refuse("aborted", "The turn was cancelled before it started.");
 
     // Another adapter of this process may be running a turn on this session: this one waits for it.
+    const { turnTimeoutMs } = this.#config;
     const knownSession = this.sessionId;
     let claim: SessionClaim | undefined = knownSession === undefined ? undefined : claimSession(this.#config.baseUrl, knownSession);
-    if (claim !== undefined) {
-      const waiting = (this.waiting = new AbortController());
-      const giveUp = () => waiting.abort();
-      try {
-        signal?.addEventListener("abort", giveUp, { once: true });
-      } catch {
-        // A signal that only looks like one is checked once the wait is over.
+    try {
+      if (claim !== undefined) {
+        const gaveUp = await this.waitForTurn(claim, signal, turnTimeoutMs);
+        if (gaveUp !== undefined) return refuse(gaveUp.code, gaveUp.error);
       }
-      const came = await claim.wait(waiting.signal);
+
+      const actor = createActor(this.machine, { input: this.turnInput(text, traceId, attachments), ...(this.inspect ? { inspect: this.inspect } : {}) });
+      /** The terminal reply once the machine has emitted it: a defect after it does not change the turn's end. */
+      let terminal: Ending | undefined;
+      actor.on("replies", ({ replies: batch }) => {
+        replies.push(batch.map((reply) => withoutSecrets(reply, this.redact)));
+        const last = batch.at(-1);
+        if (last?.kind === "final") terminal = { outcome: "final", content: last.content, usage: undefined };
+        if (last?.kind === "error") terminal = { outcome: "error", error: last.error, code: last.code, usage: undefined };
+      });
+      actor.on("session", ({ sessionId }) => {
+        // A session this turn created is claimed as soon as anyone could know its id.
+        claim ??= claimSession(this.#config.baseUrl, sessionId);
+        this.watch.watch(sessionId);
+      });
+      const finished = toPromise(actor).then(
+        (output): { output: TurnOutput } => ({ output }),
+        (error: unknown) => ({ error }),
+      );
+      const onAbort = () => actor.send({ type: "CANCEL" });
+      let deadline: NodeJS.Timeout | undefined;
+      try {
+        // Inside the try: a signal that only looks like one may throw here, and the turn must not stay "running".
+        signal?.addEventListener("abort", onAbort, { once: true });
+        this.running = { actor, finished };
+        if (turnTimeoutMs !== undefined) {
+          // The deadline counts from the prompt: a wait for another adapter's turn took from it.
+          const left = Math.max(0, turnTimeoutMs - (performance.now() - startedAt));
+          deadline = setTimeout(() => {
+            actor.send({ type: "CANCEL", failure: { code: "timeout", error: `The turn ran past its deadline of ${turnTimeoutMs} ms and was stopped.` } });
+          }, left);
+        }
+        actor.start();
+        actor.send({ type: "START" });
+        const ended = await finished;
+        if ("output" in ended) {
+          const { outcome, content, usage, unusable } = ended.output;
+          this.counters.eventsSkipped += unusable;
+          return end(outcome.kind === "final" ? { outcome: "final", content, usage } : { outcome: "error", error: outcome.error, code: outcome.code, usage });
+        }
+        const reason = reasonOf(ended.error);
+        if (terminal === undefined) {
+          // A defect in the engine itself: still end the turn with one terminal reply.
+          return refuse("internal", `Internal error in opencode-turns: ${reason}`);
+        }
+        this.warn(`opencode-turns: the turn machine failed after the turn ended: ${reason}`);
+        return end(terminal);
+      } finally {
+        this.running = undefined;
+        clearTimeout(deadline);
+        actor.stop();
+        try {
+          signal?.removeEventListener("abort", onAbort);
+        } catch {
+          // The turn is over; a signal that cannot let go of its listener holds only that listener.
+        }
+      }
+    } finally {
+      claim?.release();
+    }
+  }
+
+  /**
+   * Waits until the claim's turn has come; says why the turn does not start if the wait was given
+   * up first: cancel(), the turn's signal, close(), or its deadline (which counts the wait).
+   */
+  private async waitForTurn(claim: SessionClaim, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<{ code: ErrorCode; error: string } | undefined> {
+    const controller = new AbortController();
+    let markEnded!: () => void;
+    this.waiting = { controller, ended: new Promise<void>((resolve) => (markEnded = resolve)) };
+    const giveUp = () => controller.abort();
+    let timedOut = false;
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+          }, timeoutMs);
+    try {
+      signal?.addEventListener("abort", giveUp, { once: true });
+    } catch {
+      // A signal that only looks like one is checked once the wait is over.
+    }
+    try {
+      const came = await claim.wait(controller.signal);
+      if (this.closed) return { code: "closed", error: "The adapter was closed before the turn started." };
+      if (timedOut) return { code: "timeout", error: `The turn waited past its deadline of ${timeoutMs} ms for another turn on its session, and did not start.` };
+      if (!came || signal?.aborted) return { code: "aborted", error: "The turn was cancelled before it started." };
+      return undefined;
+    } finally {
+      clearTimeout(timer);
       this.waiting = undefined;
+      markEnded();
       try {
         signal?.removeEventListener("abort", giveUp);
       } catch {
         // It holds only giveUp, which does nothing now.
-      }
-      if (!came || signal?.aborted) {
-        claim.release();
-        if (this.closed) return refuse("closed", "The adapter was closed before the turn started.");
-        return refuse("aborted", "The turn was cancelled before it started.");
-      }
-    }
-
-    const actor = createActor(this.machine, { input: this.turnInput(text, traceId, attachments), ...(this.inspect ? { inspect: this.inspect } : {}) });
-    /** The terminal reply once the machine has emitted it: a defect after it does not change the turn's end. */
-    let terminal: Ending | undefined;
-    actor.on("replies", ({ replies: batch }) => {
-      replies.push(batch.map((reply) => withoutSecrets(reply, this.redact)));
-      const last = batch.at(-1);
-      if (last?.kind === "final") terminal = { outcome: "final", content: last.content, usage: undefined };
-      if (last?.kind === "error") terminal = { outcome: "error", error: last.error, code: last.code, usage: undefined };
-    });
-    actor.on("session", ({ sessionId }) => {
-      // A session this turn created is claimed as soon as anyone could know its id.
-      claim ??= claimSession(this.#config.baseUrl, sessionId);
-      this.watch.watch(sessionId);
-    });
-    const finished = toPromise(actor).then(
-      (output): { output: TurnOutput } => ({ output }),
-      (error: unknown) => ({ error }),
-    );
-    const onAbort = () => actor.send({ type: "CANCEL" });
-    const { turnTimeoutMs } = this.#config;
-    let deadline: NodeJS.Timeout | undefined;
-    try {
-      // Inside the try: a signal that only looks like one may throw here, and the turn must not stay "running".
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.running = { actor, finished };
-      if (turnTimeoutMs !== undefined) {
-        deadline = setTimeout(() => {
-          actor.send({ type: "CANCEL", failure: { code: "timeout", error: `The turn ran past its deadline of ${turnTimeoutMs} ms and was stopped.` } });
-        }, turnTimeoutMs);
-      }
-      actor.start();
-      actor.send({ type: "START" });
-      const ended = await finished;
-      if ("output" in ended) {
-        const { outcome, content, usage, unusable } = ended.output;
-        this.counters.eventsSkipped += unusable;
-        return end(outcome.kind === "final" ? { outcome: "final", content, usage } : { outcome: "error", error: outcome.error, code: outcome.code, usage });
-      }
-      const reason = reasonOf(ended.error);
-      if (terminal === undefined) {
-        // A defect in the engine itself: still end the turn with one terminal reply.
-        return refuse("internal", `Internal error in opencode-turns: ${reason}`);
-      }
-      this.warn(`opencode-turns: the turn machine failed after the turn ended: ${reason}`);
-      return end(terminal);
-    } finally {
-      claim?.release();
-      this.running = undefined;
-      clearTimeout(deadline);
-      actor.stop();
-      try {
-        signal?.removeEventListener("abort", onAbort);
-      } catch {
-        // The turn is over; a signal that cannot let go of its listener holds only that listener.
       }
     }
   }

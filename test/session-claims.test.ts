@@ -66,22 +66,23 @@ describe("claimSession", () => {
 describe("two adapters of one process on one session", () => {
   const answer = (prompt: ReceivedPrompt, words: string[]): Step[] => E.textTurn(prompt.sessionId, prompt.body.messageID, `msg_a_${prompt.body.messageID}`, words);
 
-  async function twoAdapters() {
+  /** Two adapters on one session; `bConfig` is the second one's own. */
+  async function twoAdapters(bConfig: { turnTimeoutMs?: number } = {}) {
     // The first prompt's answer waits for the test; the others answer at once.
     const server = await FakeOpencode.start({
       onPrompt: (p, fake) => (fake.prompts.length === 1 ? [{ hold: true }, ...answer(p, ["first"])] : answer(p, ["next"])),
     });
     open.push(server);
     server.sessions.add("ses_shared");
-    const make = () => {
+    const make = (config: { turnTimeoutMs?: number } = {}) => {
       const replies: Reply[] = [];
-      const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, sessionId: "ses_shared", connectTimeoutMs: 2000 }, (r) => {
+      const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, sessionId: "ses_shared", connectTimeoutMs: 2000, ...config }, (r) => {
         replies.push(Reply.parse(r));
       });
       open.push(adapter);
       return { adapter, replies };
     };
-    return { server, a: make(), b: make() };
+    return { server, a: make(), b: make(bConfig) };
   }
 
   it("the second adapter's turn waits for the first's to end before it prompts", async () => {
@@ -120,6 +121,18 @@ describe("two adapters of one process on one session", () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     controller.abort();
     expect(await rb).toMatchObject({ outcome: "error", code: "aborted" });
+    expect(server.prompts.length).toBe(1);
+    server.release();
+    expect(await ra).toMatchObject({ outcome: "final", content: "first" });
+  });
+
+  it("the deadline counts the wait: a turn whose deadline passes while it waits ends with timeout, without prompting", async () => {
+    const { server, a, b } = await twoAdapters({ turnTimeoutMs: 200 });
+    const ra = a.adapter.prompt("one", "t1");
+    await expect.poll(() => server.prompts.length).toBe(1);
+    const rb = b.adapter.prompt("two", "t2");
+    expect(await rb).toMatchObject({ outcome: "error", code: "timeout" });
+    expect(b.replies).toEqual([expect.objectContaining({ kind: "error", code: "timeout", trace_id: "t2" })]);
     expect(server.prompts.length).toBe(1);
     server.release();
     expect(await ra).toMatchObject({ outcome: "final", content: "first" });
