@@ -195,12 +195,31 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
   ];
 
   it("a stream that closes and cannot be reopened is `stream_lost`, after the deltas that did arrive", async () => {
-    const server = await fake({ onPrompt: (p) => cutAfterHel(p), eventStatus: 503, eventStatusFrom: 1 });
+    // opencode itself answers with an error (not a proxy saying it is down): three tries.
+    const server = await fake({ onPrompt: (p) => cutAfterHel(p), eventStatus: 500, eventStatusFrom: 1 });
     const { adapter, replies } = adapterFor(server);
     const result = await adapter.prompt("hi");
     expect(kinds(replies)).toEqual(["delta", "error"]);
     expect(result).toMatchObject({ outcome: "error", code: "stream_lost", error: expect.stringContaining("could not be reopened") });
     expect(server.eventConnections).toBe(4);
+  });
+
+  it("a proxy that answers 503 while opencode restarts is retried past three tries, and the turn goes on once it is back", async () => {
+    const server = await fake({
+      onPrompt: (p) => cutAfterHel(p, [{ hold: true }, E.partClosed(p.sessionId, "msg_a", "t", "text", "Hello world"), E.assistantDone(p.sessionId, "msg_a", p.body.messageID), E.idle(p.sessionId)]),
+      store: (sessionId) => ({ messages: storedTurn(sessionId, server.prompts[0]!.body.messageID, "", false), idle: false }),
+      // The first stream, then four refusals by the proxy (more than the three an answering server gets), then opencode.
+      eventStatus: 503,
+      eventStatusFrom: 1,
+      eventStatusUntil: 5,
+    });
+    const { adapter, replies } = adapterFor(server);
+    const turn = adapter.prompt("hi");
+    await vi.waitFor(() => expect(server.eventConnections).toBe(6), { timeout: 5_000 });
+    await vi.waitFor(() => expect(server.requests.some((r) => r.url.startsWith("/session/status"))).toBe(true));
+    server.release();
+    expect(await turn).toMatchObject({ outcome: "final", content: "Hello world" });
+    expect(replies.at(-1)).toMatchObject({ kind: "final", content: "Hello world" });
   });
 
   it("a lost stream is reopened and the turn caught up: the part cut by the gap comes whole from its closing update", async () => {
@@ -585,7 +604,7 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     const server = await fake({
       onPrompt: (p) => (++turns === 1 ? [E.userMessage(p.sessionId, p.body.messageID), { closeStreams: true }] : answer(p, ["next"])),
       // The three attempts to reopen are refused; the next turn's connection is let through.
-      eventStatus: 503,
+      eventStatus: 500,
       eventStatusFrom: 1,
       eventStatusUntil: 4,
     });

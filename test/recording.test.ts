@@ -62,7 +62,7 @@ describe("record and replay", () => {
     const { file, live, entries } = await record(
       {
         onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), E.assistantMessage(p.sessionId, "msg_a", p.body.messageID), E.partOpened(p.sessionId, "msg_a", "t", "text"), E.delta(p.sessionId, "msg_a", "t", "Hel"), { closeStreams: true }],
-        eventStatus: 503,
+        eventStatus: 500,
         eventStatusFrom: 1,
       },
       (adapter) => adapter.prompt("hi"),
