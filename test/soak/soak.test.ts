@@ -95,8 +95,8 @@ describe("soak: real opencode 1.18.33", () => {
     }
     expect(await stored(adapter.sessionId!)).toEqual(finals);
     await adapter.close();
-    await settle();
-    expect(handles(port(model.url))).toEqual(before);
+    // Closed sockets and cleared timers go within a few turns of the event loop; a leak stays.
+    await expect.poll(() => handles(port(model.url)), { timeout: 10_000, interval: 100 }).toEqual(before);
     expect(childProcesses()).toEqual(children);
   }, 40 * MINUTES);
 
@@ -113,8 +113,8 @@ describe("soak: real opencode 1.18.33", () => {
       await adapter.close();
     });
     await Promise.all(runs);
-    await settle();
-    expect(handles(port(model.url))).toEqual(before);
+    // Closed sockets and cleared timers go within a few turns of the event loop; a leak stays.
+    await expect.poll(() => handles(port(model.url)), { timeout: 10_000, interval: 100 }).toEqual(before);
     expect(childProcesses()).toEqual(children);
   }, 10 * MINUTES);
 });
