@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { Socket } from "node:net";
+import { isDeepStrictEqual } from "node:util";
 import { Pool } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenCodeAdapter } from "../../src/adapter.js";
@@ -37,6 +38,20 @@ function childProcesses(): string[] {
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line !== "" && !/ ps$/.test(line));
+}
+
+/**
+ * The handles once they equal `expected`, or after 10 s: closed sockets and cleared timers go within
+ * a few turns of the event loop, a leak stays. Not expect.poll: its own timer would be counted.
+ */
+async function handlesSettled(modelPort: number, expected: Record<string, number>): Promise<Record<string, number>> {
+  const until = performance.now() + 10_000;
+  let now = handles(modelPort);
+  while (!isDeepStrictEqual(now, expected) && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    now = handles(modelPort);
+  }
+  return now;
 }
 
 /** Handles are let go on the next turns of the event loop (a closed socket's handle, a cleared timer). */
@@ -95,8 +110,7 @@ describe("soak: real opencode 1.18.33", () => {
     }
     expect(await stored(adapter.sessionId!)).toEqual(finals);
     await adapter.close();
-    // Closed sockets and cleared timers go within a few turns of the event loop; a leak stays.
-    await expect.poll(() => handles(port(model.url)), { timeout: 10_000, interval: 100 }).toEqual(before);
+    expect(await handlesSettled(port(model.url), before)).toEqual(before);
     expect(childProcesses()).toEqual(children);
   }, 40 * MINUTES);
 
@@ -113,8 +127,7 @@ describe("soak: real opencode 1.18.33", () => {
       await adapter.close();
     });
     await Promise.all(runs);
-    // Closed sockets and cleared timers go within a few turns of the event loop; a leak stays.
-    await expect.poll(() => handles(port(model.url)), { timeout: 10_000, interval: 100 }).toEqual(before);
+    expect(await handlesSettled(port(model.url), before)).toEqual(before);
     expect(childProcesses()).toEqual(children);
   }, 10 * MINUTES);
 });
