@@ -4,6 +4,17 @@ const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /** Ids count `ms × 4096 + counter`, modulo 2^48: 12 hex digits. */
 const PER_MS = 4096;
 const MS_MODULUS = 2 ** 36;
+const STAMPS = 2 ** 48;
+
+/**
+ * Whether stamp `a` comes after stamp `b`. Stamps wrap at 2^48 (every 2.2 years; next on
+ * 2028-10-17): across the wrap the smaller stamp is the later one, so "after" is "less than half the
+ * range ahead".
+ */
+function isAfter(a: number, b: number): boolean {
+  const ahead = (((a - b) % STAMPS) + STAMPS) % STAMPS;
+  return ahead > 0 && ahead < STAMPS / 2;
+}
 
 /** The clocks a `ServerClock` reads; injected by tests. */
 export interface HostClocks {
@@ -30,19 +41,19 @@ export class ServerClock {
   /** The server's millisecond of the last stamp seen, and the monotonic time its first stamp arrived at. */
   private lastMs: number | undefined;
   private lastAt = 0;
-  /** The highest stamp seen: every message already on the server is at or below it. */
-  private highest = 0;
+  /** The latest stamp seen: every message already on the server is at or before it. */
+  private latest: number | undefined;
   /**
    * The stamp of the last id made: ids are strictly increasing. Per server (one clock per hub), not
    * per process: a process-wide order would carry one server's clock onto another's.
    */
-  private issued = 0;
+  private issued: number | undefined;
 
   constructor(private readonly clocks: HostClocks = HOST_CLOCKS) {}
 
   /** Takes a stamp read off an event the server just sent. */
   observe(stamp: number): void {
-    if (stamp > this.highest) this.highest = stamp;
+    if (this.latest === undefined || isAfter(stamp, this.latest)) this.latest = stamp;
     // The first stamp of a server millisecond tells the server's now best (the others only came
     // later); so the clock is read once per server millisecond at most, not once per chunk.
     const ms = Math.floor(stamp / PER_MS);
@@ -66,10 +77,15 @@ export class ServerClock {
    * A new user-message id: `msg_`, 12 hex digits of the stamp, 14 random base62 (opencode's own
    * form). Its stamp is the server's now, but after every stamp seen (the previous turns' messages
    * were made before the events that told of them) and after the last id made.
-   * (At the 48-bit wrap, every 2.2 years, opencode's own ids stop sorting too.)
+   * Across the 48-bit wrap it follows the server's stamps down; opencode's own ids stop sorting then
+   * too, but a session started after the wrap is whole.
    */
   nextMessageId(): string {
-    this.issued = Math.max(this.now(), this.highest + 1, this.issued + 1);
+    let next = this.now();
+    for (const floor of [this.latest, this.issued]) {
+      if (floor !== undefined && !isAfter(next, floor)) next = (floor + 1) % STAMPS;
+    }
+    this.issued = next;
     let random = "";
     for (const byte of randomBytes(14)) random += BASE62[byte % 62];
     return `msg_${this.issued.toString(16).padStart(12, "0")}${random}`;

@@ -68,6 +68,22 @@ describe("ServerClock", () => {
     expect(msOf(clock.now())).toBe(SERVER_MS % 2 ** 36 + 509);
   });
 
+  it("follows the server's stamps across their 48-bit wrap: ids after it sort before opencode's answers again", () => {
+    const clocks = fakeClocks(SERVER_MS);
+    const clock = new ServerClock(clocks);
+    // The last millisecond before the wrap, then the third one after it.
+    const beforeWrap = 2 ** 36 - 1;
+    clock.observe(serverStamp(beforeWrap, 5));
+    const last = stampOf(clock.nextMessageId());
+    expect(msOf(last)).toBe(beforeWrap);
+    clock.observe(serverStamp(beforeWrap + 3, 1));
+    const id = clock.nextMessageId();
+    expect(id).toMatch(/^msg_[0-9a-f]{12}[0-9A-Za-z]{14}$/);
+    expect(msOf(stampOf(id))).toBe(2);
+    clocks.monotonicMs += 10;
+    expect(msOf(stampOf(clock.nextMessageId()))).toBe(12);
+  });
+
   it("makes ids on the server's clock, not the host's, whether the host is ahead or behind", () => {
     for (const skew of [30 * SECOND, -30 * SECOND]) {
       const clocks = fakeClocks(SERVER_MS + skew);
