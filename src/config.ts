@@ -8,10 +8,13 @@ import type { PermissionRequest, QuestionRequest } from "./events.js";
 export const PermissionReply = z.enum(["once", "always", "reject"]);
 export type PermissionReply = z.infer<typeof PermissionReply>;
 /** The answer to a permission ask; a `message` with `reject` is fed back to the model, which continues. */
-export const PermissionDecision = z.union([
-  PermissionReply,
-  z.strictObject({ reply: PermissionReply, message: z.string().optional().describe("With reject: told to the model, which continues.") }),
-]);
+/** A reply with its message: what is posted to `/permission/{id}/reply`, and one form of a decision. */
+export const PermissionReplyBody = z.strictObject({
+  reply: PermissionReply,
+  message: z.string().optional().describe("With reject: told to the model, which continues."),
+});
+export type PermissionReplyBody = z.infer<typeof PermissionReplyBody>;
+export const PermissionDecision = z.union([PermissionReply, PermissionReplyBody]);
 export type PermissionDecision = z.infer<typeof PermissionDecision>;
 export type PermissionPolicy = (request: PermissionRequest) => PermissionDecision | Promise<PermissionDecision>;
 /** One answer (a list of chosen labels) per question, or "reject". */

@@ -1,6 +1,5 @@
-import { DEFAULT_REJECT_MESSAGE, type PermissionDecision, type QuestionDecision, type ResolvedConfig } from "./config.js";
+import { DEFAULT_REJECT_MESSAGE, type PermissionDecision, type PermissionReplyBody, type QuestionDecision, type ResolvedConfig } from "./config.js";
 import type { PermissionRequest, QuestionRequest } from "./events.js";
-import type { PermissionReplyBody } from "./transport/opencode-api.js";
 import type { Warn } from "./warnings.js";
 import { reasonOf } from "./turn-error.js";
 

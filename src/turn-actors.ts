@@ -1,12 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromCallback, fromPromise } from "xstate";
 import { turnMachine, type EnsureSessionInput, type TurnEvent } from "../machines/turn.machine.js";
-import type { QuestionDecision } from "./config.js";
+import type { PermissionReplyBody, QuestionDecision } from "./config.js";
 import type { PermissionRequest, QuestionRequest } from "./events.js";
 import type { EventHub } from "./transport/event-hub.js";
 import type { OpencodeHttp } from "./transport/http.js";
 import * as api from "./transport/opencode-api.js";
-import type { PermissionReplyBody } from "./transport/opencode-api.js";
 import { TurnError } from "./turn-error.js";
 
 /** What the turn machine's actors need from their host: the server's stream and the answers to asks. */

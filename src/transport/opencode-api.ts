@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { PermissionReply } from "../config.js";
+import type { PermissionReplyBody } from "../config.js";
 import type { TurnPrompt } from "../prompt.js";
 import { TurnError } from "../turn-error.js";
 import type { OpencodeHttp } from "./http.js";
@@ -9,12 +9,6 @@ import type { OpencodeHttp } from "./http.js";
 const SessionAnswer = z.looseObject({ id: z.string().min(1) });
 
 export type PromptBody = TurnPrompt & { messageID: string };
-
-/** What is posted to `/permission/{id}/reply` (the host's decision, made explicit by the policy). */
-export interface PermissionReplyBody {
-  reply: PermissionReply;
-  message?: string;
-}
 
 /**
  * Checks an answer against what a turn needs from it. An answer of another shape is a server that
