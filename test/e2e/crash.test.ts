@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenCodeAdapter } from "../../src/adapter.js";
 import { Reply } from "../../src/replies.js";
 import { CuttingProxy } from "../fixtures/cutting-proxy.js";
-import { OPENCODE_VERSIONS, startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
+import { OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../fixtures/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
 
 /**
@@ -31,10 +31,8 @@ for (const version of OPENCODE_VERSIONS) {
     beforeAll(async () => {
       model = await startScriptedModel();
       server = await startOpencode({ version, modelUrl: model.url });
-      // The first turn on a fresh server is slow (seconds); it is not the one crashed.
-      const warmUp = new OpenCodeAdapter({ baseUrl: server.url, password: server.password }, () => undefined);
-      await warmUp.prompt("say hello");
-      await warmUp.close();
+      // The turn crashed is not the first, slow one.
+      await warmUp(server);
     });
 
     afterAll(async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenCodeAdapter } from "../../src/adapter.js";
 import type { AdapterConfigInput } from "../../src/config.js";
 import { Reply } from "../../src/replies.js";
-import { OPENCODE_VERSIONS, startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
+import { OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../fixtures/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
 
 /** Short, to keep the test short; long enough that a loaded machine's pauses before the answer streams are not losses. */
@@ -30,11 +30,9 @@ for (const version of OPENCODE_VERSIONS) {
     beforeAll(async () => {
       model = await startScriptedModel();
       server = await startOpencode({ version, modelUrl: model.url });
-      // The first turn on a fresh server is slow (seconds): it is not the one frozen. Its adapter is
-      // closed, so the frozen turn's adapter opens the shared stream with its own heartbeat timeout.
-      const warmUp = new OpenCodeAdapter({ baseUrl: server.url, password: server.password }, () => undefined);
-      await warmUp.prompt("say hello");
-      await warmUp.close();
+      // The turn frozen is not the first, slow one; the warm-up's adapter is closed, so the frozen
+      // turn's adapter opens the shared stream with its own heartbeat timeout.
+      await warmUp(server);
       scratch = await mkdtemp(path.join(os.tmpdir(), "opencode-turns-attach-"));
     });
 
