@@ -4,7 +4,7 @@ import { turnMachine, type EnsureSessionInput, type TurnEvent } from "../machine
 import type { PermissionReplyBody, QuestionDecision } from "./config.js";
 import type { PermissionRequest, QuestionRequest } from "./events.js";
 import type { EventHub } from "./transport/event-hub.js";
-import type { OpencodeHttp } from "./transport/http.js";
+import { UPSTREAM_DOWN, type OpencodeHttp } from "./transport/http.js";
 import * as api from "./transport/opencode-api.js";
 import { TurnError } from "./turn-error.js";
 
@@ -115,13 +115,6 @@ const REOPEN_TRY_MS = 2000;
 const REOPEN_TRIES_WHEN_ANSWERED = 3;
 
 /**
- * Statuses a proxy in front of opencode answers while opencode is down or restarting (nginx's 502,
- * a load balancer's 503, a gateway's 504): they are not opencode refusing, so they are retried for
- * the whole window, like a refused connection.
- */
-const UPSTREAM_DOWN = new Set([502, 503, 504]);
-
-/**
  * Reopens the hub's stream. A server that refuses the connection, does not answer, or sits behind a
  * proxy that says it is down may be restarting: it is tried until a window of 3 × the connect timeout
  * (what three attempts could wait before) has passed since the first try; one that answers with
@@ -138,6 +131,7 @@ export async function reopenStream(hub: EventHub, signal: AbortSignal): Promise<
     } catch (error) {
       // Retrying cannot help: the credentials are wrong, or the hub was closed on purpose.
       if (error instanceof TurnError && (error.code === "unauthorized" || error.code === "closed")) throw error;
+      // A proxy saying opencode is down is retried for the whole window, like a refused connection.
       const refused = error instanceof TurnError && error.status !== undefined && !UPSTREAM_DOWN.has(error.status);
       if (refused && ++answered >= REOPEN_TRIES_WHEN_ANSWERED) throw error;
       const wait = REOPEN_BACKOFF_MS[Math.min(attempt, REOPEN_BACKOFF_MS.length - 1)]!;

@@ -24,6 +24,12 @@ export interface RequestOptions {
 }
 
 /** The server's own text in an error reply is clipped here: enough for its message, not for an HTML page. */
+/**
+ * Statuses a proxy in front of opencode answers while opencode is down or restarting (nginx's 502,
+ * a load balancer's 503, a gateway's 504): the server is not available, rather than refusing.
+ */
+export const UPSTREAM_DOWN = new Set([502, 503, 504]);
+
 const MESSAGE_LIMIT = 300;
 /**
  * An idle pooled connection is kept this long. Turns call opencode in bursts a few seconds apart;
@@ -212,7 +218,7 @@ export class OpencodeHttp {
     if (status >= 400 && status < 500) {
       return answered("bad_request", `opencode refused ${what} (HTTP ${status}): ${message}`);
     }
-    if (status === 502 || status === 503 || status === 504) {
+    if (UPSTREAM_DOWN.has(status)) {
       return answered("unreachable", `opencode at ${this.origin} is not available (HTTP ${status} on ${what}): ${message}`);
     }
     return answered("internal", `opencode failed on ${what} (HTTP ${status}): ${message}`);
