@@ -1,22 +1,8 @@
-// The public API (see README, "Public API"). The host contract is `OpenCodeAdapter`, its config and
-// the reply schemas; the machine, its actors and the codec are exported for hosts that drive turns
-// themselves. Anything not exported here is internal and may change.
-export { OpenCodeAdapter, type AdapterOptions, type PromptOptions, type Sink } from "./src/adapter.js";
-export { turnMachine, type TurnContext, type TurnEvent, type TurnInput, type TurnEmitted, type TurnOutput } from "./machines/turn.machine.js";
-export { provideTurnMachine, followSession, type TurnServices } from "./src/turn-actors.js";
-export { acquireHub, type EventHub } from "./src/transport/event-hub.js";
-export {
-  mapOpencodeEvent,
-  mapOpencodeEvents,
-  initialTurnState,
-  type TurnState,
-  type TurnIdentity,
-  type TurnOutcome,
-  type CodecResult,
-  type Ask,
-  type Failure,
-} from "./src/codec.js";
-export { trackModel, type ModelTrack } from "./src/session-watch.js";
+// What a host needs: the adapter and its config, the replies and errors it hands over, starting
+// opencode, the bridge and the webhook sink. The building blocks (the machine, the codec, the event
+// hub, recording and inspection) have subpaths of their own: `opencode-turns/machine`, `/codec`,
+// `/hub`, `/recording`. Anything exported from neither is internal and may change.
+export { OpenCodeAdapter, type AdapterOptions, type PromptOptions, type Sink } from "./src/host/adapter.js";
 export {
   AdapterConfig,
   ConfigError,
@@ -26,27 +12,12 @@ export {
   type AdapterConfigInput,
   type ResolvedConfig,
   type PermissionPolicy,
-  type PermissionDecision,
   type QuestionPolicy,
-  type QuestionDecision,
-} from "./src/config.js";
-export { Reply, ErrorCode, TurnResult, ModelChange, Usage } from "./src/replies.js";
-export { Attachment, type TurnPrompt } from "./src/prompt.js";
-export { TurnError } from "./src/turn-error.js";
-export { runBridge, describeProtocol, BridgeRequest, BridgeOutput, type BridgeOptions } from "./src/bridge.js";
-export { WebhookSink, type WebhookOptions } from "./src/webhook-sink.js";
-export { startOpencode, OpencodeStartError, type StartOpencodeOptions, type OpencodeProcess } from "./src/server.js";
-export {
-  TurnRecorder,
-  replay,
-  readRecording,
-  recordedReplies,
-  RecordingHeader,
-  RecordingEntry,
-  RecordedError,
-  RecordingError,
-  RECORDING_FORMAT,
-  RECORDING_VERSION,
-} from "./src/recording.js";
-export { InspectionLog, inspectionRecord, type InspectionRecord } from "./src/inspection-log.js";
-export { startInspector, type LiveInspector } from "./src/inspector.js";
+} from "./src/host/config.js";
+export { PermissionDecision, QuestionDecision } from "./src/contract/decisions.js";
+export { Reply, ErrorCode, TurnResult, ModelChange, Usage } from "./src/contract/replies.js";
+export { TurnError } from "./src/contract/turn-error.js";
+export { Attachment } from "./src/host/prompt.js";
+export { runBridge, describeProtocol, BridgeRequest, BridgeOutput, type BridgeOptions } from "./src/integrations/bridge.js";
+export { WebhookSink, type WebhookOptions } from "./src/integrations/webhook-sink.js";
+export { startOpencode, OpencodeStartError, type StartOpencodeOptions, type OpencodeProcess } from "./src/embedded/server.js";

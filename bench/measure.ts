@@ -2,8 +2,8 @@ import { PerformanceObserver } from "node:perf_hooks";
 import { createParser } from "eventsource-parser";
 import { request } from "undici";
 import type { TurnInput } from "../machines/turn.machine.js";
-import { newMessageId } from "../src/message-id.js";
-import { MAX_RECONNECTS } from "../src/turn-actors.js";
+import { newMessageId } from "../src/opencode/server-clock.js";
+import { MAX_RECONNECTS } from "../src/engine/turn-actors.js";
 
 /** One line of bench/results.json. `ratio` reads as the row's `better` says. */
 export interface Row {

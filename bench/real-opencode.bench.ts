@@ -1,5 +1,5 @@
 /**
- * Against the real `opencode serve` (test/fixtures/opencode-server.ts) and the scripted model.
+ * Against the real `opencode serve` (testkit/opencode-server.ts) and the scripted model.
  *
  *   latency.added   a delta reaching the sink, after a raw SSE reader on the same server saw it
  *   latency.own     the same, the raw reader parsing the very chunks the hub gets, as they arrive:
@@ -8,12 +8,12 @@
  *                   with a hub (one `/event` reader) per turn / all on one shared hub
  */
 import { createActor, toPromise } from "xstate";
-import { OpenCodeAdapter } from "../src/adapter.js";
-import { EventHub } from "../src/transport/event-hub.js";
-import { OpencodeHttp } from "../src/transport/http.js";
-import { provideTurnMachine } from "../src/turn-actors.js";
-import { startOpencode, type OpencodeServer } from "../test/fixtures/opencode-server.js";
-import { startScriptedModel } from "../test/fixtures/scripted-model.js";
+import { OpenCodeAdapter } from "../src/host/adapter.js";
+import { EventHub } from "../src/opencode/event-hub.js";
+import { OpencodeHttp } from "../src/opencode/http.js";
+import { provideTurnMachine } from "../src/engine/turn-actors.js";
+import { startOpencode, type OpencodeServer } from "../testkit/opencode-server.js";
+import { startScriptedModel } from "../testkit/scripted-model.js";
 import { createParser } from "eventsource-parser";
 import { cpu, createSession, openRawReader, pairedRatio, percentile, round, rounds, turnInput, type Row, type Server, type Size } from "./measure.js";
 

@@ -1,13 +1,13 @@
 /**
- * A child process serving the loopback stand-in for opencode (test/fixtures/fake-opencode.ts), so
+ * A child process serving the loopback stand-in for opencode (testkit/fake-opencode.ts), so
  * its CPU is not billed to the bench. A prompt whose text starts with "big" is answered by the big
  * turn: DELTAS deltas of ours with a frame of another session after every NOISE_EVERY of ours;
  * anything else by a three-word turn. Prints `{ url, password }` as one JSON line.
  *
  *   node --import tsx bench/stand-in.ts DELTAS NOISE_EVERY
  */
-import * as E from "../test/fixtures/events.js";
-import { FakeOpencode, type Step } from "../test/fixtures/fake-opencode.js";
+import * as E from "../testkit/events.js";
+import { FakeOpencode, type Step } from "../testkit/fake-opencode.js";
 
 const deltas = Number(process.argv[2] ?? 200_000);
 const noiseEvery = Number(process.argv[3] ?? 4);

@@ -11,12 +11,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
-import { OpenCodeAdapter } from "../src/adapter.js";
-import { initialTurnState, mapOpencodeEvents, promptSent } from "../src/codec.js";
-import { newMessageId } from "../src/message-id.js";
-import { EventHub } from "../src/transport/event-hub.js";
-import { OpencodeHttp } from "../src/transport/http.js";
-import * as api from "../src/transport/opencode-api.js";
+import { OpenCodeAdapter } from "../src/host/adapter.js";
+import { promptSent } from "../src/codec/ending.js";
+import { mapOpencodeEvents } from "../src/codec/map.js";
+import { initialTurnState } from "../src/codec/state.js";
+import { newMessageId } from "../src/opencode/server-clock.js";
+import { EventHub } from "../src/opencode/event-hub.js";
+import { OpencodeHttp } from "../src/opencode/http.js";
+import * as api from "../src/opencode/api.js";
 import { authorization, type Cost, type Event, cpu, createSession, gcPause, pairedRatio, postPrompt, rawTurn, round, rounds, turnEnd, type Row, type Server, type Size } from "./measure.js";
 
 export interface StandIn extends Server {

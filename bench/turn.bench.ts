@@ -5,9 +5,9 @@
  *   turn.fixed    CPU of a tiny turn (session known, stream open) / the raw HTTP calls it needs:
  *                 POST prompt_async with undici and its events read by an open raw /event reader
  */
-import { OpenCodeAdapter } from "../src/adapter.js";
-import * as E from "../test/fixtures/events.js";
-import { FakeOpencode } from "../test/fixtures/fake-opencode.js";
+import { OpenCodeAdapter } from "../src/host/adapter.js";
+import * as E from "../testkit/events.js";
+import { FakeOpencode } from "../testkit/fake-opencode.js";
 import { cpu, createSession, gc, openRawReader, pairedRatio, postPrompt, round, rounds, turnEnd, type Row, type Size } from "./measure.js";
 import { startStandIn } from "./throughput.bench.js";
 

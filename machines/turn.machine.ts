@@ -1,24 +1,12 @@
 import { assign, emit, fromCallback, fromPromise, not, setup } from "xstate";
-import {
-  answeredAsk,
-  concernsTurn,
-  failTurn,
-  initialTurnState,
-  mapOpencodeEvents,
-  promptSent,
-  reconcile,
-  stopTurn,
-  streamGap,
-  type Ask,
-  type Failure,
-  type SessionSnapshot,
-  type TurnOutcome,
-  type TurnState,
-} from "../src/codec.js";
-import { newMessageId } from "../src/message-id.js";
-import type { TurnPrompt } from "../src/prompt.js";
-import type { Reply, Usage } from "../src/replies.js";
-import { asTurnError, type TurnError } from "../src/turn-error.js";
+import { answeredAsk } from "../src/codec/asks.js";
+import { failTurn, promptSent, stopTurn } from "../src/codec/ending.js";
+import { concernsTurn, mapOpencodeEvents } from "../src/codec/map.js";
+import { reconcile, streamGap, type SessionSnapshot } from "../src/codec/reconcile.js";
+import { initialTurnState, type Ask, type Failure, type TurnOutcome, type TurnState } from "../src/codec/state.js";
+import type { TurnPrompt } from "../src/opencode/prompt-body.js";
+import type { Reply, Usage } from "../src/contract/replies.js";
+import { asTurnError, type TurnError } from "../src/contract/turn-error.js";
 
 export type { SessionSnapshot };
 
@@ -71,7 +59,7 @@ export type TurnEvent =
   | { type: "CANCEL"; failure?: Failure }
   | { type: "EVENTS"; events: readonly unknown[] }
   /** The stream is open; `messageId` is a new id on the server's clock for the user message (`ServerClock`). */
-  | { type: "STREAM.READY"; messageId?: string }
+  | { type: "STREAM.READY"; messageId: string }
   | { type: "STREAM.LOST"; error: TurnError };
 
 /** What a turn actor tells its host while it runs (`actor.on(type, ...)`). */
@@ -127,7 +115,7 @@ export const turnMachine = setup({
     output: {} as TurnOutput,
   },
   actors: {
-    // Placeholders: `provideTurnMachine` (src/turn-actors.ts) supplies the real ones.
+    // Placeholders: `provideTurnMachine` (src/engine/turn-actors.ts) supplies the real ones.
     ensureSession: fromPromise<string, EnsureSessionInput>(async () => {
       throw new Error("ensureSession was not provided");
     }),
@@ -157,11 +145,10 @@ export const turnMachine = setup({
     })),
     /**
      * The user message's id, fixed once the stream is open, right before the prompt: the host's if it
-     * gave one, else the stream's, made on the server's clock. A host's own `eventStream` that sends
-     * none gets one on the host's clock, as before there was a server clock.
+     * gave one, else the stream's, made on the server's clock (the machine makes no ids of its own).
      */
-    useMessageId: assign(({ context }, messageId: string | undefined) => ({
-      turn: { ...context.turn, messageId: context.input.messageId ?? messageId ?? newMessageId() },
+    useMessageId: assign(({ context }, messageId: string) => ({
+      turn: { ...context.turn, messageId: context.input.messageId ?? messageId },
     })),
     emitSession: emit((_, sessionId: string) => ({ type: "session" as const, sessionId })),
     notePromptSent: assign(({ context }) => ({ turn: promptSent(context.turn), outbox: [] })),

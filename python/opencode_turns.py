@@ -76,7 +76,7 @@ class OpenCodeConfig:
     turn_timeout: Optional[float] = None
     """Seconds a turn may run before it is stopped with a ``timeout`` error."""
     bridge_command: Optional[List[str]] = None
-    """The argv that starts the bridge, e.g. ``["node", "/path/dist/src/cli.js", "bridge"]``."""
+    """The argv that starts the bridge, e.g. ``["node", "/path/dist/src/cli/main.js", "bridge"]``."""
 
     def __repr__(self) -> str:
         # The generated repr, with a password in base_url masked (server_password is left out).
@@ -175,7 +175,7 @@ def _default_command() -> List[str]:
     found = shutil.which("opencode-turns")
     if found:
         return [found, "bridge"]
-    cli = Path(__file__).resolve().parent.parent / "dist" / "src" / "cli.js"
+    cli = Path(__file__).resolve().parent.parent / "dist" / "src" / "cli" / "main.js"
     return [shutil.which("node") or "node", str(cli), "bridge"]
 
 

@@ -1,5 +1,5 @@
 /**
- * The CLI tests spawn the built CLI (`dist/src/cli.js`), as a user runs it: build it first when any
+ * The CLI tests spawn the built CLI (`dist/src/cli/main.js`), as a user runs it: build it first when any
  * source is newer than the build, so a test never runs yesterday's code.
  */
 import { execFileSync } from "node:child_process";
@@ -17,7 +17,7 @@ function newest(entry: string): number {
 
 function builtAt(): number {
   try {
-    return statSync(path.join(root, "dist/src/cli.js")).mtimeMs;
+    return statSync(path.join(root, "dist/src/cli/main.js")).mtimeMs;
   } catch {
     return 0;
   }

@@ -1,11 +1,11 @@
 /**
- * `opencode-turns bridge [options]`: the NDJSON protocol of `src/bridge.ts` over stdin and stdout,
+ * `opencode-turns bridge [options]`: the NDJSON protocol of `src/integrations/bridge.ts` over stdin and stdout,
  * for hosts in any language (the Python adapter in `python/` speaks it).
  */
 import { format, parseArgs } from "node:util";
-import { DEFAULT_ASK_TIMEOUT_MS, describeProtocol, runBridge } from "../bridge.js";
-import { PermissionMode, QuestionMode } from "../config.js";
-import { OpencodeStartError } from "../server.js";
+import { DEFAULT_ASK_TIMEOUT_MS, describeProtocol, runBridge } from "../integrations/bridge.js";
+import { PermissionMode, QuestionMode } from "../contract/decisions.js";
+import { OpencodeStartError } from "../embedded/server.js";
 import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "./command.js";
 import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
 import { onInterrupt } from "./interrupt.js";

@@ -1,4 +1,4 @@
-/** What every subcommand of `opencode-turns` is: `src/cli.ts` lists them, one file each in `src/cli/`. */
+/** What every subcommand of `opencode-turns` is: `src/cli/main.ts` lists them, one file each in `src/cli/`. */
 import { createRequire } from "node:module";
 
 export interface CommandIO {

@@ -4,9 +4,10 @@
  * offline demo) when no `--url` is given.
  */
 import type { ParseArgsConfig } from "node:util";
-import { ConfigError, PermissionMode, resolveConfig, SessionId, type AdapterConfigInput, type PermissionPolicy } from "../config.js";
-import { startDemo } from "../demo.js";
-import { startOpencode } from "../server.js";
+import { ConfigError, resolveConfig, SessionId, type AdapterConfigInput, type PermissionPolicy } from "../host/config.js";
+import { PermissionMode } from "../contract/decisions.js";
+import { startDemo } from "../embedded/demo.js";
+import { startOpencode } from "../embedded/server.js";
 import { UsageError } from "./command.js";
 
 /** The connection options in `node:util` `parseArgs` form; spread them into a command's own options. */

@@ -6,7 +6,7 @@
  */
 import { createColors } from "picocolors";
 import yoctoSpinner, { type Spinner } from "yocto-spinner";
-import type { ErrorCode, Reply, TurnResult } from "../replies.js";
+import type { ErrorCode, Reply, TurnResult } from "../contract/replies.js";
 
 /** Colour and spinner only on a terminal, and not with NO_COLOR (https://no-color.org) or TERM=dumb. */
 export function wantsColour(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv): boolean {

@@ -5,9 +5,9 @@
  */
 import type { ParseArgsConfig } from "node:util";
 import type { InspectionEvent } from "xstate";
-import { InspectionLog } from "../inspection-log.js";
-import { startInspector } from "../inspector.js";
-import { TurnRecorder } from "../recording.js";
+import { InspectionLog } from "../observe/inspection-log.js";
+import { startInspector } from "../observe/inspector.js";
+import { TurnRecorder } from "../observe/recording.js";
 import { UsageError } from "./command.js";
 
 export const observeOptions = {

@@ -3,8 +3,8 @@
  * machine and its codec, offline, and shows the replies; says when they differ from the recorded ones.
  */
 import { isDeepStrictEqual, parseArgs } from "node:util";
-import { recordedReplies, RecordingError, replay } from "../recording.js";
-import type { Reply } from "../replies.js";
+import { recordedReplies, RecordingError, replay } from "../observe/recording.js";
+import type { Reply } from "../contract/replies.js";
 import { EXIT, UsageError, type Command, type CommandIO } from "./command.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 

@@ -1,6 +1,6 @@
 /** `--sink-url` and `--sink-header`, taken by `run` and `bridge`: every reply also POSTed to a URL. */
 import type { ParseArgsConfig } from "node:util";
-import { parseHeader, WebhookSink } from "../webhook-sink.js";
+import { parseHeader, WebhookSink } from "../integrations/webhook-sink.js";
 import { UsageError } from "./command.js";
 
 export const sinkOptions = {

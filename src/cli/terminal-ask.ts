@@ -1,7 +1,8 @@
 /** `--permissions ask`: each permission ask of opencode is put to the person at the terminal. */
 import { createInterface } from "node:readline/promises";
-import type { PermissionDecision, PermissionPolicy } from "../config.js";
-import type { PermissionRequest } from "../events.js";
+import type { PermissionPolicy } from "../host/config.js";
+import type { PermissionDecision } from "../contract/decisions.js";
+import type { PermissionRequest } from "../opencode/events.js";
 
 const ANSWERS: Record<string, PermissionDecision> = {
   o: "once",

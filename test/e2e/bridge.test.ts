@@ -9,11 +9,11 @@ import { fileURLToPath } from "node:url";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BridgeOutput } from "../../src/bridge.js";
-import { Reply, TurnResult } from "../../src/replies.js";
-import { alive, CLI, cliEnv, eventually, runCli } from "../fixtures/cli.js";
-import { MODEL_ID, PROVIDER_ID, startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
-import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
+import { BridgeOutput } from "../../src/integrations/bridge.js";
+import { Reply, TurnResult } from "../../src/contract/replies.js";
+import { alive, CLI, cliEnv, eventually, runCli } from "../../testkit/cli.js";
+import { MODEL_ID, PROVIDER_ID, startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 type Line = Record<string, any>;
 

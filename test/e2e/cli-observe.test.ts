@@ -8,10 +8,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { Reply } from "../../src/replies.js";
-import { eventually, runCli, spawnCli } from "../fixtures/cli.js";
-import { startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
-import { startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
+import { Reply } from "../../src/contract/replies.js";
+import { eventually, runCli, spawnCli } from "../../testkit/cli.js";
+import { startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 const ESCAPE = "\u001b";
 const lines = (text: string) => text.trimEnd().split("\n").map((line) => JSON.parse(line));

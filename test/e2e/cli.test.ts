@@ -9,10 +9,10 @@ import os from "node:os";
 import path from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Reply } from "../../src/replies.js";
-import { alive, CLI, cliEnv, eventually, runCli, spawnCli } from "../fixtures/cli.js";
-import { opencodeBinary, scriptedConfig, startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
-import { startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
+import { Reply } from "../../src/contract/replies.js";
+import { alive, CLI, cliEnv, eventually, runCli, spawnCli } from "../../testkit/cli.js";
+import { opencodeBinary, scriptedConfig, startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 /** stdout of --json as replies, each checked against the contract's schema. */
 function replies(stdout: string): Reply[] {

@@ -3,17 +3,17 @@
  * real opencode, both versions. opencode orders a session's messages by id, and the adapter makes
  * its user message's id itself: an id that sorts after opencode's answer makes opencode answer again
  * (and again), one that sorts before the previous turn's answer makes it answer nothing. The turns
- * run in a child process whose `Date` is faked (`test/fixtures/skewed-host.ts`).
+ * run in a child process whose `Date` is faked (`testkit/skewed-host.ts`).
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { TurnResult } from "../../src/replies.js";
-import { OPENCODE_VERSIONS, startOpencode, type OpencodeServer, type OpencodeVersion } from "../fixtures/opencode-server.js";
-import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
+import { TurnResult } from "../../src/contract/replies.js";
+import { OPENCODE_VERSIONS, startOpencode, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
+import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
-const SKEWED_HOST = fileURLToPath(new URL("../fixtures/skewed-host.ts", import.meta.url));
+const SKEWED_HOST = fileURLToPath(new URL("../../testkit/skewed-host.ts", import.meta.url));
 /** A plain text turn takes well under a second; opencode answering in a loop runs into this. */
 const TURN_BOUND_MS = 10_000;
 /** The child's own deadline per turn, past the bound, so a looping opencode still lets it finish. */

@@ -5,11 +5,11 @@
  * with half an answer, and soon after the server is back, not a connect timeout later.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OpenCodeAdapter } from "../../src/adapter.js";
-import { Reply } from "../../src/replies.js";
-import { CuttingProxy } from "../fixtures/cutting-proxy.js";
-import { OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../fixtures/opencode-server.js";
-import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
+import { OpenCodeAdapter } from "../../src/host/adapter.js";
+import { Reply } from "../../src/contract/replies.js";
+import { CuttingProxy } from "../../testkit/cutting-proxy.js";
+import { OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 /**
  * From the server listening again to the turn's end: an attempt that landed on the starting server

@@ -3,9 +3,9 @@
  * offline scripted model, driven with plain fetch + the raw `/event` stream.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openEventStream, sessionOf, type EventStream } from "../fixtures/event-stream.js";
-import { basicAuthHeaders, OPENCODE_VERSIONS, startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
-import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
+import { openEventStream, sessionOf, type EventStream } from "../../testkit/event-stream.js";
+import { basicAuthHeaders, OPENCODE_VERSIONS, startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 describe.each(OPENCODE_VERSIONS)("opencode %s harness", (version) => {
   let model: ScriptedModel;

@@ -6,11 +6,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OpenCodeAdapter } from "../../src/adapter.js";
-import type { AdapterConfigInput } from "../../src/config.js";
-import { Reply } from "../../src/replies.js";
-import { OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../fixtures/opencode-server.js";
-import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
+import { OpenCodeAdapter } from "../../src/host/adapter.js";
+import type { AdapterConfigInput } from "../../src/host/config.js";
+import { Reply } from "../../src/contract/replies.js";
+import { OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 /** Short, to keep the test short; long enough that a loaded machine's pauses before the answer streams are not losses. */
 const HEARTBEAT_MS = 3000;

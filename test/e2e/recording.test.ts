@@ -5,11 +5,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OpenCodeAdapter } from "../../src/adapter.js";
-import { RecordingEntry, RecordingHeader, recordedReplies, replay, TurnRecorder } from "../../src/recording.js";
-import { Reply } from "../../src/replies.js";
-import { startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
-import { startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
+import { OpenCodeAdapter } from "../../src/host/adapter.js";
+import { RecordingEntry, RecordingHeader, recordedReplies, replay, TurnRecorder } from "../../src/observe/recording.js";
+import { Reply } from "../../src/contract/replies.js";
+import { startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 describe("recording a real turn and replaying it offline", () => {
   let model: ScriptedModel;

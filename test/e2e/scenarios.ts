@@ -4,12 +4,12 @@
  * test file runs the whole list against its own server.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OpenCodeAdapter, type PromptOptions } from "../../src/adapter.js";
-import type { AdapterConfigInput } from "../../src/config.js";
-import { Reply, TurnResult } from "../../src/replies.js";
-import { CuttingProxy } from "../fixtures/cutting-proxy.js";
-import { freePort, MODEL_ID, OTHER_MODEL_ID, PROVIDER_ID, startOpencode, type OpencodeServer, type OpencodeVersion } from "../fixtures/opencode-server.js";
-import { DEFAULT_TEXT, startScriptedModel, UNICODE_TEXT, type ScriptedModel } from "../fixtures/scripted-model.js";
+import { OpenCodeAdapter, type PromptOptions } from "../../src/host/adapter.js";
+import type { AdapterConfigInput } from "../../src/host/config.js";
+import { Reply, TurnResult } from "../../src/contract/replies.js";
+import { CuttingProxy } from "../../testkit/cutting-proxy.js";
+import { freePort, MODEL_ID, OTHER_MODEL_ID, PROVIDER_ID, startOpencode, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
+import { DEFAULT_TEXT, startScriptedModel, UNICODE_TEXT, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 type Turn = { result: TurnResult; replies: Reply[] };
 

@@ -8,12 +8,12 @@ import { stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { findOpencode, OpencodeStartError, startOpencode } from "../../src/server.js";
-import { alive, eventually } from "../fixtures/cli.js";
-import { basicAuthHeaders, opencodeBinary } from "../fixtures/opencode-server.js";
+import { findOpencode, OpencodeStartError, startOpencode } from "../../src/embedded/server.js";
+import { alive, eventually } from "../../testkit/cli.js";
+import { basicAuthHeaders, opencodeBinary } from "../../testkit/opencode-server.js";
 
 const bin = opencodeBinary("1.18.33");
-const serverModule = fileURLToPath(new URL("../../src/server.ts", import.meta.url));
+const serverModule = fileURLToPath(new URL("../../src/embedded/server.ts", import.meta.url));
 
 const gone = async (path: string) => stat(path).then(() => false, () => true);
 

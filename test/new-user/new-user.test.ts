@@ -10,8 +10,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { opencodeBinary } from "../fixtures/opencode-server.js";
-import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
+import { opencodeBinary } from "../../testkit/opencode-server.js";
+import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const MINUTES = 60_000;
@@ -65,7 +65,7 @@ describe("a new user on a fresh clone", () => {
   it("npm ci installs and builds, and only the opencode builds this platform runs", { timeout: 10 * MINUTES }, async () => {
     const install = await sh("npm", ["ci"], clone);
     expect(install.code, tail(install)).toBe(0);
-    expect(await readFile(path.join(clone, "dist/src/cli.js"), "utf8")).toMatch(/^#!\/usr\/bin\/env node/);
+    expect(await readFile(path.join(clone, "dist/src/cli/main.js"), "utf8")).toMatch(/^#!\/usr\/bin\/env node/);
     const installed = await import("node:fs/promises").then((fs) => fs.readdir(path.join(clone, "node_modules")));
     expect(installed.filter((name) => name.startsWith("opencode-") && name.endsWith("-musl"))).toEqual([]);
   });
@@ -148,7 +148,7 @@ console.log(JSON.stringify({ result, kinds: replies.map((reply) => reply.kind) }
     });
 
     it("ships the build, the sources its maps point at, README and LICENSE, and no tests", async () => {
-      for (const file of ["dist/index.js", "dist/index.d.ts", "dist/src/cli.js", "dist/src/server.js", "README.md", "LICENSE", "package.json"]) {
+      for (const file of ["dist/index.js", "dist/index.d.ts", "dist/src/cli/main.js", "dist/src/embedded/server.js", "README.md", "LICENSE", "package.json"]) {
         expect(files).toContain(file);
       }
       expect(files.filter((file) => file.startsWith("test/"))).toEqual([]);

@@ -8,10 +8,10 @@ import { Socket } from "node:net";
 import { isDeepStrictEqual } from "node:util";
 import { Pool } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OpenCodeAdapter } from "../../src/adapter.js";
-import { Reply, type TurnResult } from "../../src/replies.js";
-import { startOpencode, type OpencodeServer } from "../fixtures/opencode-server.js";
-import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../fixtures/scripted-model.js";
+import { OpenCodeAdapter } from "../../src/host/adapter.js";
+import { Reply, type TurnResult } from "../../src/contract/replies.js";
+import { startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 const SEQUENTIAL_TURNS = Number(process.env.OPENCODE_TURNS_SOAK_TURNS ?? 1_000);
 const CONCURRENT_ADAPTERS = 50;

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+/** `opencode-turns <command>`: the package's command line. Each command is one file in `src/cli/`. */
+import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "./command.js";
+import { bridgeCommand } from "./bridge.js";
+import { replayCommand } from "./replay.js";
+import { runCommand } from "./run.js";
+
+const commands: readonly Command[] = [runCommand, bridgeCommand, replayCommand];
+
+const usage = `Usage: opencode-turns <command> [options]
+
+Commands:
+${commands.map((command) => `  ${command.name.padEnd(10)} ${command.summary}`).join("\n")}
+
+Run \`opencode-turns <command> --help\` for a command's options. Try:
+  opencode-turns run --demo "Explain this repository"`;
+
+async function main(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === "--help" || name === "-h" || name === "help") {
+    io.stdout.write(`${usage}\n`);
+    return EXIT.ok;
+  }
+  if (name === "--version") {
+    io.stdout.write(`${packageVersion()}\n`);
+    return EXIT.ok;
+  }
+  const command = commands.find((candidate) => candidate.name === name);
+  if (command === undefined) {
+    io.stderr.write(`${name === undefined ? "Give a command." : `Unknown command: ${name}.`}\n\n${usage}\n`);
+    return EXIT.usage;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`${error.message}\n\n${command.usage}\n`);
+    return EXIT.usage;
+  }
+}
+
+const code = await main(process.argv.slice(2), {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+});
+// Exit once stdout has taken everything (a pipe can be asynchronous), even if a handle lingers.
+if (process.stdout.destroyed) process.exit(code);
+else process.stdout.write("", () => process.exit(code));

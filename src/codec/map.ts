@@ -1,0 +1,88 @@
+import type { Reply } from "../contract/replies.js";
+import { AskSettled, childSessionOf, PermissionAsked, QuestionAsked, SessionError, SessionIdle, sessionIdOf, SessionStatus } from "../opencode/events.js";
+import { addAsk, settleAsk } from "./asks.js";
+import { onIdle, onSessionError, onStatus } from "./ending.js";
+import { onMessage, onPart } from "./messages.js";
+import { type CodecResult, countUnusable, NONE, parsed, type TurnState, unchanged } from "./state.js";
+import { onDelta } from "./text.js";
+
+// The entry of the codec: which events are the turn's, and which rule each goes to.
+
+/** Events opencode sends that a turn has no use for; they are not counted as unusable. */
+const IRRELEVANT = new Set([
+  "server.connected",
+  "server.heartbeat",
+  "session.diff",
+  "session.compacted",
+  "session.deleted",
+  "session.next.model.switched",
+  "session.next.agent.switched",
+  "message.removed",
+  "message.part.removed",
+  "todo.updated",
+  "file.edited",
+  "file.watcher.updated",
+  "lsp.updated",
+  "lsp.client.diagnostics",
+  "plugin.added",
+  "project.updated",
+  "vcs.branch.updated",
+  "installation.updated",
+  "command.executed",
+]);
+
+/**
+ * Whether an event is about this turn's session family: its session, a child session, or one that
+ * introduces a child. Events that name no session are let through, to be used or counted as unusable.
+ */
+export function concernsTurn(event: unknown, state: TurnState): boolean {
+  const sessionId = sessionIdOf(event);
+  return sessionId === undefined || state.family.has(sessionId) || childSessionOf(event, state.family) !== undefined;
+}
+
+export function mapOpencodeEvent(event: unknown, state: TurnState): CodecResult {
+  const type = (event as { type?: unknown } | null)?.type;
+  if (typeof type !== "string") return countUnusable(state);
+  if (type === "message.part.delta") return onDelta(event, state);
+  if (!concernsTurn(event, state)) return unchanged(state);
+  if (type === "session.created" || type === "session.updated") {
+    const child = childSessionOf(event, state.family);
+    if (child === undefined) return unchanged(state);
+    return { state: { ...state, family: new Set(state.family).add(child) }, replies: NONE };
+  }
+
+  switch (type) {
+    case "message.updated":
+      return onMessage(event, state);
+    case "message.part.updated":
+      return onPart(event, state);
+    case "session.idle":
+      return parsed(SessionIdle, event, state, (e) => (e.properties.sessionID === state.sessionId ? onIdle(state) : unchanged(state)));
+    case "session.status":
+      return parsed(SessionStatus, event, state, (e) => onStatus(e, state));
+    case "session.error":
+      return parsed(SessionError, event, state, (e) => onSessionError(e, state));
+    case "permission.asked":
+      return parsed(PermissionAsked, event, state, (e) => addAsk(state, { kind: "permission", request: e.properties }));
+    case "question.asked":
+      return parsed(QuestionAsked, event, state, (e) => addAsk(state, { kind: "question", request: e.properties }));
+    case "permission.replied":
+    case "question.replied":
+    case "question.rejected":
+      return parsed(AskSettled, event, state, (e) => settleAsk(state, e.properties.requestID));
+    default:
+      return IRRELEVANT.has(type) ? unchanged(state) : countUnusable(state);
+  }
+}
+
+/** `mapOpencodeEvent` over a batch: the state after the last event and every reply, in order. */
+export function mapOpencodeEvents(events: Iterable<unknown>, state: TurnState): CodecResult {
+  let current = state;
+  let replies: Reply[] | undefined;
+  for (const event of events) {
+    const step = mapOpencodeEvent(event, current);
+    current = step.state;
+    if (step.replies.length > 0) (replies ??= []).push(...step.replies);
+  }
+  return { state: current, replies: replies ?? NONE };
+}

@@ -1,0 +1,65 @@
+import type { Usage } from "../contract/replies.js";
+import { MessageUpdated, type Part, PartUpdated } from "../opencode/events.js";
+import { type CodecResult, countUnusable, NONE, type TurnState, unchanged, without } from "./state.js";
+import { onTextPart } from "./text.js";
+import { onToolPart } from "./tools.js";
+
+// The turn's messages: its user message, its assistant steps, and the parts they carry.
+
+export function onMessage(event: unknown, state: TurnState): CodecResult {
+  const result = MessageUpdated.safeParse(event);
+  if (!result.success) return countUnusable(state);
+  const info = result.data.properties.info;
+  if (info.sessionID !== state.sessionId) return unchanged(state);
+  if (info.role === "user") {
+    return info.id === state.messageId && !state.userSeen ? { state: { ...state, userSeen: true, refusal: undefined }, replies: NONE } : unchanged(state);
+  }
+  if (info.role !== "assistant" || info.parentID !== state.messageId) return unchanged(state);
+  const completed = info.time?.completed !== undefined;
+  if (!state.assistantIds.has(info.id)) {
+    return { state: { ...state, assistantIds: new Set(state.assistantIds).add(info.id), lastStep: { id: info.id, completed } }, replies: NONE };
+  }
+  // Only the newest step's end decides the turn's; a step once completed stays so.
+  if (state.lastStep?.id !== info.id || state.lastStep.completed || !completed) return unchanged(state);
+  return { state: { ...state, lastStep: { id: info.id, completed } }, replies: NONE };
+}
+
+export function onPart(event: unknown, state: TurnState): CodecResult {
+  if (state.outcome) return unchanged(state);
+  const result = PartUpdated.safeParse(event);
+  if (!result.success) return countUnusable(state);
+  const part = result.data.properties.part;
+  if (!state.assistantIds.has(part.messageID)) {
+    // Not this turn's answer: the user's own text, or a part of another turn. Its early deltas go too.
+    return state.earlyDeltas.has(part.id) ? { state: { ...state, earlyDeltas: without(state.earlyDeltas, part.id) }, replies: NONE } : unchanged(state);
+  }
+  switch (part.type) {
+    case "text":
+    case "reasoning":
+      return onTextPart(part, state);
+    case "tool":
+      return onToolPart(part, state);
+    case "step-finish":
+      return { state: { ...state, usage: addUsage(state.usage, part) }, replies: NONE };
+    default:
+      return unchanged(state);
+  }
+}
+
+function addUsage(usage: Usage | undefined, part: Part): Usage | undefined {
+  if (part.tokens === undefined && part.cost === undefined) return usage;
+  const base = usage ?? { tokens: { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } }, cost: 0 };
+  const t = part.tokens;
+  return {
+    tokens: {
+      input: base.tokens.input + (t?.input ?? 0),
+      output: base.tokens.output + (t?.output ?? 0),
+      reasoning: base.tokens.reasoning + (t?.reasoning ?? 0),
+      cache: {
+        read: base.tokens.cache.read + (t?.cache?.read ?? 0),
+        write: base.tokens.cache.write + (t?.cache?.write ?? 0),
+      },
+    },
+    cost: base.cost + (part.cost ?? 0),
+  };
+}

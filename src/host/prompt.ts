@@ -1,0 +1,94 @@
+import { z } from "zod";
+import type { FilePart } from "../opencode/prompt-body.js";
+
+/** A file for the prompt: inline base64 `data` or a `url`, never both. */
+export const Attachment = z
+  .strictObject({
+    mime: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, { error: "expected a MIME type such as text/plain" }),
+    data: z.base64({ error: "expected base64 data" }).optional(),
+    url: z.string().min(1).optional(),
+    filename: z.string().min(1).optional(),
+  })
+  .refine((a) => (a.data === undefined) !== (a.url === undefined), { message: "give either data (base64) or url" });
+export type Attachment = z.infer<typeof Attachment>;
+
+export function toFilePart(attachment: Attachment): FilePart {
+  const url = attachment.url ?? `data:${attachment.mime};base64,${attachment.data}`;
+  return { type: "file", mime: attachment.mime, url, ...(attachment.filename ? { filename: attachment.filename } : {}) };
+}
+
+/** Which attachments a host lets through: URL schemes and MIME types (`text/*` stands for a family, two stars for any type). */
+export interface AttachmentPolicy {
+  readonly schemes: readonly string[];
+  readonly types: readonly string[];
+}
+
+/**
+ * Why an attachment may not be sent, or undefined if it may. Checked before anything reaches
+ * opencode: a `file:` URL makes it read a file of its own machine into the prompt, and a type the
+ * model cannot take breaks the session for good.
+ */
+export function attachmentRefusal(attachment: Attachment, policy: AttachmentPolicy): string | undefined {
+  const types = [attachment.mime];
+  if (attachment.url !== undefined) {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(attachment.url)?.[1]?.toLowerCase();
+    if (scheme === undefined) return "url is not an absolute URL";
+    if (!policy.schemes.includes(scheme)) {
+      return `url scheme "${scheme}:" is not allowed (allowed: ${policy.schemes.map((s) => `${s}:`).join(", ")}; see the attachmentSchemes option)`;
+    }
+    // A data URL says its own type, which opencode may go by: both must be allowed.
+    const inner = scheme === "data" ? /^data:([^;,]*)/i.exec(attachment.url)?.[1] : undefined;
+    if (inner !== undefined) types.push(inner === "" ? "text/plain" : inner);
+  }
+  const refused = types.find((type) => !policy.types.some((allowed) => typeMatches(type.toLowerCase(), allowed.toLowerCase())));
+  if (refused !== undefined) return `type ${refused} is not allowed (allowed: ${policy.types.join(", ")}; see the attachmentTypes option)`;
+  return undefined;
+}
+
+function typeMatches(type: string, allowed: string): boolean {
+  if (allowed === "*/*") return true;
+  return allowed.endsWith("/*") ? type.startsWith(allowed.slice(0, -1)) : type === allowed;
+}
+
+/** Built once: a zod schema is costly to build, and a tiny turn paid for it every time. */
+const Attachments = z.array(Attachment);
+
+/** What a turn takes from `prompt()`'s options once they are checked. */
+export interface CheckedPromptOptions {
+  attachments: Attachment[];
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * Checks `prompt()`'s options before anything is sent: a refusal is a sentence for a `bad_request`.
+ * A `signal` must behave like an AbortSignal (an AbortController, say, does not): a turn must not
+ * fail half-started on a listener it cannot add.
+ */
+export function checkPromptOptions(options: unknown, policy: AttachmentPolicy): CheckedPromptOptions | { refusal: string } {
+  if (options === undefined || options === null) return { attachments: [], signal: undefined };
+  if (typeof options !== "object") return { refusal: "The prompt options must be an object ({ attachments?, signal? })." };
+  const { attachments, signal } = options as { attachments?: unknown; signal?: unknown };
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    return { refusal: "options.signal is not an AbortSignal; pass controller.signal, not the controller." };
+  }
+  const parsed = Attachments.safeParse(attachments ?? []);
+  if (!parsed.success) {
+    return { refusal: `Invalid attachments: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
+  }
+  for (const [index, attachment] of parsed.data.entries()) {
+    const refusal = attachmentRefusal(attachment, policy);
+    if (refusal !== undefined) return { refusal: `Attachment ${index} was not sent: its ${refusal}.` };
+  }
+  return { attachments: parsed.data, signal: signal as AbortSignal | undefined };
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+  const candidate = value as Partial<AbortSignal> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    typeof candidate.aborted === "boolean" &&
+    typeof candidate.addEventListener === "function" &&
+    typeof candidate.removeEventListener === "function"
+  );
+}

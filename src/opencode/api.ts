@@ -1,0 +1,89 @@
+import { z } from "zod";
+import type { PermissionReplyBody } from "../contract/decisions.js";
+import type { PromptBody } from "./prompt-body.js";
+import { TurnError } from "../contract/turn-error.js";
+import type { OpencodeHttp } from "./http.js";
+
+// The opencode endpoints a turn uses. Answers are parsed loosely: only what is used is checked.
+
+const SessionAnswer = z.looseObject({ id: z.string().min(1) });
+
+/**
+ * Checks an answer against what a turn needs from it. An answer of another shape is a server that
+ * is not the opencode this library speaks to: said in one sentence, not as a schema dump.
+ */
+function expectAnswer<T>(schema: z.ZodType<T>, answer: unknown, http: OpencodeHttp, what: string): T {
+  const parsed = schema.safeParse(answer);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue === undefined || issue.path.length === 0 ? "" : ` at ${issue.path.join(".")}`;
+  const shown = http.redact(JSON.stringify(answer) ?? "nothing").slice(0, 200);
+  throw new TurnError(
+    "unreachable",
+    `opencode at ${http.origin} answered ${what} with something unexpected (${issue?.message ?? "wrong shape"}${where}): ${shown}; is baseUrl an opencode server of a supported version?`,
+  );
+}
+
+export async function createSession(http: OpencodeHttp, title: string | undefined, signal?: AbortSignal): Promise<string> {
+  const answer = await http.call("POST", "/session", { body: title === undefined ? {} : { title }, signal });
+  return expectAnswer(SessionAnswer, answer, http, "POST /session").id;
+}
+
+export async function getSession(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<string> {
+  const answer = await http.call("GET", `/session/${encodeURIComponent(sessionId)}`, { sessionId, signal });
+  return expectAnswer(SessionAnswer, answer, http, `GET /session/${sessionId}`).id;
+}
+
+export async function promptAsync(http: OpencodeHttp, sessionId: string, body: PromptBody, signal?: AbortSignal): Promise<void> {
+  await http.call("POST", `/session/${encodeURIComponent(sessionId)}/prompt_async`, { body, sessionId, signal });
+}
+
+export async function abortSession(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<void> {
+  await http.call("POST", `/session/${encodeURIComponent(sessionId)}/abort`, { sessionId, signal });
+}
+
+export async function replyPermission(
+  http: OpencodeHttp,
+  requestId: string,
+  body: PermissionReplyBody,
+  signal?: AbortSignal,
+): Promise<void> {
+  // 404: the ask was already answered (by another client, or settled by a reject): nothing to do.
+  await http.call("POST", `/permission/${encodeURIComponent(requestId)}/reply`, { body, signal, missingIsFine: true });
+}
+
+export async function replyQuestion(http: OpencodeHttp, requestId: string, answers: string[][], signal?: AbortSignal): Promise<void> {
+  await http.call("POST", `/question/${encodeURIComponent(requestId)}/reply`, { body: { answers }, signal, missingIsFine: true });
+}
+
+export async function rejectQuestion(http: OpencodeHttp, requestId: string, signal?: AbortSignal): Promise<void> {
+  await http.call("POST", `/question/${encodeURIComponent(requestId)}/reject`, { signal, missingIsFine: true });
+}
+
+/** The stored truth of a session: every message with its parts. */
+export async function listMessages(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<unknown[]> {
+  const answer = await http.call("GET", `/session/${encodeURIComponent(sessionId)}/message`, { sessionId, signal });
+  return expectAnswer(z.array(z.unknown()), answer, http, "GET /session/{id}/message");
+}
+
+/** Whether a session is idle: `GET /session/status` lists only sessions that are busy or retrying. */
+export async function isSessionIdle(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<boolean> {
+  const answer = await http.call("GET", "/session/status", { signal });
+  return expectAnswer(z.record(z.string(), z.unknown()), answer ?? {}, http, "GET /session/status")[sessionId] === undefined;
+}
+
+/** The sessions the session's subagents run in. */
+export async function listChildren(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<string[]> {
+  const answer = await http.call("GET", `/session/${encodeURIComponent(sessionId)}/children`, { sessionId, signal });
+  return expectAnswer(z.array(SessionAnswer), answer, http, "GET /session/{id}/children").map((child) => child.id);
+}
+
+/** Permission asks waiting for an answer, on every session of the instance. */
+export async function listPermissions(http: OpencodeHttp, signal?: AbortSignal): Promise<unknown[]> {
+  return expectAnswer(z.array(z.unknown()), await http.call("GET", "/permission", { signal }), http, "GET /permission");
+}
+
+/** Question asks waiting for an answer, on every session of the instance. */
+export async function listQuestions(http: OpencodeHttp, signal?: AbortSignal): Promise<unknown[]> {
+  return expectAnswer(z.array(z.unknown()), await http.call("GET", "/question", { signal }), http, "GET /question");
+}

@@ -1,0 +1,327 @@
+import { childSessionOf, sessionIdOf } from "./events.js";
+import { ServerClock } from "./server-clock.js";
+import { TurnError } from "../contract/turn-error.js";
+import { OpencodeHttp, type ServerTarget } from "./http.js";
+import { SseFrames } from "./sse.js";
+
+/** Receives the events of one session family in stream order, batched: what arrived within one event-loop turn. */
+export interface HubListener {
+  events(batch: readonly unknown[]): void;
+  lost(error: TurnError): void;
+}
+
+export interface HubOptions {
+  /** A stream silent for this long is cut and its listeners told it was lost. */
+  heartbeatTimeoutMs: number;
+}
+
+interface Connection {
+  readonly controller: AbortController;
+  readonly ready: Promise<void>;
+  connected: boolean;
+  /** Why the connection was cut from this side (watchdog, close), if it was. */
+  cutReason: TurnError | undefined;
+  /** The listeners this connection served: they are the ones its loss concerns. */
+  readonly served: Set<HubListener>;
+  resolve(): void;
+  reject(error: TurnError): void;
+}
+
+/**
+ * One `/event` stream per opencode server (and directory), shared by every turn of the process.
+ * Each frame is parsed once and routed by session id in O(1); each listener gets one batch per
+ * event-loop turn, however many chunks arrived in it.
+ * The stream is a subscription: it does not belong to any turn.
+ */
+export class EventHub {
+  /** Frames that were not JSON: skipped, and counted for the host (`adapter.stats`). */
+  readonly stats = { malformed: 0 };
+  /** The server's clock, learnt from the stamps of its event ids: new user-message ids are made on it. */
+  readonly serverClock = new ServerClock();
+  /** Listeners by the session they subscribed to (the root of a family). */
+  private readonly routes = new Map<string, Set<HubListener>>();
+  private readonly listeners = new Set<HubListener>();
+  /** Every known child session's root: children are routed to whoever follows the root *now*. */
+  private readonly rootOf = new Map<string, string>();
+  /** Events parsed but not yet handed over: one batch per listener per event-loop turn. */
+  private pending = new Map<HubListener, unknown[]>();
+  private flushTimer: NodeJS.Immediate | undefined;
+  private connection: Connection | undefined;
+  private closed = false;
+
+  constructor(
+    readonly http: OpencodeHttp,
+    private readonly options: HubOptions,
+  ) {}
+
+  /** Tightens the heartbeat timeout (from the next connection on). */
+  expectHeartbeatWithin(ms: number): void {
+    this.options.heartbeatTimeoutMs = Math.min(this.options.heartbeatTimeoutMs, ms);
+  }
+
+  /** Routes the events of `sessionId` and of its child sessions to `listener` until the returned function is called. */
+  subscribe(sessionId: string, listener: HubListener): () => void {
+    let listeners = this.routes.get(sessionId);
+    if (listeners === undefined) this.routes.set(sessionId, (listeners = new Set()));
+    listeners.add(listener);
+    this.listeners.add(listener);
+    this.connection?.served.add(listener);
+    return () => {
+      this.pending.delete(listener);
+      this.listeners.delete(listener);
+      // A connection that was cut before lets go of its served set when its run ends; the current one lives on.
+      this.connection?.served.delete(listener);
+      if (!listeners.delete(listener) || listeners.size > 0) return;
+      this.routes.delete(sessionId);
+      for (const [child, root] of this.rootOf) if (root === sessionId) this.rootOf.delete(child);
+    };
+  }
+
+  /**
+   * Resolves once the stream is open and `server.connected` has arrived, within `timeoutMs` (default
+   * the connect timeout) if a new connection is opened; a connection already opening is shared.
+   */
+  connect(timeoutMs = this.http.target.connectTimeoutMs): Promise<void> {
+    if (this.closed) return Promise.reject(new TurnError("closed", "The adapter was closed."));
+    return (this.connection ??= this.open(timeoutMs)).ready;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.cut(new TurnError("closed", "The adapter was closed."));
+    clearImmediate(this.flushTimer);
+    this.pending.clear();
+    this.routes.clear();
+    this.rootOf.clear();
+    this.listeners.clear();
+    await this.http.close();
+  }
+
+  /** Cuts the current connection, if any; its listeners are told `reason`. The next connect() opens a new one. */
+  cut(reason: TurnError): void {
+    const connection = this.connection;
+    if (connection === undefined) return;
+    this.connection = undefined;
+    connection.cutReason ??= reason;
+    connection.controller.abort();
+  }
+
+  private open(timeoutMs: number): Connection {
+    let resolve!: () => void;
+    let reject!: (error: TurnError) => void;
+    const ready = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Callers observe `ready` through connect(); an unobserved rejection is not a crash.
+    ready.catch(() => undefined);
+    const connection: Connection = {
+      controller: new AbortController(),
+      ready,
+      connected: false,
+      cutReason: undefined,
+      served: new Set(this.listeners),
+      resolve,
+      reject,
+    };
+    void this.run(connection, timeoutMs);
+    return connection;
+  }
+
+  private async run(connection: Connection, timeoutMs: number): Promise<void> {
+    const origin = this.http.origin;
+    // Timers do not keep the process alive: the connection itself does, while it is wanted.
+    const connectTimer = setTimeout(() => {
+      this.cut(new TurnError("unreachable", `opencode at ${origin} sent no server.connected within ${timeoutMs} ms`));
+    }, timeoutMs).unref();
+    const silence = this.options.heartbeatTimeoutMs;
+    const watchdog = setTimeout(() => {
+      this.cut(new TurnError("stream_lost", `The event stream from opencode at ${origin} went silent for ${silence} ms (no heartbeat)`));
+    }, silence).unref();
+    let ending: TurnError;
+    try {
+      const body = await this.http.openEvents(connection.controller.signal);
+      const frames = new SseFrames();
+      for await (const chunk of body) {
+        // The watchdog counts events, not bytes: comments, frames that are not JSON, or a line that never ends are silence.
+        if (this.dispatch(frames.push(chunk as Uint8Array), connection, connectTimer) > 0) watchdog.refresh();
+      }
+      ending = new TurnError("stream_lost", `The event stream from opencode at ${origin} ended`);
+    } catch (error) {
+      ending =
+        connection.cutReason ??
+        (error instanceof TurnError ? error : new TurnError("stream_lost", `The event stream from opencode at ${origin} broke: ${(error as Error).message}`));
+    } finally {
+      clearTimeout(connectTimer);
+      clearTimeout(watchdog);
+      if (this.connection === connection) this.connection = undefined;
+    }
+    if (!connection.connected) {
+      connection.reject(ending);
+      return;
+    }
+    // What arrived before the end is handed over before the loss is told; a listener that came after
+    // (served by a newer connection) lost nothing.
+    this.flush();
+    for (const listener of connection.served) if (this.listeners.has(listener)) listener.lost(ending);
+  }
+
+  /** Routes the events of `frames`; returns how many were events (JSON) at all. */
+  private dispatch(frames: string[], connection: Connection, connectTimer: NodeJS.Timeout): number {
+    // Frames come in id order, so the newest stamp is the last one: one read per chunk, and before
+    // `server.connected` lets a turn make its message id.
+    for (let i = frames.length - 1; i >= 0; i--) {
+      const stamp = peekEventStamp(frames[i]!);
+      if (stamp === undefined) continue;
+      this.serverClock.observe(stamp);
+      break;
+    }
+    let events = 0;
+    for (const data of frames) {
+      if (this.isForeign(data)) continue;
+      let event: unknown;
+      try {
+        event = JSON.parse(data);
+      } catch {
+        this.stats.malformed++;
+        continue;
+      }
+      events++;
+      const sessionId = sessionIdOf(event);
+      if (sessionId === undefined) {
+        if ((event as { type?: unknown } | null)?.type === "server.connected" && !connection.connected) {
+          connection.connected = true;
+          clearTimeout(connectTimer);
+          connection.resolve();
+        }
+        continue;
+      }
+      const listeners = this.routes.get(this.rootOf.get(sessionId) ?? sessionId) ?? this.adoptChild(event);
+      if (listeners === undefined) continue;
+      for (const listener of listeners) {
+        const batch = this.pending.get(listener);
+        if (batch === undefined) this.pending.set(listener, [event]);
+        else batch.push(event);
+      }
+    }
+    // Chunks that arrive together are handed over together: one machine transition for all of them.
+    if (this.pending.size > 0) this.flushTimer ??= setImmediate(this.flush);
+    return events;
+  }
+
+  private readonly flush = (): void => {
+    clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    const pending = this.pending;
+    this.pending = new Map();
+    for (const [listener, batch] of pending) listener.events(batch);
+  };
+
+  /**
+   * A frame of a session nobody follows, told without parsing it: on a busy server most frames are
+   * other sessions' deltas, and JSON.parse was most of the hub's time. Session events may reveal a
+   * child of a followed session, so they are always parsed.
+   */
+  private isForeign(data: string): boolean {
+    const sessionId = peekSessionId(data);
+    if (sessionId === undefined || this.routes.has(sessionId) || this.rootOf.has(sessionId)) return false;
+    return !data.includes(SESSION_EVENT);
+  }
+
+  /** Routes a child session (found other than by its creation event) to the family of `parentId`. */
+  adopt(childId: string, parentId: string): void {
+    if (this.routes.has(childId) || this.rootOf.has(childId)) return;
+    this.rootOf.set(childId, this.rootOf.get(parentId) ?? parentId);
+  }
+
+  /** A new child of a followed session (or of one of its children) joins that family. */
+  private adoptChild(event: unknown): Set<HubListener> | undefined {
+    const child = childSessionOf(event, { has: (id) => this.routes.has(id) || this.rootOf.has(id) });
+    if (child === undefined) return undefined;
+    const parentId = (event as { properties: { info: { parentID: string } } }).properties.info.parentID;
+    const root = this.rootOf.get(parentId) ?? parentId;
+    this.rootOf.set(child, root);
+    return this.routes.get(root);
+  }
+}
+
+const SESSION_ID_KEY = '"sessionID":"';
+const SESSION_EVENT = '"type":"session.';
+
+/**
+ * The session id of a frame as opencode writes it (`JSON.stringify`: no spaces), if every
+ * `"sessionID"` in it names the same session; undefined when unsure. Inside a JSON string every
+ * quote is escaped, so `"sessionID":"` can only be a key, never part of a text.
+ */
+export function peekSessionId(data: string): string | undefined {
+  let at = data.indexOf(SESSION_ID_KEY);
+  if (at < 0) return undefined;
+  let start = at + SESSION_ID_KEY.length;
+  let end = data.indexOf('"', start);
+  if (end < 0) return undefined;
+  const id = data.slice(start, end);
+  if (id.includes("\\")) return undefined;
+  while ((at = data.indexOf(SESSION_ID_KEY, end)) >= 0) {
+    start = at + SESSION_ID_KEY.length;
+    end = data.indexOf('"', start);
+    if (end - start !== id.length || !data.startsWith(id, start)) return undefined;
+  }
+  return id;
+}
+
+const EVENT_ID_START = '{"id":"evt_';
+const STAMP_DIGITS = 12;
+
+/**
+ * The 48-bit stamp of a frame's event id (`ms × 4096 + counter` on the server's clock, as its
+ * message ids), read off the raw text: opencode (1.15 and 1.18) writes every event as
+ * `{"id":"evt_` + 12 lowercase hex digits + random. Undefined for any other frame. Read digit by
+ * digit: no slice, no regex, on the hub's hot path.
+ */
+export function peekEventStamp(data: string): number | undefined {
+  if (!data.startsWith(EVENT_ID_START)) return undefined;
+  let stamp = 0;
+  for (let i = EVENT_ID_START.length; i < EVENT_ID_START.length + STAMP_DIGITS; i++) {
+    const code = data.charCodeAt(i);
+    // 0-9, then a-f; NaN past the end fails both.
+    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1;
+    if (digit < 0) return undefined;
+    stamp = stamp * 16 + digit;
+  }
+  return stamp;
+}
+
+interface SharedHub {
+  readonly hub: EventHub;
+  users: number;
+}
+
+const shared = new Map<string, SharedHub>();
+
+/**
+ * The process-wide hub for a server: every adapter on the same server, directory and credentials
+ * shares one connection. The first adapter's connect timeout applies to it, and the shortest
+ * heartbeat timeout any of them asked for. The last release closes it (and its connection pool).
+ */
+export function acquireHub(target: ServerTarget, options: HubOptions): { hub: EventHub; release(): Promise<void> } {
+  const key = JSON.stringify([target.baseUrl, target.directory, target.username, target.password]);
+  let entry = shared.get(key);
+  if (entry === undefined) {
+    entry = { hub: new EventHub(new OpencodeHttp(target), { ...options }), users: 0 };
+    shared.set(key, entry);
+  }
+  entry.hub.expectHeartbeatWithin(options.heartbeatTimeoutMs);
+  entry.users++;
+  const owned = entry;
+  let released = false;
+  return {
+    hub: owned.hub,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--owned.users > 0) return;
+      shared.delete(key);
+      await owned.hub.close();
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import { PassThrough } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { BridgeOutput, runBridge, type BridgeOptions } from "../../src/integrations/bridge.js";
+import * as E from "../../testkit/events.js";
+import { FakeOpencode, type FakeOpencodeOptions, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
+
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const thing of open.splice(0).reverse()) await thing.close();
+});
+
+async function fake(options: FakeOpencodeOptions = {}): Promise<FakeOpencode> {
+  const server = await FakeOpencode.start(options);
+  open.push(server);
+  return server;
+}
+
+/** The bridge over in-memory streams: `send` a request, `next` waits for an output line. */
+function bridge(server: FakeOpencode, options: Partial<BridgeOptions> = {}) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const lines: BridgeOutput[] = [];
+  const warnings: string[] = [];
+  const waiting: Array<() => void> = [];
+  let partial = "";
+  output.on("data", (chunk: Buffer) => {
+    partial += chunk.toString("utf8");
+    const complete = partial.split("\n");
+    partial = complete.pop()!;
+    for (const line of complete) lines.push(BridgeOutput.parse(JSON.parse(line)));
+    for (const wake of waiting.splice(0)) wake();
+  });
+  const done = runBridge({
+    input,
+    output,
+    config: { baseUrl: server.url, password: server.password, connectTimeoutMs: 2000 },
+    logger: { warn: (message: string) => warnings.push(message) },
+    ...options,
+  });
+  open.push({ close: async () => void (input.end(), await done) });
+  return {
+    lines,
+    warnings,
+    done,
+    send: (request: object) => input.write(`${JSON.stringify(request)}\n`),
+    end: () => input.end(),
+    async next(match: (line: Record<string, any>) => boolean): Promise<Record<string, any>> {
+      for (;;) {
+        const found = lines.find(match);
+        if (found) return found;
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      }
+    },
+  };
+}
+
+const answer = (prompt: ReceivedPrompt, words: string[]): Step[] =>
+  E.textTurn(prompt.sessionId, prompt.body.messageID, `msg_a_${prompt.body.messageID}`, words);
+
+describe("the bridge core over in-memory streams", () => {
+  it("an ask nobody answers is rejected after the ask timeout, and the turn goes on", async () => {
+    const server = await fake({
+      onPrompt: (p) => [E.permissionAsked(p.sessionId, "per_1"), { hold: true }, ...answer(p, ["done"])],
+    });
+    const b = bridge(server, { permissions: "ask", askTimeoutMs: 50 });
+    b.send({ id: "p", op: "prompt", text: "hi" });
+    const ask = await b.next((line) => "ask" in line);
+    expect(ask).toMatchObject({ id: "p", ask: { kind: "permission", request: { id: "per_1", permission: "bash" } } });
+    await new Promise<void>((resolve) => {
+      const check = () => (server.permissionReplies.length > 0 ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    expect(server.permissionReplies[0]).toMatchObject({ id: "per_1", body: { reply: "reject" } });
+    expect(b.warnings.join("")).toMatch(/had no answer within 50 ms/);
+    server.release();
+    expect((await b.next((line) => "result" in line)).result).toMatchObject({ outcome: "final", content: "done" });
+  });
+
+  it("a question ask is answered by the host with labels", async () => {
+    const server = await fake({
+      onPrompt: (p) => [E.questionAsked(p.sessionId, "que_1"), { hold: true }, ...answer(p, ["ok"])],
+    });
+    const b = bridge(server, { questions: "ask" });
+    b.send({ id: "q", op: "prompt", text: "hi" });
+    const ask = await b.next((line) => "ask" in line);
+    expect(ask.ask).toMatchObject({ kind: "question", request: { questions: [{ question: "Proceed?" }] } });
+    b.send({ op: "answer", ask_id: ask.ask.ask_id, decision: "always" });
+    await b.next((line) => line.ask_id === ask.ask.ask_id);
+    b.send({ op: "answer", ask_id: ask.ask.ask_id, decision: [["yes"]] });
+    await new Promise<void>((resolve) => {
+      const check = () => (server.questionReplies.length > 0 ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    expect(server.questionReplies[0]).toMatchObject({ id: "que_1", rejected: false, body: { answers: [["yes"]] } });
+    server.release();
+    await b.next((line) => "result" in line);
+  });
+
+  it("refuses a second prompt with an id still in flight; the first goes on", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["one"]) });
+    const b = bridge(server);
+    b.send({ id: "same", op: "prompt", text: "a" });
+    b.send({ id: "same", op: "prompt", text: "b" });
+    expect(await b.next((line) => "error" in line)).toEqual({ id: "same", error: expect.stringContaining("still in flight") });
+    expect((await b.next((line) => "result" in line)).result).toMatchObject({ outcome: "final", content: "one" });
+    expect(server.prompts).toHaveLength(1);
+  });
+
+  it("session: binds a key to an existing session, refuses an unknown one with its code, creates one otherwise", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["hi"]) });
+    const b = bridge(server);
+    b.send({ id: "new", op: "session", session: "a" });
+    const created = (await b.next((line) => line.id === "new")).session_id as string;
+    expect(server.sessions.has(created)).toBe(true);
+    b.send({ id: "unknown", op: "session", session: "b", session_id: "ses_missing" });
+    expect(await b.next((line) => line.id === "unknown")).toMatchObject({ error: expect.stringContaining("ses_missing"), code: "session_not_found" });
+    b.send({ id: "bind", op: "session", session: "b", session_id: created });
+    expect(await b.next((line) => line.id === "bind")).toEqual({ id: "bind", session_id: created });
+    b.send({ id: "p", op: "prompt", text: "x", session: "b" });
+    expect((await b.next((line) => line.id === "p" && "result" in line)).result).toMatchObject({ session_id: created });
+    expect(server.prompts.map((p) => p.sessionId)).toEqual([created]);
+  });
+
+  it("session: the key's own adapter makes the session, so its prompts run there; a failed bind leaves the key on it", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["hi"]) });
+    const b = bridge(server, { config: { baseUrl: server.url, password: server.password, connectTimeoutMs: 2000, sessionTitle: "bridged" } });
+    b.send({ id: "s", op: "session", session: "a" });
+    const created = (await b.next((line) => line.id === "s")).session_id as string;
+    b.send({ id: "p1", op: "prompt", text: "x", session: "a" });
+    b.send({ id: "bad", op: "session", session: "a", session_id: "ses_missing" });
+    b.send({ id: "p2", op: "prompt", text: "y", session: "a" });
+    expect((await b.next((line) => line.id === "p1" && "result" in line)).result).toMatchObject({ session_id: created });
+    expect(await b.next((line) => line.id === "bad")).toMatchObject({ code: "session_not_found" });
+    expect((await b.next((line) => line.id === "p2" && "result" in line)).result).toMatchObject({ session_id: created });
+    expect(server.sessionTitles).toEqual(["bridged"]);
+    expect(server.prompts.map((p) => p.sessionId)).toEqual([created, created]);
+  });
+
+  it("input ending with nothing in flight resolves; a bad config throws before reading", async () => {
+    const server = await fake();
+    const b = bridge(server);
+    b.end();
+    await b.done;
+    expect(b.lines).toEqual([]);
+    await expect(runBridge({ input: new PassThrough(), output: new PassThrough(), config: { baseUrl: "nope" } })).rejects.toThrow(/baseUrl/);
+  });
+});

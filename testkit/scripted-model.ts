@@ -1,0 +1,139 @@
+/**
+ * The test suite's scripted model: the offline OpenAI-compatible server of `src/embedded/model-server.ts`
+ * with a script chosen by keywords in the text of the LAST USER message (see `chooseScript`).
+ * `opencode serve` is configured with it in `opencode-server.ts`. Nothing here touches the network.
+ */
+import {
+  chunksOf,
+  isTitleRequest,
+  lastUserText,
+  startModelServer,
+  toolResults,
+  type ChatRequest,
+  type ModelServer,
+  type Script,
+} from "../src/embedded/model-server.js";
+
+export type { RecordedRequest } from "../src/embedded/model-server.js";
+export type ScriptedModel = ModelServer;
+
+export const DEFAULT_TEXT = "Hello from the scripted model.";
+export const UNICODE_TEXT = "Héllo wörld — 你好, 世界 🎉👍🏽 done.";
+export const TITLE_TEXT = "Scripted title";
+
+function chooseScript(req: ChatRequest): { branch: string; script: Script } {
+  if (isTitleRequest(req)) {
+    return { branch: "title", script: { kind: "stream", text: [TITLE_TEXT] } };
+  }
+  const results = toolResults(req);
+  if (results !== undefined) {
+    return { branch: "tool-result", script: { kind: "stream", text: ["Tool said: ", results.join("\n")] } };
+  }
+  const text = lastUserText(req);
+  const has = (kw: string) => text.toLowerCase().includes(kw);
+
+  if (has("fail500")) {
+    return { branch: "fail500", script: { kind: "http-error", status: 500, message: "scripted upstream failure" } };
+  }
+  if (has("fail401")) {
+    return { branch: "fail401", script: { kind: "http-error", status: 401, message: "scripted invalid api key" } };
+  }
+  if (has("two tools")) {
+    return {
+      branch: "two-tools",
+      script: {
+        kind: "stream",
+        toolCalls: [
+          { id: "call_a", name: "bash", arguments: JSON.stringify({ command: "echo one", description: "first" }) },
+          { id: "call_b", name: "bash", arguments: JSON.stringify({ command: "echo two", description: "second" }) },
+        ],
+      },
+    };
+  }
+  if (has("unknown tool")) {
+    return {
+      branch: "unknown-tool",
+      script: { kind: "stream", toolCalls: [{ id: "call_x", name: "no_such_tool", arguments: JSON.stringify({ x: 1 }) }] },
+    };
+  }
+  if (has("ask question")) {
+    // opencode's `question` tool: {questions: [{question, header, options: [{label, description}], multiple?}]}
+    const args = {
+      questions: [
+        {
+          question: "Shall I proceed?",
+          header: "Proceed",
+          options: [
+            { label: "yes", description: "Go ahead" },
+            { label: "no", description: "Stop here" },
+          ],
+        },
+      ],
+    };
+    return {
+      branch: "ask-question",
+      script: { kind: "stream", toolCalls: [{ id: "call_q", name: "question", arguments: JSON.stringify(args) }] },
+    };
+  }
+  if (has("delegate")) {
+    // opencode's `task` tool: a subagent in a child session, whose prompt asks for a tool in turn.
+    const args = { description: "Run a tool", prompt: "please use a tool", subagent_type: "general" };
+    return {
+      branch: "delegate",
+      script: { kind: "stream", toolCalls: [{ id: "call_task", name: "task", arguments: JSON.stringify(args) }] },
+    };
+  }
+  if (has("think, then use a tool")) {
+    // A whole turn as taOS sees one: reasoning, a tool call and its result, then text.
+    return {
+      branch: "think-then-tool",
+      script: {
+        kind: "stream",
+        reasoning: ["Let ", "me ", "run it."],
+        toolCalls: [{ id: "call_t", name: "bash", arguments: JSON.stringify({ command: "echo thought-and-tool", description: "run it" }) }],
+      },
+    };
+  }
+  if (has("use a tool")) {
+    return {
+      branch: "use-a-tool",
+      script: {
+        kind: "stream",
+        toolCalls: [
+          { id: "call_1", name: "bash", arguments: JSON.stringify({ command: "echo hi-from-tool", description: "say hi" }) },
+        ],
+      },
+    };
+  }
+  if (has("think")) {
+    return {
+      branch: "think",
+      script: { kind: "stream", reasoning: ["Let ", "me ", "think."], text: ["Thought ", "it ", "through."] },
+    };
+  }
+  if (has("slow")) {
+    const text = Array.from({ length: 40 }, (_, i) => `slow ${i} `);
+    return { branch: "slow", script: { kind: "stream", text, deltaDelayMs: 150 } };
+  }
+  if (has("paced")) {
+    // Distinct deltas a few ms apart, so each can be timed on its way through (bench/real-opencode.bench.ts).
+    const text = Array.from({ length: 100 }, (_, i) => ` p${i}`);
+    return { branch: "paced", script: { kind: "stream", text, deltaDelayMs: 5 } };
+  }
+  if (has("long answer")) {
+    const text = Array.from({ length: 3000 }, (_, i) => ` w${i}`);
+    return { branch: "long-answer", script: { kind: "stream", text } };
+  }
+  if (has("unicode")) {
+    return { branch: "unicode", script: { kind: "stream", text: chunksOf(UNICODE_TEXT, 4), splitUtf8: true } };
+  }
+  const id = /\[id:([^\]\s]+)\]/.exec(text);
+  const answer = ["Hello ", "from ", "the ", "scripted ", "model."];
+  if (id) answer.push(` [id:${id[1]}]`);
+  return { branch: "default", script: { kind: "stream", text: answer } };
+}
+
+
+export function startScriptedModel(): Promise<ScriptedModel> {
+  return startModelServer(chooseScript, ["scripted-model", "other-model"]);
+}
