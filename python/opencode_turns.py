@@ -4,8 +4,18 @@ The adapter starts ``opencode-turns bridge`` as a child process and speaks its l
 JSON object per line each way, see the project README). The replies the sink receives are exactly
 the dicts the TypeScript adapter's sink gets. Standard library only; Python 3.9 or newer.
 
-    async with OpenCodeAdapter(OpenCodeConfig(base_url="http://127.0.0.1:4096"), sink) as adapter:
-        result = await adapter.prompt("Explain this repository", "trace-1")
+    import asyncio
+    from opencode_turns import OpenCodeAdapter, OpenCodeConfig
+
+    async def main() -> None:
+        # base_url="" and demo=True: the bridge starts its own opencode with an offline model.
+        async with OpenCodeAdapter(OpenCodeConfig(base_url="", demo=True), print) as adapter:
+            result = await adapter.prompt("Explain this repository", "trace-1")
+        print(result["outcome"])
+
+    asyncio.run(main())
+
+The bridge is found as ``find_bridge()`` says; ``python -m opencode_turns`` prints where.
 """
 from __future__ import annotations
 
@@ -17,6 +27,7 @@ import itertools
 import json
 import logging
 import os
+import shlex
 import shutil
 import time
 import uuid
@@ -25,7 +36,17 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, Tuple, Union
 from urllib.parse import unquote
 
-__all__ = ["OpenCodeAdapter", "OpenCodeConfig", "OpenCodeError"]
+__all__ = ["BRIDGE_ENV", "OpenCodeAdapter", "OpenCodeConfig", "OpenCodeError", "find_bridge"]
+
+#: The version of the opencode-turns npm package this module belongs to (and of its distribution).
+__version__ = "0.1.0"
+
+#: The environment variable that names the bridge: the CLI's path, or a command line (see ``find_bridge``).
+BRIDGE_ENV = "OPENCODE_TURNS_BRIDGE"
+
+#: The opencode-turns checkout this module was installed from (``pip install ./python``), written
+#: into the installed copy by the build backend; None in the source tree and in copies of it.
+_BUILT_FROM: Optional[str] = None
 
 logger = logging.getLogger("opencode_turns")
 
@@ -43,6 +64,9 @@ _PERMISSION_REPLIES = ("once", "always", "reject")
 _CLOSE_GRACE_SECONDS = 5.0
 #: stderr lines of the bridge kept to explain why it stopped.
 _STDERR_TAIL = 5
+#: The request close() sends (its answer, ``{"id": "close", "closed": true}``, is not waited for).
+_CLOSE_REQUEST = {"id": "close", "op": "close"}
+_CLOSE_LINE = (json.dumps(_CLOSE_REQUEST) + "\n").encode("utf-8")
 
 
 @dataclasses.dataclass
@@ -76,7 +100,11 @@ class OpenCodeConfig:
     turn_timeout: Optional[float] = None
     """Seconds a turn may run before it is stopped with a ``timeout`` error."""
     bridge_command: Optional[List[str]] = None
-    """The argv that starts the bridge, e.g. ``["node", "/path/dist/src/cli/main.js", "bridge"]``."""
+    """The argv that starts the bridge, e.g. ``["node", "/path/dist/src/cli/main.js", "bridge"]``;
+    None: the one ``find_bridge()`` finds."""
+    demo: bool = False
+    """With ``base_url=""``: the opencode the bridge starts gets a built-in offline model (the
+    bridge's ``--demo``), to try the adapter with no provider configured."""
 
     def __repr__(self) -> str:
         # The generated repr, with a password in base_url masked (server_password is left out).
@@ -128,7 +156,12 @@ def _masked_url(url: str) -> str:
 
 
 def _config_problem(cfg: "OpenCodeConfig") -> Optional[str]:
-    """What the TypeScript config would refuse of the credentials (it throws a ConfigError), or None."""
+    """What the TypeScript config would refuse of the credentials (it throws a ConfigError), or
+    what the bridge would refuse of ``demo`` (a usage error), or None."""
+    if cfg.demo and cfg.base_url:
+        return "Invalid opencode-turns config: demo=True starts its own opencode; set base_url=\"\"."
+    if cfg.demo and cfg.directory:
+        return "Invalid opencode-turns config: demo=True runs in a temporary directory of its own; leave out directory."
     _, user, password = _url_credentials(cfg.base_url or "")
     if (user is not None or password is not None) and (
         cfg.server_password is not None or cfg.server_username not in ("", _DEFAULT_USERNAME)
@@ -170,13 +203,106 @@ def _settings(config: Any) -> OpenCodeConfig:
     return settings
 
 
-def _default_command() -> List[str]:
-    """``opencode-turns bridge`` from PATH, else the build of the checkout this module sits in."""
-    found = shutil.which("opencode-turns")
+#: The built CLI inside a checkout or npm package, newest layout first.
+_CLI_ENTRIES = (("dist", "src", "cli", "main.js"), ("dist", "src", "cli.js"))
+_JS_SUFFIXES = (".js", ".mjs", ".cjs")
+_INSTALL_HINT = (
+    "Install the bridge (Node.js 20.18.1 or newer): `npm install -g opencode-turns` puts it on PATH, or "
+    "`npm install opencode-turns` in your project gives node_modules/.bin/opencode-turns; or set "
+    f"{BRIDGE_ENV} to the CLI's path (or to a command line that starts `opencode-turns bridge`); or pass "
+    'OpenCodeConfig(bridge_command=["node", "/path/to/opencode-turns/dist/src/cli/main.js", "bridge"]). '
+    "In a checkout of opencode-turns, run `npm ci && npm run build` first."
+)
+
+
+def find_bridge() -> List[str]:
+    """The argv that starts ``opencode-turns bridge`` when the config has no ``bridge_command``.
+
+    Looked for in this order: ``$OPENCODE_TURNS_BRIDGE`` (a path to the CLI, to a checkout or npm
+    package folder, or a whole command line such as ``npx --no-install opencode-turns bridge``);
+    ``opencode-turns`` on PATH; ``node_modules/.bin/opencode-turns`` in the current directory or
+    one of its parents; the built CLI (``dist/src/cli/main.js``, or the older ``dist/src/cli.js``)
+    of the checkout or npm package this module sits in, then of the checkout it was installed
+    from. Raises OpenCodeError (code ``unreachable``) saying what to do when none is found.
+    """
+    return _find_bridge(os.environ, Path.cwd(), Path(__file__).resolve().parent.parent, _BUILT_FROM)
+
+
+def _find_bridge(environ: Any, cwd: Path, module_root: Path, built_from: Optional[str]) -> List[str]:
+    path = environ.get("PATH", os.defpath)
+    value = (environ.get(BRIDGE_ENV) or "").strip()
+    if value:
+        return _bridge_from_env(value, path)
+    found = shutil.which("opencode-turns", path=path)
     if found:
         return [found, "bridge"]
-    cli = Path(__file__).resolve().parent.parent / "dist" / "src" / "cli" / "main.js"
-    return [shutil.which("node") or "node", str(cli), "bridge"]
+    for directory in (cwd, *cwd.parents):
+        candidate = directory / "node_modules" / ".bin" / "opencode-turns"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return [str(candidate), "bridge"]
+    roots = [module_root] + ([Path(built_from)] if built_from else [])
+    for root in roots:
+        cli = _built_cli(root)
+        if cli is not None:
+            return [_node(path, cli), str(cli), "bridge"]
+    unbuilt = [str(root) for root in roots if (root / "package.json").is_file()]
+    looked = (
+        f"${BRIDGE_ENV} (not set), opencode-turns on PATH, node_modules/.bin/opencode-turns in {cwd} and its "
+        f"parents, and a built CLI ({' or '.join('/'.join(entry) for entry in _CLI_ENTRIES)}) in "
+        f"{' and '.join(str(root) for root in roots)}"
+    )
+    built = f" {' and '.join(unbuilt)} has no built CLI: run `npm ci && npm run build` there." if unbuilt else ""
+    raise OpenCodeError(f"Cannot find the opencode-turns bridge. Looked for {looked}.{built} {_INSTALL_HINT}", "unreachable")
+
+
+def _built_cli(root: Path) -> Optional[Path]:
+    for entry in _CLI_ENTRIES:
+        cli = root.joinpath(*entry)
+        if cli.is_file():
+            return cli
+    return None
+
+
+def _node(path: str, cli: Path) -> str:
+    node = shutil.which("node", path=path)
+    if node is None:
+        raise OpenCodeError(
+            f"Found the opencode-turns bridge at {cli}, but no `node` on PATH to run it: install Node.js 20.18.1 or newer.",
+            "unreachable",
+        )
+    return node
+
+
+def _bridge_from_env(value: str, path: str) -> List[str]:
+    """``$OPENCODE_TURNS_BRIDGE``: a path (the CLI, or a folder holding a built one) or a command line."""
+    where = Path(value).expanduser()
+    if where.is_dir():
+        cli = _built_cli(where)
+        if cli is None:
+            raise OpenCodeError(
+                f"{BRIDGE_ENV}={value} is a folder without a built CLI "
+                f"({' or '.join('/'.join(entry) for entry in _CLI_ENTRIES)}): run `npm ci && npm run build` there, "
+                "or point it at the CLI itself.",
+                "unreachable",
+            )
+        return [_node(path, cli), str(cli), "bridge"]
+    if where.is_file():
+        if where.suffix in _JS_SUFFIXES:
+            return [_node(path, where), str(where), "bridge"]
+        return [str(where), "bridge"]
+    try:
+        words = shlex.split(value)
+    except ValueError as error:
+        raise OpenCodeError(f"{BRIDGE_ENV} is not a path nor a command line ({error}): {value}", "unreachable") from None
+    if not words or shutil.which(words[0], path=path) is None:
+        raise OpenCodeError(
+            f"{BRIDGE_ENV}={value} names no file, and {words[0] if words else 'its first word'} is not a program on PATH. "
+            "Set it to the path of the opencode-turns CLI (or of a checkout or npm package folder holding a built one), "
+            "or to a command line that starts the bridge, e.g. `npx --no-install opencode-turns bridge`.",
+            "unreachable",
+        )
+    # One word is a program, the CLI: its bridge command. More words are the whole command line.
+    return words + ["bridge"] if len(words) == 1 else words
 
 
 def _bridge_args(cfg: OpenCodeConfig, session_id: Optional[str]) -> List[str]:
@@ -205,6 +331,8 @@ def _bridge_args(cfg: OpenCodeConfig, session_id: Optional[str]) -> List[str]:
     args += ["--connect-timeout", str(cfg.connect_timeout), "--heartbeat-timeout", str(cfg.read_timeout)]
     if cfg.turn_timeout:
         args += ["--timeout", str(cfg.turn_timeout)]
+    if cfg.demo:
+        args += ["--demo"]
     return args
 
 
@@ -250,6 +378,11 @@ class _Turn:
         self.abandoned = False
         # Refused prompts whose error reply goes to the sink after this turn's replies.
         self.followers: List[Tuple["_Turn", Reply]] = []
+        # cancel() chose this turn: one not yet sent is not sent, and ends aborted.
+        self.cancelled = False
+        # The bridge it was sent to, and its id there; None until it is sent.
+        self.bridge: Optional["_Bridge"] = None
+        self.prompt_id = ""
 
 
 class _Bridge:
@@ -312,11 +445,16 @@ class OpenCodeAdapter:
         self._starting: Optional["asyncio.Future[_Bridge]"] = None
         self._closing: Optional["asyncio.Future[None]"] = None
         self._closed = False
+        # The event loop the adapter was first used on: its bridge, futures and tasks belong to it.
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._session_id: Optional[str] = self._cfg.session_id
         # A config the TypeScript config would refuse: every prompt ends with it, as an error result.
         self._config_error = _config_problem(self._cfg)
         # Turns sent to the bridge until their result, in order: a refused prompt's reply goes after theirs.
         self._open: Dict[_Turn, None] = {}
+        # Turns from the moment prompt() began until their result, in call order: cancel() ends the
+        # first, also before it is sent.
+        self._asked: Dict[_Turn, None] = {}
         #: Every model change the turns' results reported (``{providerID, modelID, source, at}``), for
         #: reconciling. Unlike the TypeScript adapter's ``modelChanges`` (updated as each change is seen,
         #: also between turns), this grows only when a result comes: a change seen between two turns
@@ -346,6 +484,9 @@ class OpenCodeAdapter:
                 "itself; call it after that call has returned (session_id holds the session once a turn has run).",
                 "bad_request",
             )
+        other_loop = self._other_loop()
+        if other_loop is not None:
+            raise OpenCodeError(other_loop, "bad_request")
         bridge = await self._start()
         answer = await self._request(bridge, {"op": "session"})
         self._session_id = answer["session_id"]
@@ -365,6 +506,20 @@ class OpenCodeAdapter:
                 "prompt() was called from inside this adapter's sink or policy, where it would wait for itself; "
                 "call it after that call has returned.",
             )
+        other_loop = self._other_loop()
+        if other_loop is not None:
+            return await self._end(turn, "bad_request", other_loop)
+        # From here a cancel() ends this turn: registered before the first await, so a cancel() made
+        # right after the task running this prompt() was made (in the same tick) finds it.
+        self._asked[turn] = None
+        try:
+            return await self._run(turn, text, attachments)
+        finally:
+            if turn.bridge is None and not turn.result.done():
+                # Given up before it was sent (the task was cancelled): nothing will end it.
+                self._asked.pop(turn, None)
+
+    async def _run(self, turn: _Turn, text: str, attachments: Optional[List[dict]]) -> dict:
         prompt_id = f"p{next(self._ids)}"
         request: dict = {"id": prompt_id, "op": "prompt", "text": text, "trace_id": turn.trace_id}
         if attachments:
@@ -379,7 +534,10 @@ class OpenCodeAdapter:
             return await self._end(turn, error.code, str(error))
         except Exception as error:  # noqa: BLE001 - prompt() never raises
             return await self._end(turn, "internal", f"Cannot start the opencode-turns bridge: {error}")
+        if turn.cancelled:
+            return await self._end(turn, "aborted", "The turn was cancelled before it started.")
         bridge.turns[prompt_id] = turn
+        turn.bridge, turn.prompt_id = bridge, prompt_id
         self._open[turn] = None
         if bridge.gone or bridge.proc.returncode is not None:
             # The bridge exited after _start() returned it: its reader may already have ended what was
@@ -397,24 +555,79 @@ class OpenCodeAdapter:
             raise
 
     async def cancel(self) -> None:
-        """Cancels the running turn, if any, and returns once it has ended."""
-        bridge = self._bridge
-        if bridge is None or not bridge.turns:
+        """Cancels the running turn, if any, and returns once it has ended.
+
+        The running turn is the first prompt() not yet ended, whatever stage it is in: also one
+        whose task was made just before this call and has not started yet (``task =
+        asyncio.ensure_future(adapter.prompt(...)); await adapter.cancel()``)."""
+        other_loop = self._other_loop()
+        if other_loop is not None:
+            raise OpenCodeError(other_loop, "bad_request")
+        # Lets prompt() tasks made before this call run up to their registration (tasks start in
+        # the order they were made, and this one goes on after them).
+        await asyncio.sleep(0)
+        turn = next(iter(self._asked), None)
+        if turn is None:
             return
-        prompt_id, turn = next(iter(bridge.turns.items()))
+        turn.cancelled = True
+        if turn.bridge is not None:
+            # Sent already: the bridge cancels it, whether it runs or waits its turn there.
+            turn.bridge.send_nowait({"op": "cancel", "id": turn.prompt_id})
         if _inside_host_call(self):
             # The turn ends on lines the reader reads once this sink (or policy) call returns.
-            bridge.send_nowait({"op": "cancel", "id": prompt_id})
             return
-        await bridge.send({"op": "cancel", "id": prompt_id})
         await asyncio.wait([turn.result])
 
     async def close(self) -> None:
-        """Ends every turn (with a ``closed`` error) and the bridge process; further prompts end in an error."""
+        """Ends every turn (with a ``closed`` error) and the bridge process; further prompts end in an error.
+
+        Called on another event loop than the one the adapter was used on, it closes the adapter
+        on that loop if it still runs (in another thread), and otherwise (a loop that has ended, as
+        each ``asyncio.run()`` does) tells the bridge to end its turns and exit, without waiting."""
         self._closed = True
+        owner = self._loop
+        if owner is not None and owner is not asyncio.get_running_loop():
+            await self._close_from_another_loop(owner)
+            return
         if self._closing is None:
             self._closing = asyncio.ensure_future(self._shut_down())
         await asyncio.shield(self._closing)
+
+    def _other_loop(self) -> Optional[str]:
+        """Binds the adapter to the running loop on first use; on another loop, the error to give."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        if self._loop is loop:
+            return None
+        return (
+            "This OpenCodeAdapter was first used on another event loop, and its bridge, tasks and futures belong to "
+            "that one (each asyncio.run() starts a new loop). Make one adapter per event loop, inside the loop that "
+            "uses it, and close it there."
+        )
+
+    async def _close_from_another_loop(self, owner: asyncio.AbstractEventLoop) -> None:
+        if self._closing is not None and self._closing.done():
+            return
+        if owner.is_running() and not owner.is_closed():
+            try:
+                done = asyncio.run_coroutine_threadsafe(self.close(), owner)
+            except RuntimeError:
+                pass  # the owner loop closed meanwhile
+            else:
+                await asyncio.wrap_future(done)
+                return
+        # The owner loop no longer runs, so nothing of it can be awaited: ask the bridge to end its
+        # turns and exit by writing to its standard input directly (after a newline that ends
+        # whatever line a write cut short).
+        bridge, self._bridge = self._bridge, None
+        if bridge is None or bridge.proc.stdin is None:
+            return
+        try:
+            pipe = bridge.proc.stdin.transport.get_extra_info("pipe")
+            os.write(pipe.fileno(), b"\n" + _CLOSE_LINE)
+        except (AttributeError, OSError, ValueError):
+            pass  # the bridge is gone already
 
     async def _shut_down(self) -> None:
         if self._starting is not None:
@@ -423,8 +636,10 @@ class OpenCodeAdapter:
         if bridge is None:
             return
         proc = bridge.proc
-        # Standard input closing is the bridge's signal to end its turns and exit.
+        # `close` ends every turn now and then the bridge, whatever the bridge does with turns at the
+        # end of its input; closing standard input then lets it exit.
         if proc.stdin is not None and not proc.stdin.is_closing():
+            bridge.send_nowait(_CLOSE_REQUEST)
             proc.stdin.close()
         grace = _CLOSE_GRACE_SECONDS + self._cfg.connect_timeout
         try:
@@ -460,7 +675,7 @@ class OpenCodeAdapter:
                 self._starting = None
 
     async def _spawn(self) -> _Bridge:
-        command = list(self._cfg.bridge_command or _default_command()) + _bridge_args(self._cfg, self._session_id)
+        command = list(self._cfg.bridge_command or find_bridge()) + _bridge_args(self._cfg, self._session_id)
         env = _bridge_env(self._cfg, dict(os.environ))
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -611,6 +826,7 @@ class OpenCodeAdapter:
 
     def _finish(self, turn: _Turn, result: dict) -> None:
         self._open.pop(turn, None)
+        self._asked.pop(turn, None)
         if result.get("session_id"):
             self._session_id = result["session_id"]
         self.model_changes.extend(result.get("model_changes") or [])
@@ -682,3 +898,19 @@ def _valid_decision(kind: Any, decision: Any) -> bool:
     if decision == "reject":
         return True
     return isinstance(decision, list) and all(isinstance(a, list) and all(isinstance(x, str) for x in a) for a in decision)
+
+
+def _main() -> int:
+    """``python -m opencode_turns``: where the bridge is found (or what to do), and this module's version."""
+    print(f"opencode_turns {__version__} ({__file__})")
+    try:
+        command = find_bridge()
+    except OpenCodeError as error:
+        print(error)
+        return 1
+    print(f"bridge: {shlex.join(command)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -5,10 +5,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import glob
+import json
 import os
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
 import unittest
-from typing import Any, Callable, List, Optional, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import opencode_turns
 from opencode_turns import OpenCodeAdapter, OpenCodeConfig, OpenCodeError
@@ -419,6 +429,12 @@ class DropIn(unittest.IsolatedAsyncioTestCase):
         self.assertNotIn("p%3Aw", repr(cfg))
         self.assertEqual(opencode_turns._url_credentials("http://:pw@h"), ("http://h", None, "pw"))
         self.assertEqual(opencode_turns._url_credentials("http://h/a@b"), ("http://h/a@b", None, None))
+        # demo=True is the bridge's --demo, which starts its own opencode: with a URL (or a
+        # directory) the bridge would stop with a usage error, so the config refuses it first.
+        self.assertEqual(opencode_turns._bridge_args(OpenCodeConfig(base_url="", demo=True), None)[-1], "--demo")
+        self.assertNotIn("--demo", opencode_turns._bridge_args(OpenCodeConfig(base_url=URL), None))
+        self.assertIn('base_url=""', opencode_turns._config_problem(OpenCodeConfig(base_url=URL, demo=True)) or "")
+        self.assertIn("directory", opencode_turns._config_problem(OpenCodeConfig(base_url="", demo=True, directory="/tmp")) or "")
 
 
 class InsideTheSink(unittest.IsolatedAsyncioTestCase):
@@ -538,11 +554,11 @@ class BridgeLifetime(unittest.IsolatedAsyncioTestCase):
         await adapter.close()
 
     async def test_with_no_base_url_the_bridge_starts_its_own_opencode_and_close_stops_it(self) -> None:
-        # base_url "": the bridge starts opencode itself; --demo makes that one use the built-in
-        # offline model, so this runs without a provider.
+        # base_url "": the bridge starts opencode itself; demo=True (the bridge's --demo) makes that
+        # one use the built-in offline model, so this runs without a provider.
         sink = Recorder()
         below: List[Tuple[int, str]] = []
-        adapter = OpenCodeAdapter(OpenCodeConfig(base_url="", bridge_command=opencode_turns._default_command() + ["--demo"]), sink)
+        adapter = OpenCodeAdapter(OpenCodeConfig(base_url="", demo=True), sink)
 
         async def watching(reply: dict) -> None:
             if not below:
@@ -560,6 +576,384 @@ class BridgeLifetime(unittest.IsolatedAsyncioTestCase):
         self.assertTrue(any("opencode" in name for _, name in below), below)
         self.assertFalse(running(bridge_pid))
         self.assertEqual([(pid, name) for pid, name in below if running(pid)], [])
+
+
+
+HERE = Path(__file__).resolve().parent
+CHECKOUT = HERE.parent
+
+
+def path_without_bridge() -> str:
+    """PATH less every folder holding an ``opencode-turns``, so only the lookup under test can find one."""
+    folders = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    return os.pathsep.join(f for f in folders if f and not os.access(os.path.join(f, "opencode-turns"), os.X_OK))
+
+
+def child_env(**extra: str) -> Dict[str, str]:
+    """The environment of a Python program run as a user would: no bridge named, none on PATH."""
+    env = {key: value for key, value in os.environ.items() if key != opencode_turns.BRIDGE_ENV}
+    env["PATH"] = path_without_bridge()
+    env.update(extra)
+    return env
+
+
+def run_python(python: str, code: str, cwd: Path, timeout: float = 120, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    return subprocess.run([python, "-c", code], cwd=cwd, env=env or child_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def executable(path: Path, text: str = "#!/bin/sh\nexit 0\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def built_cli(root: Path, entry: str) -> Path:
+    cli = root / entry
+    cli.parent.mkdir(parents=True, exist_ok=True)
+    cli.write_text("// a built CLI\n")
+    return cli
+
+
+class FindingTheBridge(unittest.TestCase):
+    """Where the bridge is looked for when the config has no bridge_command (find_bridge)."""
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="opencode-turns-find-"))
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.node_only = self.tmp / "node-bin"
+        self.node = executable(self.node_only / "node")
+
+    def find(self, env: Dict[str, str], cwd: Optional[Path] = None, module_root: Optional[Path] = None, built_from: Optional[Path] = None) -> List[str]:
+        return opencode_turns._find_bridge(env, cwd or self.tmp, module_root or self.tmp / "copied", str(built_from) if built_from else None)
+
+    def test_the_env_var_then_path_then_node_modules_then_the_checkout_it_sits_in_then_the_one_it_was_installed_from(self) -> None:
+        on_path = self.tmp / "path-bin"
+        executable(on_path / "node")
+        bridge_on_path = executable(on_path / "opencode-turns")
+        executable(on_path / "custom-bridge")
+        project = self.tmp / "project"
+        local = executable(project / "node_modules" / ".bin" / "opencode-turns")
+        cwd = project / "src" / "deep"
+        cwd.mkdir(parents=True)
+        checkout = self.tmp / "checkout"
+        cli = built_cli(checkout, "dist/src/cli/main.js")
+
+        every = {"PATH": str(on_path), opencode_turns.BRIDGE_ENV: "custom-bridge --verbose bridge"}
+        self.assertEqual(self.find(every, cwd, checkout), ["custom-bridge", "--verbose", "bridge"])
+        self.assertEqual(self.find({"PATH": str(on_path)}, cwd, checkout), [str(bridge_on_path), "bridge"])
+        self.assertEqual(self.find({"PATH": str(self.node_only)}, cwd, checkout), [str(local), "bridge"])
+        self.assertEqual(self.find({"PATH": str(self.node_only)}, self.tmp, checkout), [str(self.node), str(cli), "bridge"])
+        # A copy installed elsewhere (pip install ./python) goes back to the checkout it was built from.
+        self.assertEqual(self.find({"PATH": str(self.node_only)}, self.tmp, self.tmp / "site-packages", checkout), [str(self.node), str(cli), "bridge"])
+        # An empty variable counts as unset.
+        self.assertEqual(self.find({"PATH": str(on_path), opencode_turns.BRIDGE_ENV: " "}, cwd), [str(bridge_on_path), "bridge"])
+
+    def test_the_env_var_takes_the_cli_s_path_a_folder_holding_a_built_one_or_a_command_line(self) -> None:
+        var = opencode_turns.BRIDGE_ENV
+        path = str(self.node_only)
+        script = built_cli(self.tmp, "elsewhere/cli.js")
+        program = executable(self.tmp / "bin" / "my-bridge")
+        package = self.tmp / "node_modules" / "opencode-turns"
+        old_layout = built_cli(package, "dist/src/cli.js")
+        executable(self.node_only / "npx")
+        self.assertEqual(self.find({"PATH": path, var: str(script)}), [str(self.node), str(script), "bridge"])
+        self.assertEqual(self.find({"PATH": path, var: str(program)}), [str(program), "bridge"])
+        self.assertEqual(self.find({"PATH": path, var: str(package)}), [str(self.node), str(old_layout), "bridge"])
+        self.assertEqual(self.find({"PATH": path, var: "npx"}), ["npx", "bridge"])
+        self.assertEqual(self.find({"PATH": path, var: "npx --no-install opencode-turns bridge"}), ["npx", "--no-install", "opencode-turns", "bridge"])
+        for value, says in [
+            (str(self.tmp / "bin"), "npm run build"),
+            ("no-such-program bridge", "no-such-program is not a program on PATH"),
+            ('"unclosed', "not a path nor a command line"),
+        ]:
+            with self.assertRaises(OpenCodeError, msg=value) as raised:
+                self.find({"PATH": path, var: value})
+            self.assertEqual(raised.exception.code, "unreachable")
+            self.assertIn(var, str(raised.exception))
+            self.assertIn(says, str(raised.exception))
+        with self.assertRaises(OpenCodeError) as raised:
+            self.find({"PATH": str(self.tmp / "bin"), var: str(script)})
+        self.assertIn("no `node` on PATH", str(raised.exception))
+
+    def test_a_checkout_s_cli_is_found_in_the_new_layout_first_then_the_old_one(self) -> None:
+        path = {"PATH": str(self.node_only)}
+        checkout = self.tmp / "checkout"
+        old = built_cli(checkout, "dist/src/cli.js")
+        self.assertEqual(self.find(path, module_root=checkout), [str(self.node), str(old), "bridge"])
+        new = built_cli(checkout, "dist/src/cli/main.js")
+        self.assertEqual(self.find(path, module_root=checkout), [str(self.node), str(new), "bridge"])
+        # A checkout that was never built says so, and how to build it.
+        unbuilt = self.tmp / "unbuilt"
+        unbuilt.mkdir()
+        (unbuilt / "package.json").write_text('{"name": "opencode-turns"}')
+        with self.assertRaises(OpenCodeError) as raised:
+            self.find(path, module_root=unbuilt)
+        self.assertIn(f"{unbuilt} has no built CLI: run `npm ci && npm run build` there", str(raised.exception))
+
+    def test_with_no_bridge_anywhere_a_copied_module_says_what_to_do_never_a_node_stack_trace(self) -> None:
+        with self.assertRaises(OpenCodeError) as raised:
+            self.find({"PATH": str(self.node_only)})
+        message = str(raised.exception)
+        self.assertEqual(raised.exception.code, "unreachable")
+        for says in ("npm install -g opencode-turns", "npm install opencode-turns", opencode_turns.BRIDGE_ENV, "bridge_command", "dist/src/cli/main.js"):
+            self.assertIn(says, message)
+
+        # As a user meets it: opencode_turns.py copied next to a program, run with no bridge around.
+        home = self.tmp / "my-program"
+        home.mkdir()
+        shutil.copy(HERE / "opencode_turns.py", home)
+        code = textwrap.dedent(f"""
+            import asyncio, json
+            from opencode_turns import OpenCodeAdapter, OpenCodeConfig, OpenCodeError
+
+            async def main():
+                replies = []
+                async with OpenCodeAdapter(OpenCodeConfig(base_url={URL!r}), replies.append) as adapter:
+                    result = await adapter.prompt("say hello", "copied")
+                    try:
+                        await adapter.ensure_session()
+                        raised = None
+                    except OpenCodeError as error:
+                        raised = [error.code, str(error)]
+                print(json.dumps({{"result": result, "replies": replies, "raised": raised}}))
+
+            asyncio.run(main())
+        """)
+        run = run_python(sys.executable, code, home, timeout=30)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        seen = json.loads(run.stdout)
+        result = seen["result"]
+        self.assertEqual((result["outcome"], result["code"]), ("error", "unreachable"))
+        self.assertTrue(result["error"].startswith("Cannot find the opencode-turns bridge."), result["error"])
+        self.assertIn("npm install -g opencode-turns", result["error"])
+        self.assertNotIn("node:internal", result["error"] + run.stderr)
+        self.assertEqual(seen["replies"], [{"kind": "error", "trace_id": "copied", "error": result["error"], "code": "unreachable"}])
+        self.assertEqual(seen["raised"], ["unreachable", result["error"]])
+
+
+def pythons() -> List[str]:
+    """This Python, and a Python 3.9 (the oldest supported) when the machine has one that runs."""
+    found = [sys.executable]
+    if sys.version_info[:2] != (3, 9):
+        candidates = [shutil.which("python3.9")] + sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9")))
+        for candidate in candidates:
+            if candidate and subprocess.run([candidate, "-c", "import venv"], capture_output=True).returncode == 0:
+                found.append(candidate)
+                break
+    return found
+
+
+#: The README's first-turn snippet, run as written: the first python block that calls asyncio.run(main()).
+def readme_snippet() -> str:
+    text = (HERE / "README.md").read_text("utf-8")
+    blocks = [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+    return next(block for block in blocks if "asyncio.run(main())" in block)
+
+
+class Installing(unittest.TestCase):
+    """pip install ./python into a fresh venv, with no package index, then a turn from outside the checkout."""
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="opencode-turns-venv-"))
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def venv(self, python: str, name: str) -> str:
+        folder = self.tmp / name
+        subprocess.run([python, "-m", "venv", str(folder)], check=True, capture_output=True, timeout=120)
+        return str(folder / "bin" / "python")
+
+    def pip_install(self, venv_python: str, *args: str) -> None:
+        # Exactly `pip install ./python` from the checkout; PIP_NO_INDEX proves it needs no index.
+        run = subprocess.run(
+            [venv_python, "-m", "pip", "install", "--quiet", *args, "./python"],
+            cwd=CHECKOUT,
+            env=child_env(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1"),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+
+    def probe(self, venv_python: str, cwd: Path) -> dict:
+        code = textwrap.dedent("""
+            import json, sys
+            from importlib.metadata import version
+            import opencode_turns
+            print(json.dumps({"file": opencode_turns.__file__, "version": opencode_turns.__version__,
+                              "installed": version("opencode-turns"), "bridge": opencode_turns.find_bridge(),
+                              "python": list(sys.version_info[:2])}))
+        """)
+        run = run_python(venv_python, code, cwd, timeout=60)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        return json.loads(run.stdout)
+
+    def test_pip_install_into_a_fresh_venv_offline_then_the_readme_s_demo_turn_from_outside_the_checkout(self) -> None:
+        elsewhere = self.tmp / "elsewhere"
+        elsewhere.mkdir()
+        cli = next(CHECKOUT.joinpath(*entry) for entry in opencode_turns._CLI_ENTRIES if CHECKOUT.joinpath(*entry).is_file())
+        snippet = readme_snippet()
+        for python in pythons():
+            with self.subTest(python=python):
+                venv_python = self.venv(python, f"venv-{len(list(self.tmp.iterdir()))}")
+                self.pip_install(venv_python)
+                seen = self.probe(venv_python, elsewhere)
+                self.assertGreaterEqual(tuple(seen["python"]), (3, 9))
+                self.assertTrue(seen["file"].startswith(str(self.tmp)), seen["file"])
+                self.assertEqual(seen["installed"], seen["version"])
+                self.assertEqual(seen["bridge"], [shutil.which("node", path=path_without_bridge()), str(cli), "bridge"])
+                # The README's snippet, as written, from a folder outside the checkout.
+                run = run_python(venv_python, snippet, elsewhere, timeout=180)
+                self.assertEqual(run.returncode, 0, run.stderr)
+                # Its last print: the outcome, then the answer (over several lines).
+                self.assertIn("\nfinal This is the offline demo of opencode-turns", run.stdout, run.stdout[-2000:])
+
+    def test_pip_install_editable_imports_the_checkout_s_module(self) -> None:
+        venv_python = self.venv(sys.executable, "editable")
+        self.pip_install(venv_python, "-e")
+        seen = self.probe(venv_python, self.tmp)
+        self.assertEqual(seen["file"], str(HERE / "opencode_turns.py"))
+        self.assertEqual(seen["installed"], opencode_turns.__version__)
+
+
+class EventLoops(unittest.IsolatedAsyncioTestCase):
+    """An adapter belongs to the event loop it was first used on."""
+
+    @bounded
+    async def test_used_from_a_second_loop_it_fails_at_once_and_close_there_closes_it_on_its_own_loop(self) -> None:
+        owner = asyncio.new_event_loop()
+        thread = threading.Thread(target=owner.run_forever, daemon=True)
+        thread.start()
+        replies: List[dict] = []
+        adapter = OpenCodeAdapter(config(), replies.append)
+
+        def on_owner(coroutine: Any) -> "asyncio.Future[Any]":
+            return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, owner))
+
+        try:
+            first = await asyncio.wait_for(on_owner(adapter.prompt("say hello", "owner")), HANG)
+            self.assertEqual(first["outcome"], "final")
+            pid = adapter._bridge.proc.pid  # type: ignore[union-attr]
+            started = time.monotonic()
+            second = await asyncio.wait_for(adapter.prompt("say hello", "other"), HANG)
+            self.assertLess(time.monotonic() - started, 1.0)
+            self.assertEqual((second["outcome"], second["code"]), ("error", "bad_request"))
+            self.assertIn("another event loop", second["error"])
+            self.assertEqual(replies[-1], {"kind": "error", "trace_id": "other", "error": second["error"], "code": "bad_request"})
+            for call in (adapter.ensure_session, adapter.cancel):
+                with self.assertRaises(OpenCodeError) as raised:
+                    await asyncio.wait_for(call(), HANG)
+                self.assertEqual(raised.exception.code, "bad_request")
+            # The owner loop still works, and close() here closes the adapter there.
+            again = await asyncio.wait_for(on_owner(adapter.prompt("say hello", "owner-again")), HANG)
+            self.assertEqual(again["outcome"], "final")
+            await asyncio.wait_for(adapter.close(), HANG)
+            self.assertFalse(running(pid))
+        finally:
+            owner.call_soon_threadsafe(owner.stop)
+            thread.join(HANG)
+            owner.close()
+
+    def test_kept_across_asyncio_run_calls_it_fails_at_once_on_the_second_and_close_there_ends_its_bridge(self) -> None:
+        # One adapter made once and used by each asyncio.run() of a program: the second run's loop is
+        # not the first's. Run in a child, since the first loop leaves the adapter open.
+        code = textwrap.dedent(f"""
+            import asyncio, json, os, time
+            from opencode_turns import OpenCodeAdapter, OpenCodeConfig
+            cfg = OpenCodeConfig(base_url={URL!r}, server_password={PASSWORD!r}, model_provider_id={PROVIDER!r}, model_id={MODEL!r})
+            adapter = OpenCodeAdapter(cfg, lambda reply: None)
+            seen = {{}}
+
+            async def first():
+                seen["first"] = (await adapter.prompt("say hello", "first"))["outcome"]
+                seen["pid"] = adapter._bridge.proc.pid
+
+            async def second():
+                started = time.monotonic()
+                result = await asyncio.wait_for(adapter.prompt("say hello", "second"), 30)
+                seen["second"] = [result["code"], result["error"], time.monotonic() - started]
+                await asyncio.wait_for(adapter.close(), 30)
+                seen["closed"] = True
+
+            asyncio.run(first())
+            asyncio.run(second())
+            print(json.dumps(seen))
+        """)
+        run = run_python(sys.executable, code, HERE, timeout=90)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertNotIn("Event loop is closed", run.stderr)
+        seen = json.loads(run.stdout)
+        self.assertEqual(seen["first"], "final")
+        code_, error, took = seen["second"]
+        self.assertEqual(code_, "bad_request")
+        self.assertIn("each asyncio.run() starts a new loop", error)
+        self.assertLess(took, 1.0)
+        self.assertTrue(seen["closed"])
+        # The bridge was told to close: it ends its turns and exits by itself.
+        deadline = time.monotonic() + HANG
+        while running(seen["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(running(seen["pid"]))
+
+
+#: A stand-in bridge that, like one that lets its turns finish at the end of its input, keeps
+#: running a while after stdin closes, unless it was sent `close`. It writes the ops it got to argv[1].
+STUBBORN_BRIDGE = textwrap.dedent("""
+    import json, sys, time
+    ops = []
+    for line in sys.stdin:
+        if line.strip():
+            ops.append(json.loads(line)["op"])
+            with open(sys.argv[1], "w") as record:
+                record.write(json.dumps(ops))
+            if ops[-1] == "close":
+                print(json.dumps({"id": "close", "closed": True}), flush=True)
+                sys.exit(0)
+    time.sleep(20)
+""")
+
+
+class Cancelling(unittest.IsolatedAsyncioTestCase):
+    @bounded
+    async def test_cancel_right_after_prompt_in_the_same_tick_cancels_that_turn(self) -> None:
+        sink = Recorder()
+        async with OpenCodeAdapter(config(), sink) as adapter:
+            # Before the bridge has started: the turn is not sent, and ends aborted.
+            early = asyncio.ensure_future(adapter.prompt("say hello", "early"))
+            await asyncio.wait_for(adapter.cancel(), HANG)
+            self.assertTrue(early.done())
+            result = early.result()
+            self.assertEqual((result["outcome"], result["code"]), ("error", "aborted"))
+            self.assert_contract([r for r in sink.replies if r["trace_id"] == "early"], result)
+            # With the bridge running: the cancel follows the prompt there. Of two prompts, the first is cancelled.
+            await adapter.ensure_session()
+            first = asyncio.ensure_future(adapter.prompt("say hello", "first"))
+            second = asyncio.ensure_future(adapter.prompt("say hello", "second"))
+            await asyncio.wait_for(adapter.cancel(), HANG)
+            self.assertTrue(first.done())
+            self.assertEqual((first.result()["outcome"], first.result()["code"]), ("error", "aborted"))
+            self.assertEqual((await asyncio.wait_for(second, HANG))["outcome"], "final")
+            self.assert_contract([r for r in sink.replies if r["trace_id"] == "first"], first.result())
+            # Nothing left to cancel: cancel() returns at once.
+            await asyncio.wait_for(adapter.cancel(), 1)
+
+    assert_contract = DropIn.assert_contract
+
+    @bounded
+    async def test_close_sends_close_so_turns_end_now_even_where_the_end_of_input_lets_them_finish(self) -> None:
+        ops_file = Path(tempfile.mkdtemp(prefix="opencode-turns-ops-")) / "ops.json"
+        self.addCleanup(shutil.rmtree, ops_file.parent, True)
+        replies: List[dict] = []
+        adapter = OpenCodeAdapter(config(bridge_command=[sys.executable, "-c", STUBBORN_BRIDGE, str(ops_file)]), replies.append)
+        turn = asyncio.ensure_future(adapter.prompt("say hello", "stubborn"))
+        while not ops_file.exists():
+            await asyncio.sleep(0.02)
+        started = time.monotonic()
+        await asyncio.wait_for(adapter.close(), HANG)
+        self.assertLess(time.monotonic() - started, 3.0)
+        self.assertEqual(json.loads(ops_file.read_text()), ["prompt", "close"])
+        result = await asyncio.wait_for(turn, HANG)
+        self.assertEqual((result["outcome"], result["code"]), ("error", "closed"))
 
 
 if __name__ == "__main__":
