@@ -34,12 +34,12 @@ export function provideTurnMachine({ hub, decidePermission, decideQuestion }: Tu
       answerAsk: fromPromise(async ({ input, signal }) => {
         const { ask } = input;
         if (ask.kind === "permission") {
-          await api.replyPermission(http, ask.request.id, await decidePermission(ask.request), signal);
+          await api.replyPermission(http, ask.request, await decidePermission(ask.request), signal);
           return;
         }
         const answers = await decideQuestion(ask.request);
-        if (answers === "reject") await api.rejectQuestion(http, ask.request.id, signal);
-        else await api.replyQuestion(http, ask.request.id, answers, signal);
+        if (answers === "reject") await api.rejectQuestion(http, ask.request, signal);
+        else await api.replyQuestion(http, ask.request, answers, signal);
       }),
       abortSession: fromPromise(({ input, signal }) => api.abortSession(http, input.sessionId, signal)),
       reconnect: fromPromise(async ({ input, signal }) => {
