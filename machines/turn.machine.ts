@@ -342,7 +342,8 @@ export const turnMachine = setup({
                 { guard: "streamIsDown", target: "reconnecting" },
                 { guard: not("hasRefusal"), target: "receiving" },
               ],
-              after: { grace: { target: "#turn.errored", actions: ["failWithRefusal", "emitReplies"] } },
+              // opencode may hold the prompt queued (it took it and ran nothing): it is asked to stop.
+              after: { grace: { target: "#turn.errored", actions: ["failWithRefusal", "emitReplies", "abandonServerTurn"] } },
             },
             reconnecting: {
               entry: "startReconnect",

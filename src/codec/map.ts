@@ -1,5 +1,5 @@
 import type { Reply } from "../contract/replies.js";
-import { AskSettled, childSessionOf, PermissionAsked, QuestionAsked, SessionError, SessionIdle, sessionIdOf, SessionStatus } from "../opencode/events.js";
+import { AskSettled, childSessionOf, PermissionAsked, PermissionV2Asked, QuestionAsked, QuestionV2Asked, SessionError, SessionIdle, sessionIdOf, SessionStatus } from "../opencode/events.js";
 import { addAsk, settleAsk } from "./asks.js";
 import { onIdle, onSessionError, onStatus } from "./ending.js";
 import { onMessage, onPart } from "./messages.js";
@@ -66,9 +66,16 @@ export function mapOpencodeEvent(event: unknown, state: TurnState): CodecResult 
       return parsed(PermissionAsked, event, state, (e) => addAsk(state, { kind: "permission", request: e.properties }));
     case "question.asked":
       return parsed(QuestionAsked, event, state, (e) => addAsk(state, { kind: "question", request: e.properties }));
+    case "permission.v2.asked":
+      return parsed(PermissionV2Asked, event, state, (request) => addAsk(state, { kind: "permission", request }));
+    case "question.v2.asked":
+      return parsed(QuestionV2Asked, event, state, (request) => addAsk(state, { kind: "question", request }));
     case "permission.replied":
     case "question.replied":
     case "question.rejected":
+    case "permission.v2.replied":
+    case "question.v2.replied":
+    case "question.v2.rejected":
       return parsed(AskSettled, event, state, (e) => settleAsk(state, e.properties.requestID));
     default:
       return IRRELEVANT.has(type) ? unchanged(state) : countUnusable(state);

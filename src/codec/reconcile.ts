@@ -37,6 +37,12 @@ export interface SessionSnapshot {
   readonly sessionIdle: boolean;
 }
 
+const NOTHING_RAN = {
+  code: "internal",
+  error:
+    "opencode accepted the prompt but did not run it: the session is idle and holds no message for this prompt. opencode was asked to abort whatever it may have queued; send the prompt again.",
+} as const;
+
 /**
  * Brings the turn up to date after a gap in the stream, then applies the events that arrived on the
  * new stream while the snapshot was read. The stored truth goes through the same rules as live
@@ -73,5 +79,11 @@ export function reconcile(state: TurnState, snapshot: SessionSnapshot, queued: r
   }
   if (snapshot.sessionIdle) apply({ type: "session.idle", properties: { sessionID } });
   apply(...queued);
+  if (snapshot.sessionIdle && current.promptSent && !current.userSeen && current.outcome === undefined && current.refusal === undefined) {
+    // opencode took the prompt (204) yet is idle with no message for it. Read right after the 204,
+    // the message may still be on its way; so this is a refusal: the user message, if it comes
+    // within the grace, undoes it, else the turn ends with it and opencode is asked to abort.
+    current = { ...current, refusal: NOTHING_RAN };
+  }
   return { state: current, replies: replies.length === 0 ? NONE : replies };
 }

@@ -34,12 +34,12 @@ export function provideTurnMachine({ hub, decidePermission, decideQuestion }: Tu
       answerAsk: fromPromise(async ({ input, signal }) => {
         const { ask } = input;
         if (ask.kind === "permission") {
-          await api.replyPermission(http, ask.request.id, await decidePermission(ask.request), signal);
+          await api.replyPermission(http, ask.request, await decidePermission(ask.request), signal);
           return;
         }
         const answers = await decideQuestion(ask.request);
-        if (answers === "reject") await api.rejectQuestion(http, ask.request.id, signal);
-        else await api.replyQuestion(http, ask.request.id, answers, signal);
+        if (answers === "reject") await api.rejectQuestion(http, ask.request, signal);
+        else await api.replyQuestion(http, ask.request, answers, signal);
       }),
       abortSession: fromPromise(({ input, signal }) => api.abortSession(http, input.sessionId, signal)),
       reconnect: fromPromise(async ({ input, signal }) => {
@@ -75,10 +75,15 @@ export function findOrCreateSession(http: OpencodeHttp, { sessionId, verified, t
  */
 export function followSession(hub: EventHub, sessionId: string, sendBack: (event: TurnEvent) => void): () => void {
   let live = true;
-  const unsubscribe = hub.subscribe(sessionId, {
-    events: (events) => live && sendBack({ type: "EVENTS", events }),
-    lost: (error) => live && sendBack({ type: "STREAM.LOST", error }),
-  });
+  // The turn's progress is watched, not only the socket's: a stream alive with heartbeats only is a gap too.
+  const unsubscribe = hub.subscribe(
+    sessionId,
+    {
+      events: (events) => live && sendBack({ type: "EVENTS", events }),
+      lost: (error) => live && sendBack({ type: "STREAM.LOST", error }),
+    },
+    { watchProgress: true },
+  );
   hub.connect().then(
     // The turn's message id is made now, on the server's clock the open stream tells.
     () => live && sendBack({ type: "STREAM.READY", messageId: hub.serverClock.nextMessageId() }),

@@ -1,2 +1,3 @@
 // `opencode-turns/hub`: the one shared `/event` stream per opencode server, demultiplexed by session.
-export { acquireHub, type EventHub } from "../opencode/event-hub.js";
+export type { EventHub } from "../opencode/event-hub.js";
+export { acquireHub } from "../opencode/shared-hub.js";

@@ -11,7 +11,8 @@ import type { ErrorCode, ModelChange, Reply, TurnResult } from "../contract/repl
 import { ReplyQueue, type Sink } from "./reply-queue.js";
 import { claimSession, type SessionClaim } from "./session-claims.js";
 import { SessionWatch } from "./session-watch.js";
-import { acquireHub, type EventHub } from "../opencode/event-hub.js";
+import type { EventHub } from "../opencode/event-hub.js";
+import { acquireHub } from "../opencode/shared-hub.js";
 import { findOrCreateSession, MAX_RECONNECTS, provideTurnMachine } from "../engine/turn-actors.js";
 import { asTurnError, reasonOf, TurnError } from "../contract/turn-error.js";
 import { safeWarn, type Warn } from "./warnings.js";

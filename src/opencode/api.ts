@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { PermissionReplyBody } from "../contract/decisions.js";
 import type { PromptBody } from "./prompt-body.js";
+import type { PermissionRequest, QuestionRequest } from "./events.js";
 import { TurnError } from "../contract/turn-error.js";
 import type { OpencodeHttp } from "./http.js";
 
@@ -42,22 +43,28 @@ export async function abortSession(http: OpencodeHttp, sessionId: string, signal
   await http.call("POST", `/session/${encodeURIComponent(sessionId)}/abort`, { sessionId, signal });
 }
 
+/** Where an ask is answered: v1 asks under `/permission` and `/question`, v2 asks under their session in `/api`. */
+function askPath(kind: "permission" | "question", request: { id: string; sessionID: string; api?: "v2" }): string {
+  const ask = `/${kind}/${encodeURIComponent(request.id)}`;
+  return request.api === "v2" ? `/api/session/${encodeURIComponent(request.sessionID)}${ask}` : ask;
+}
+
 export async function replyPermission(
   http: OpencodeHttp,
-  requestId: string,
+  request: PermissionRequest,
   body: PermissionReplyBody,
   signal?: AbortSignal,
 ): Promise<void> {
   // 404: the ask was already answered (by another client, or settled by a reject): nothing to do.
-  await http.call("POST", `/permission/${encodeURIComponent(requestId)}/reply`, { body, signal, missingIsFine: true });
+  await http.call("POST", `${askPath("permission", request)}/reply`, { body, signal, missingIsFine: true });
 }
 
-export async function replyQuestion(http: OpencodeHttp, requestId: string, answers: string[][], signal?: AbortSignal): Promise<void> {
-  await http.call("POST", `/question/${encodeURIComponent(requestId)}/reply`, { body: { answers }, signal, missingIsFine: true });
+export async function replyQuestion(http: OpencodeHttp, request: QuestionRequest, answers: string[][], signal?: AbortSignal): Promise<void> {
+  await http.call("POST", `${askPath("question", request)}/reply`, { body: { answers }, signal, missingIsFine: true });
 }
 
-export async function rejectQuestion(http: OpencodeHttp, requestId: string, signal?: AbortSignal): Promise<void> {
-  await http.call("POST", `/question/${encodeURIComponent(requestId)}/reject`, { signal, missingIsFine: true });
+export async function rejectQuestion(http: OpencodeHttp, request: QuestionRequest, signal?: AbortSignal): Promise<void> {
+  await http.call("POST", `${askPath("question", request)}/reject`, { signal, missingIsFine: true });
 }
 
 /** The stored truth of a session: every message with its parts. */

@@ -1,8 +1,13 @@
 import { childSessionOf, sessionIdOf } from "./events.js";
 import { ServerClock } from "./server-clock.js";
 import { TurnError } from "../contract/turn-error.js";
-import { OpencodeHttp, type ServerTarget } from "./http.js";
+import type { OpencodeHttp } from "./http.js";
 import { SseFrames } from "./sse.js";
+import { peekEventStamp, peekSessionId, SESSION_EVENT } from "./frames.js";
+import { ProgressWatch } from "./progress-watch.js";
+import * as api from "./api.js";
+
+export { peekEventStamp, peekSessionId } from "./frames.js";
 
 /** Receives the events of one session family in stream order, batched: what arrived within one event-loop turn. */
 export interface HubListener {
@@ -11,8 +16,16 @@ export interface HubListener {
 }
 
 export interface HubOptions {
-  /** A stream silent for this long is cut and its listeners told it was lost. */
+  /**
+   * A stream silent for this long is cut and its listeners told it was lost; a listener that watches
+   * progress and hears nothing for this long while the stream lives has opencode asked about its session.
+   */
   heartbeatTimeoutMs: number;
+}
+
+export interface SubscribeOptions {
+  /** A turn's subscription: nothing for its session for the heartbeat timeout is checked with the server (`ProgressWatch`). */
+  watchProgress?: boolean;
 }
 
 interface Connection {
@@ -41,6 +54,9 @@ export class EventHub {
   /** Listeners by the session they subscribed to (the root of a family). */
   private readonly routes = new Map<string, Set<HubListener>>();
   private readonly listeners = new Set<HubListener>();
+  private readonly watches = new Map<HubListener, ProgressWatch>();
+  /** When the stream last brought an event, of any session (`performance.now()`). */
+  private lastEventAt = 0;
   /** Every known child session's root: children are routed to whoever follows the root *now*. */
   private readonly rootOf = new Map<string, string>();
   /** Events parsed but not yet handed over: one batch per listener per event-loop turn. */
@@ -60,13 +76,19 @@ export class EventHub {
   }
 
   /** Routes the events of `sessionId` and of its child sessions to `listener` until the returned function is called. */
-  subscribe(sessionId: string, listener: HubListener): () => void {
+  subscribe(sessionId: string, listener: HubListener, options: SubscribeOptions = {}): () => void {
+    if (options.watchProgress) {
+      const watch = new ProgressWatch(this.options.heartbeatTimeoutMs, (heardAt) => this.checkProgress(sessionId, listener, heardAt));
+      this.watches.set(listener, watch);
+    }
     let listeners = this.routes.get(sessionId);
     if (listeners === undefined) this.routes.set(sessionId, (listeners = new Set()));
     listeners.add(listener);
     this.listeners.add(listener);
     this.connection?.served.add(listener);
     return () => {
+      this.watches.get(listener)?.stop();
+      this.watches.delete(listener);
       this.pending.delete(listener);
       this.listeners.delete(listener);
       // A connection that was cut before lets go of its served set when its run ends; the current one lives on.
@@ -94,6 +116,8 @@ export class EventHub {
     this.routes.clear();
     this.rootOf.clear();
     this.listeners.clear();
+    for (const watch of this.watches.values()) watch.stop();
+    this.watches.clear();
     await this.http.close();
   }
 
@@ -204,6 +228,7 @@ export class EventHub {
         else batch.push(event);
       }
     }
+    if (events > 0) this.lastEventAt = performance.now();
     // Chunks that arrive together are handed over together: one machine transition for all of them.
     if (this.pending.size > 0) this.flushTimer ??= setImmediate(this.flush);
     return events;
@@ -214,8 +239,34 @@ export class EventHub {
     this.flushTimer = undefined;
     const pending = this.pending;
     this.pending = new Map();
-    for (const [listener, batch] of pending) listener.events(batch);
+    for (const [listener, batch] of pending) {
+      this.watches.get(listener)?.heard();
+      listener.events(batch);
+    }
   };
+
+  /**
+   * Nothing came for `sessionId` since `heardAt`. A stream that brought nothing else either is the
+   * connection watchdog's to cut; one that lives (heartbeats, other sessions) but not for this
+   * session has opencode asked: busy or retrying, the turn runs (a long silent tool); idle, or no
+   * answer, the listener is told its stream lost it, so the turn reads what opencode stored.
+   */
+  private async checkProgress(sessionId: string, listener: HubListener, heardAt: number): Promise<void> {
+    if (!this.connection?.connected || this.lastEventAt <= heardAt) return;
+    let found: string;
+    try {
+      if (!(await api.isSessionIdle(this.http, sessionId))) return;
+      found = "shows the session idle";
+    } catch (error) {
+      found = `could not be asked about it (${(error as Error).message})`;
+    }
+    const watch = this.watches.get(listener);
+    if (watch === undefined || watch.heardAt > heardAt) return;
+    const quiet = this.options.heartbeatTimeoutMs;
+    listener.lost(
+      new TurnError("stream_lost", `The event stream from opencode at ${this.http.origin} stayed open but brought nothing for session ${sessionId} for ${quiet} ms, and opencode ${found}`),
+    );
+  }
 
   /**
    * A frame of a session nobody follows, told without parsing it: on a busy server most frames are
@@ -243,85 +294,4 @@ export class EventHub {
     this.rootOf.set(child, root);
     return this.routes.get(root);
   }
-}
-
-const SESSION_ID_KEY = '"sessionID":"';
-const SESSION_EVENT = '"type":"session.';
-
-/**
- * The session id of a frame as opencode writes it (`JSON.stringify`: no spaces), if every
- * `"sessionID"` in it names the same session; undefined when unsure. Inside a JSON string every
- * quote is escaped, so `"sessionID":"` can only be a key, never part of a text.
- */
-export function peekSessionId(data: string): string | undefined {
-  let at = data.indexOf(SESSION_ID_KEY);
-  if (at < 0) return undefined;
-  let start = at + SESSION_ID_KEY.length;
-  let end = data.indexOf('"', start);
-  if (end < 0) return undefined;
-  const id = data.slice(start, end);
-  if (id.includes("\\")) return undefined;
-  while ((at = data.indexOf(SESSION_ID_KEY, end)) >= 0) {
-    start = at + SESSION_ID_KEY.length;
-    end = data.indexOf('"', start);
-    if (end - start !== id.length || !data.startsWith(id, start)) return undefined;
-  }
-  return id;
-}
-
-const EVENT_ID_START = '{"id":"evt_';
-const STAMP_DIGITS = 12;
-
-/**
- * The 48-bit stamp of a frame's event id (`ms × 4096 + counter` on the server's clock, as its
- * message ids), read off the raw text: opencode (1.15 and 1.18) writes every event as
- * `{"id":"evt_` + 12 lowercase hex digits + random. Undefined for any other frame. Read digit by
- * digit: no slice, no regex, on the hub's hot path.
- */
-export function peekEventStamp(data: string): number | undefined {
-  if (!data.startsWith(EVENT_ID_START)) return undefined;
-  let stamp = 0;
-  for (let i = EVENT_ID_START.length; i < EVENT_ID_START.length + STAMP_DIGITS; i++) {
-    const code = data.charCodeAt(i);
-    // 0-9, then a-f; NaN past the end fails both.
-    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1;
-    if (digit < 0) return undefined;
-    stamp = stamp * 16 + digit;
-  }
-  return stamp;
-}
-
-interface SharedHub {
-  readonly hub: EventHub;
-  users: number;
-}
-
-const shared = new Map<string, SharedHub>();
-
-/**
- * The process-wide hub for a server: every adapter on the same server, directory and credentials
- * shares one connection. The first adapter's connect timeout applies to it, and the shortest
- * heartbeat timeout any of them asked for. The last release closes it (and its connection pool).
- */
-export function acquireHub(target: ServerTarget, options: HubOptions): { hub: EventHub; release(): Promise<void> } {
-  const key = JSON.stringify([target.baseUrl, target.directory, target.username, target.password]);
-  let entry = shared.get(key);
-  if (entry === undefined) {
-    entry = { hub: new EventHub(new OpencodeHttp(target), { ...options }), users: 0 };
-    shared.set(key, entry);
-  }
-  entry.hub.expectHeartbeatWithin(options.heartbeatTimeoutMs);
-  entry.users++;
-  const owned = entry;
-  let released = false;
-  return {
-    hub: owned.hub,
-    release: async () => {
-      if (released) return;
-      released = true;
-      if (--owned.users > 0) return;
-      shared.delete(key);
-      await owned.hub.close();
-    },
-  };
 }

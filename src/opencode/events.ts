@@ -162,6 +162,8 @@ export const PermissionAsked = z.looseObject({
     metadata: z.record(z.string(), z.unknown()).catch({}),
     always: z.array(z.string()).catch([]),
     tool: z.looseObject({ messageID: z.string(), callID: z.string() }).optional().catch(undefined),
+    /** Set on an ask that came as `permission.v2.asked`: it is answered on the v2 endpoint. */
+    api: z.literal("v2").optional().catch(undefined),
   }),
 });
 export type PermissionRequest = z.infer<typeof PermissionAsked>["properties"];
@@ -181,13 +183,51 @@ export const QuestionAsked = z.looseObject({
         }),
       )
       .catch([]),
+    /** Set on an ask that came as `question.v2.asked`: it is answered on the v2 endpoint. */
+    api: z.literal("v2").optional().catch(undefined),
   }),
 });
 export type QuestionRequest = z.infer<typeof QuestionAsked>["properties"];
 
+// The v2 asks (opencode 1.18's `/doc`: EventPermissionV2Asked, EventQuestionV2Asked), read into the
+// v1 shapes, so one policy and one bridge event serve both: v2 renames `permission` to `action`,
+// `patterns` to `resources`, `always` to `save`, and `tool` to `source: {type: "tool", ...}`.
+const ToolRef = z.looseObject({ messageID: z.string(), callID: z.string() });
+
+export const PermissionV2Asked = z
+  .looseObject({
+    type: z.literal("permission.v2.asked"),
+    properties: z.looseObject({
+      id,
+      sessionID: id,
+      action: z.string().catch("unknown"),
+      resources: z.array(z.string()).catch([]),
+      save: z.array(z.string()).optional().catch(undefined),
+      metadata: z.record(z.string(), z.unknown()).optional().catch(undefined),
+      source: ToolRef.optional().catch(undefined),
+    }),
+  })
+  .transform(({ properties: p }): PermissionRequest => ({
+    id: p.id,
+    sessionID: p.sessionID,
+    permission: p.action,
+    patterns: p.resources,
+    metadata: p.metadata ?? {},
+    always: p.save ?? [],
+    tool: p.source === undefined ? undefined : { messageID: p.source.messageID, callID: p.source.callID },
+    api: "v2",
+  }));
+
+export const QuestionV2Asked = z
+  .looseObject({
+    type: z.literal("question.v2.asked"),
+    properties: QuestionAsked.shape.properties.omit({ api: true }),
+  })
+  .transform(({ properties }): QuestionRequest => ({ ...properties, api: "v2" }));
+
 /** `permission.replied`, `question.replied`, `question.rejected`: an ask was settled (maybe by someone else). */
 export const AskSettled = z.looseObject({
-  type: z.enum(["permission.replied", "question.replied", "question.rejected"]),
+  type: z.enum(["permission.replied", "question.replied", "question.rejected", "permission.v2.replied", "question.v2.replied", "question.v2.rejected"]),
   properties: z.looseObject({ sessionID: id, requestID: id }),
 });
 
