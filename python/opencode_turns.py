@@ -423,7 +423,8 @@ class OpenCodeAdapter:
         if bridge is None:
             return
         proc = bridge.proc
-        # Standard input closing is the bridge's signal to end its turns and exit.
+        # `close` ends the bridge's turns at once (input ending alone would let them finish); then it exits.
+        bridge.send_nowait({"id": "close", "op": "close"})
         if proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.close()
         grace = _CLOSE_GRACE_SECONDS + self._cfg.connect_timeout
