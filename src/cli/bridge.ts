@@ -2,11 +2,11 @@
  * `opencode-turns bridge [options]`: the NDJSON protocol of `src/integrations/bridge.ts` over stdin and stdout,
  * for hosts in any language (the Python adapter in `python/` speaks it).
  */
-import { format, parseArgs } from "node:util";
-import { DEFAULT_ASK_TIMEOUT_MS, describeProtocol, runBridge } from "../integrations/bridge.js";
+import { format } from "node:util";
+import { DEFAULT_ASK_TIMEOUT_MS, DEFAULT_IDLE_KEY_MS, describeProtocol, runBridge } from "../integrations/bridge.js";
 import { PermissionMode, QuestionMode } from "../contract/decisions.js";
 import { OpencodeStartError } from "../embedded/server.js";
-import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "./command.js";
+import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
 import { onInterrupt } from "./interrupt.js";
 import { openWebhook, sinkOptions, sinkUsage } from "./sink-options.js";
@@ -16,6 +16,7 @@ const options = {
   ...sinkOptions,
   questions: { type: "string" },
   "ask-timeout": { type: "string" },
+  "key-idle": { type: "string" },
   "connect-timeout": { type: "string" },
   "heartbeat-timeout": { type: "string" },
   describe: { type: "boolean" },
@@ -27,11 +28,13 @@ const usage = `Usage: opencode-turns bridge [options]
 
 Serves turns over standard input and output, one JSON object per line each way, for a host in
 any language. In: {"id","op":"prompt","text","trace_id"?,"attachments"?,"session"?},
-{"id","op":"session","session"?,"session_id"?}, {"op":"cancel","id"},
-{"op":"answer","ask_id","decision"}, {"id","op":"close"}. Out: {"id","reply"} per reply, in order,
-then {"id","result"}; {"id","ask"} with --permissions ask or --questions ask; {"id","session_id"};
-{"id","closed":true}; {"id"?,"error"}. Nothing else goes to stdout; diagnostics go to stderr.
-Standard input closing ends the running turns and exits 0.
+{"id","op":"session","session"?,"session_id"?}, {"id","op":"release","session"},
+{"op":"cancel","id"}, {"op":"answer","ask_id","decision"}, {"id","op":"close"}. Out: {"id","reply"}
+per reply, in order, then {"id","result"}; {"id","ask"} with --permissions ask or --questions ask;
+{"id","session_id"}; {"id","released":true}; {"id","closed":true}; {"id"?,"error"}. Nothing else
+goes to stdout; diagnostics go to stderr. The whole protocol: docs/bridge.md, or --describe.
+Standard input ending lets the turns asked for finish, then exits 0 (so \`echo '{...}' | bridge\`
+answers); {"op":"close"}, SIGINT/SIGTERM, or stdout closing end every turn at once.
 
 Bridge:
   --describe                print the protocol as JSON Schema and exit
@@ -39,18 +42,19 @@ Bridge:
                             permission ask to the host as {"id","ask"} and waits for its answer
   --questions MODE          reject | ask (default reject), the same for opencode's questions
   --ask-timeout SECONDS     an ask not answered within this is rejected (default ${DEFAULT_ASK_TIMEOUT_MS / 1000})
+  --key-idle SECONDS        a session key idle this long has its adapter closed; the key keeps
+                            its opencode session (default ${DEFAULT_IDLE_KEY_MS / 1000})
   --connect-timeout SECONDS connecting and each answer of opencode (default 10)
   --heartbeat-timeout SECONDS
                             an event stream silent this long is lost (default 30)
 ${sinkUsage}
 ${connectionUsage.replace(/\n {2}--permissions MODE[^\n]*\n[^\n]*\n/, "\n")}
-  -h, --help                this text
-  --version                 the version of opencode-turns`;
+${generalUsage}`;
 
 export const bridgeCommand: Command = { name: "bridge", summary: "serve turns as JSON lines over stdin and stdout", usage, run };
 
 async function run(args: string[], io: CommandIO): Promise<number> {
-  const { values } = parse(args);
+  const { values } = parseCommandLine(args, options, false);
   if (values.help) {
     io.stdout.write(`${usage}\n`);
     return EXIT.ok;
@@ -66,6 +70,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   const permissions = oneOf("--permissions", values.permissions ?? "reject", PermissionMode.options);
   const questions = oneOf("--questions", values.questions ?? "reject", QuestionMode.options);
   const askTimeoutMs = milliseconds("--ask-timeout", values["ask-timeout"]) ?? DEFAULT_ASK_TIMEOUT_MS;
+  const idleKeyMs = milliseconds("--key-idle", values["key-idle"]) ?? DEFAULT_IDLE_KEY_MS;
   const connectTimeoutMs = milliseconds("--connect-timeout", values["connect-timeout"]);
   const heartbeatTimeoutMs = milliseconds("--heartbeat-timeout", values["heartbeat-timeout"]);
 
@@ -94,6 +99,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       permissions,
       questions,
       askTimeoutMs,
+      idleKeyMs,
       ...(webhook ? { sink: webhook.deliver } : {}),
       logger: { warn: (...args: unknown[]) => diagnostic(format(...args)) },
       signal: stop.signal,
@@ -106,14 +112,6 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   }
 }
 
-function parse(args: string[]) {
-  try {
-    const parsed = parseArgs({ args, options, allowPositionals: false, strict: true });
-    return parsed;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
 
 function oneOf<T extends string>(option: string, value: string, modes: readonly T[]): T {
   if (!modes.includes(value as T)) throw new UsageError(`${option} ${value}: expected one of ${modes.join(", ")}.`);

@@ -27,14 +27,16 @@ async function main(argv: string[], io: CommandIO): Promise<number> {
   }
   const command = commands.find((candidate) => candidate.name === name);
   if (command === undefined) {
-    io.stderr.write(`${name === undefined ? "Give a command." : `Unknown command: ${name}.`}\n\n${usage}\n`);
+    if (name === undefined) io.stderr.write(`Give a command.\n\n${usage}\n`);
+    else io.stderr.write(`Unknown command: ${name}.\nRun \`opencode-turns --help\` for the commands.\n`);
     return EXIT.usage;
   }
   try {
     return await command.run(args, io);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr.write(`${error.message}\n\n${command.usage}\n`);
+    // The error and where the options are: a usage text after it would scroll the error away.
+    io.stderr.write(`${error.message}\nRun \`opencode-turns ${command.name} --help\` for its options.\n`);
     return EXIT.usage;
   }
 }

@@ -2,15 +2,16 @@
  * `opencode-turns replay FILE [--json]`: runs a recording made with `run --record` through the turn
  * machine and its codec, offline, and shows the replies; says when they differ from the recorded ones.
  */
-import { isDeepStrictEqual, parseArgs } from "node:util";
+import { isDeepStrictEqual } from "node:util";
 import { recordedReplies, RecordingError, replay } from "../observe/recording.js";
 import type { Reply } from "../contract/replies.js";
-import { EXIT, UsageError, type Command, type CommandIO } from "./command.js";
+import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 
 const options = {
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
 } as const;
 
 const usage = `Usage: opencode-turns replay [options] FILE
@@ -18,9 +19,9 @@ const usage = `Usage: opencode-turns replay [options] FILE
 Runs a recording made with \`opencode-turns run --record FILE\` through this version's turn machine
 and codec, offline (no server, no network), and shows the replies as \`run\` does.
 
-Options:
+Output:
   --json                    one reply object per line on stdout, nothing else
-  -h, --help                this text
+${generalUsage}
 
 Exit status: 0 when the replies are the recorded ones, 1 when they differ (this version behaves
 differently from the one that recorded) or the file cannot be read, 2 for a usage error.`;
@@ -28,9 +29,13 @@ differently from the one that recorded) or the file cannot be read, 2 for a usag
 export const replayCommand: Command = { name: "replay", summary: "reproduce a recorded turn offline", usage, run };
 
 async function run(args: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parse(args);
+  const { values, positionals } = parseCommandLine(args, options, true);
   if (values.help) {
     io.stdout.write(`${usage}\n`);
+    return EXIT.ok;
+  }
+  if (values.version) {
+    io.stdout.write(`${packageVersion()}\n`);
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError("Give one recording file.");
@@ -52,8 +57,10 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       return EXIT.ok;
     }
     const at = differs === -1 ? Math.min(recorded.length, replies.length) : differs;
+    const shown = (reply: Reply | undefined) => (reply === undefined ? "(none)" : JSON.stringify(reply));
     io.stderr.write(
-      `opencode-turns: the replay differs from the recording at reply ${at + 1} (${replies.length} replayed, ${recorded.length} recorded): this version behaves differently from the one that recorded.\n`,
+      `opencode-turns: the replay differs from the recording at reply ${at + 1} (${replies.length} replayed, ${recorded.length} recorded): this version behaves differently from the one that recorded.\n` +
+        `  recorded: ${shown(recorded[at])}\n  replayed: ${shown(replies[at])}\n`,
     );
     return EXIT.failed;
   } catch (error) {
@@ -61,17 +68,12 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       io.stderr.write(`opencode-turns: ${error.message}\n`);
       return EXIT.failed;
     }
-    if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "EISDIR") {
-      throw new UsageError(`${file}: cannot read it (${(error as NodeJS.ErrnoException).code}).`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "EISDIR" || code === "EACCES") {
+      io.stderr.write(`opencode-turns: ${file}: cannot read it (${code}).\n`);
+      return EXIT.failed;
     }
     throw error;
   }
 }
 
-function parse(args: string[]) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}

@@ -5,13 +5,13 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { format, parseArgs } from "node:util";
+import { format } from "node:util";
 import { lookup } from "mrmime";
 import { OpenCodeAdapter, type Sink } from "../host/adapter.js";
 import type { Attachment } from "../host/prompt.js";
 import type { TurnResult } from "../contract/replies.js";
 import { OpencodeStartError } from "../embedded/server.js";
-import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "./command.js";
+import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 import { onInterrupt } from "./interrupt.js";
@@ -42,8 +42,7 @@ Output:
 ${connectionUsage}
 ${observeUsage}
 ${sinkUsage}
-  -h, --help                this text
-  --version                 the version of opencode-turns
+${generalUsage}
 
 Exit status: 0 when the turn ends with its answer, 1 when it ends with an error, 2 for a usage
 error, 130 when interrupted (Ctrl-C cancels the turn on the server; a second Ctrl-C quits at once).
@@ -56,7 +55,7 @@ Examples:
 export const runCommand: Command = { name: "run", summary: "run one turn and show it as it streams", usage, run };
 
 async function run(args: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parse(args);
+  const { values, positionals } = parseCommandLine(args, options, true);
   if (values.help) {
     io.stdout.write(`${usage}\n`);
     return EXIT.ok;
@@ -139,14 +138,6 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   }
 }
 
-function parse(args: string[]) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    // parseArgs says what is wrong in a sentence (an unknown option, a missing value).
-    throw new UsageError((error as Error).message);
-  }
-}
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];

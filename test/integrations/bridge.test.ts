@@ -1,5 +1,6 @@
 import { PassThrough } from "node:stream";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { BridgeOutput, runBridge, type BridgeOptions } from "../../src/integrations/bridge.js";
 import * as E from "../../testkit/events.js";
 import { FakeOpencode, type FakeOpencodeOptions, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
@@ -16,9 +17,8 @@ async function fake(options: FakeOpencodeOptions = {}): Promise<FakeOpencode> {
 }
 
 /** The bridge over in-memory streams: `send` a request, `next` waits for an output line. */
-function bridge(server: FakeOpencode, options: Partial<BridgeOptions> = {}) {
+function bridge(server: FakeOpencode, options: Partial<BridgeOptions> = {}, output = new PassThrough()) {
   const input = new PassThrough();
-  const output = new PassThrough();
   const lines: BridgeOutput[] = [];
   const warnings: string[] = [];
   const waiting: Array<() => void> = [];
@@ -42,6 +42,8 @@ function bridge(server: FakeOpencode, options: Partial<BridgeOptions> = {}) {
     lines,
     warnings,
     done,
+    input,
+    output,
     send: (request: object) => input.write(`${JSON.stringify(request)}\n`),
     end: () => input.end(),
     async next(match: (line: Record<string, any>) => boolean): Promise<Record<string, any>> {
@@ -144,4 +146,123 @@ describe("the bridge core over in-memory streams", () => {
     expect(b.lines).toEqual([]);
     await expect(runBridge({ input: new PassThrough(), output: new PassThrough(), config: { baseUrl: "nope" } })).rejects.toThrow(/baseUrl/);
   });
+
+  it("input ending lets the turns asked for finish, as a filter does, then resolves", async () => {
+    const server = await fake({ onPrompt: (p) => [{ hold: true }, ...answer(p, ["the", " answer"])] });
+    const b = bridge(server);
+    b.send({ id: "one", op: "prompt", text: "a" });
+    b.send({ id: "two", op: "prompt", text: "b" });
+    b.end();
+    await eventually(() => server.prompts.length === 1);
+    server.release();
+    await eventually(() => server.prompts.length === 2);
+    server.release();
+    await b.done;
+    expect(b.lines.filter((line) => "result" in line).map((line) => ("result" in line ? line.result : undefined))).toMatchObject([
+      { outcome: "final", content: "the answer" },
+      { outcome: "final", content: "the answer" },
+    ]);
+    expect(server.aborts).toEqual([]);
+  });
+
+  it("after input ends an ask is rejected at once: nobody is left to answer it", async () => {
+    const server = await fake({ onPrompt: (p) => [{ hold: true }, E.permissionAsked(p.sessionId, "per_1"), { hold: true }, ...answer(p, ["done"])] });
+    const b = bridge(server, { permissions: "ask" });
+    b.send({ id: "p", op: "prompt", text: "hi" });
+    await eventually(() => server.prompts.length === 1);
+    b.end();
+    server.release();
+    await eventually(() => server.permissionReplies.length > 0);
+    expect(server.permissionReplies[0]).toMatchObject({ id: "per_1", body: { reply: "reject" } });
+    server.release();
+    await b.done;
+    expect(b.lines.some((line) => "ask" in line)).toBe(false);
+    expect(b.lines.at(-1)).toMatchObject({ id: "p", result: { outcome: "final" } });
+  });
+
+  it("close, the signal, and an output that is gone each end a running turn at once", async () => {
+    for (const how of ["close", "signal", "output gone"] as const) {
+      // The turn is busy, then waits: it ends only if the bridge ends it.
+      const server = await fake({ onPrompt: (p) => [...answer(p, ["late"]).slice(0, 3), { hold: true }, ...answer(p, ["late"]).slice(3)] });
+      const stop = new AbortController();
+      const b = bridge(server, { signal: stop.signal });
+      b.send({ id: "p", op: "prompt", text: "hi" });
+      await eventually(() => server.prompts.length === 1);
+      if (how === "close") b.send({ id: "bye", op: "close" });
+      else if (how === "signal") stop.abort();
+      else b.output.destroy();
+      await b.done;
+      if (how !== "output gone") {
+        expect(b.lines.find((line) => "result" in line), how).toMatchObject({ result: { outcome: "error", code: "closed" } });
+      }
+      expect(server.aborts, how).toHaveLength(1);
+      if (how === "close") expect(b.lines.at(-1)).toEqual({ id: "bye", closed: true });
+    }
+  });
+
+  it("a line that is not valid UTF-8 is refused with an error line; a character split across chunks is not", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["ok"]) });
+    const b = bridge(server);
+    b.input.write(Buffer.concat([Buffer.from('{"id":"bad","op":"prompt","text":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')]));
+    const euro = Buffer.from('{"id":"good","op":"prompt","text":"€"}\r\n');
+    b.input.write(euro.subarray(0, 35));
+    b.input.write(euro.subarray(35));
+    await b.next((line) => "result" in line);
+    b.end();
+    await b.done;
+    expect(b.lines[0]).toEqual({ error: "The line is not valid UTF-8." });
+    expect(server.prompts.map((p) => p.body.parts[0]?.text)).toEqual(["€"]);
+  });
+
+  it("release forgets a key once its turn ends: the next prompt with it gets a new session", async () => {
+    const server = await fake({ onPrompt: (p) => answer(p, ["hi"]) });
+    const b = bridge(server);
+    b.send({ id: "p1", op: "prompt", text: "x", session: "k" });
+    b.send({ id: "r", op: "release", session: "k" });
+    b.send({ id: "p2", op: "prompt", text: "y", session: "k" });
+    await b.next((line) => line.id === "p2" && "result" in line);
+    expect(await b.next((line) => line.id === "r")).toEqual({ id: "r", released: true });
+    const [first, second] = server.prompts.map((p) => p.sessionId);
+    expect(first).not.toBe(second);
+  });
+
+  it("a key idle for idleKeyMs has its adapter closed, and keeps its opencode session", async () => {
+    const closed = vi.spyOn(OpenCodeAdapter.prototype, "close");
+    try {
+      const server = await fake({ onPrompt: (p) => answer(p, ["hi"]) });
+      const b = bridge(server, { idleKeyMs: 20 });
+      b.send({ id: "p1", op: "prompt", text: "x", session: "k" });
+      await b.next((line) => line.id === "p1" && "result" in line);
+      await eventually(() => closed.mock.calls.length === 1);
+      b.send({ id: "p2", op: "prompt", text: "y", session: "k" });
+      await b.next((line) => line.id === "p2" && "result" in line);
+      const [first, second] = server.prompts.map((p) => p.sessionId);
+      expect(second).toBe(first);
+    } finally {
+      closed.mockRestore();
+    }
+  });
+
+  it("a host that stops reading holds the answer's text, not a line per reply; nothing is lost", async () => {
+    const words = Array.from({ length: 2000 }, (_, i) => `w${i} `);
+    const server = await fake({ onPrompt: (p) => answer(p, words) });
+    // Nobody reads this stream until the turn has ended: after 64 bytes every write is asked to wait.
+    const output = new PassThrough({ highWaterMark: 64 });
+    output.pause();
+    let final: string | undefined;
+    const b = bridge(server, { sink: (reply) => void (reply.kind === "final" && (final = reply.content)) }, output);
+    b.send({ id: "long", op: "prompt", text: "x" });
+    await eventually(() => final !== undefined);
+    b.end();
+    output.resume();
+    await b.done;
+    const deltas = b.lines.flatMap((line) => ("reply" in line && line.reply.kind === "delta" ? [line.reply.content] : []));
+    expect(deltas.join("")).toBe(words.join(""));
+    expect(deltas.length).toBeLessThan(20);
+    expect(b.lines.at(-1)).toMatchObject({ id: "long", result: { outcome: "final", content: words.join("") } });
+  });
 });
+
+async function eventually(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
