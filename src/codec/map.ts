@@ -5,6 +5,7 @@ import { onIdle, onSessionError, onStatus } from "./ending.js";
 import { onMessage, onPart } from "./messages.js";
 import { type CodecResult, countUnusable, NONE, parsed, type TurnState, unchanged } from "./state.js";
 import { onDelta } from "./text.js";
+import { withFullVocabulary } from "./vocabulary.js";
 
 // The entry of the codec: which events are the turn's, and which rule each goes to.
 
@@ -41,6 +42,11 @@ export function concernsTurn(event: unknown, state: TurnState): boolean {
 }
 
 export function mapOpencodeEvent(event: unknown, state: TurnState): CodecResult {
+  // The core rules make the six kinds; the full vocabulary adds to what they made.
+  return state.full === undefined ? mapCoreEvent(event, state) : withFullVocabulary(event, state, mapCoreEvent(event, state), mapOpencodeEvent);
+}
+
+function mapCoreEvent(event: unknown, state: TurnState): CodecResult {
   const type = (event as { type?: unknown } | null)?.type;
   if (typeof type !== "string") return countUnusable(state);
   if (type === "message.part.delta") return onDelta(event, state);

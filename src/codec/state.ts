@@ -1,4 +1,5 @@
-import type { ErrorCode, Reply, Usage } from "../contract/replies.js";
+import type { ErrorCode, Reply, Usage, Vocabulary } from "../contract/replies.js";
+import { type FullTrack, initialFullTrack } from "./full-track.js";
 import type { PermissionRequest, QuestionRequest } from "../opencode/events.js";
 import type { z } from "zod";
 import { promptSent } from "./ending.js";
@@ -102,6 +103,8 @@ export interface TurnState {
   readonly outcome: TurnOutcome | undefined;
   /** Events that could not be used: unknown types, or known types with missing fields. */
   readonly unusable: number;
+  /** What only the full vocabulary tracks; undefined in the core vocabulary (the six kinds). */
+  readonly full: FullTrack | undefined;
 }
 
 export interface TurnIdentity {
@@ -111,6 +114,8 @@ export interface TurnIdentity {
   maxProviderRetries: number;
   /** Child sessions already known (a resumed subagent session asks for permission too). */
   children?: Iterable<string>;
+  /** Which replies to make (default: the core six). */
+  vocabulary?: Vocabulary;
 }
 
 export interface CodecResult {
@@ -121,7 +126,7 @@ export interface CodecResult {
 export const NONE: readonly Reply[] = Object.freeze([]);
 
 /** A literal, not a spread of the identity: V8 builds a spread of this many keys about 20 times slower. */
-export function initialTurnState({ traceId, sessionId, messageId, maxProviderRetries, children = [] }: TurnIdentity): TurnState {
+export function initialTurnState({ traceId, sessionId, messageId, maxProviderRetries, children = [], vocabulary = "core" }: TurnIdentity): TurnState {
   return {
     traceId,
     sessionId,
@@ -145,6 +150,7 @@ export function initialTurnState({ traceId, sessionId, messageId, maxProviderRet
     stopReason: undefined,
     outcome: undefined,
     unusable: 0,
+    full: vocabulary === "full" ? initialFullTrack() : undefined,
   };
 }
 

@@ -35,6 +35,8 @@ function show(replies: readonly Reply[]): string[] {
         return `tool_result:${r.tool}:${r.call_id}:${r.success}:${JSON.stringify(r.result)}`;
       case "error":
         return `error:${r.code}:${r.error}`;
+      default:
+        return r.kind;
     }
   });
 }

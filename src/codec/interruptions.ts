@@ -1,0 +1,23 @@
+import type { Reply } from "../contract/replies.js";
+import { SessionStatus } from "../opencode/events.js";
+import type { FullTrack } from "./full-track.js";
+import type { TurnState } from "./state.js";
+
+// opencode pausing the answer: provider retries (one `retry` per attempt it reports; it re-sends
+// `busy` between them) and compaction.
+
+export function onRetryStatus(event: unknown, state: TurnState, full: FullTrack): { full: FullTrack; replies: Reply[] } | undefined {
+  const parsed = SessionStatus.safeParse(event);
+  if (!parsed.success || !state.userSeen) return undefined;
+  const { sessionID, status } = parsed.data.properties;
+  if (sessionID !== state.sessionId || status.type !== "retry") return undefined;
+  const attempt = status.attempt ?? full.retryAttempt + 1;
+  if (attempt === full.retryAttempt) return undefined;
+  const reply: Reply = { kind: "retry", trace_id: state.traceId, attempt, message: status.message ?? "no details given" };
+  return { full: { ...full, retryAttempt: attempt }, replies: [reply] };
+}
+
+/** `session.compacted` of the turn's session: opencode summarised the conversation mid-turn. */
+export function onCompacted(state: TurnState, full: FullTrack): { full: FullTrack; replies: Reply[] } | undefined {
+  return state.userSeen ? { full, replies: [{ kind: "compaction", trace_id: state.traceId }] } : undefined;
+}
