@@ -788,7 +788,7 @@ class Installing(unittest.TestCase):
         self.assertEqual(run.returncode, 0, run.stderr)
         return json.loads(run.stdout)
 
-    def test_pip_install_into_a_fresh_venv_offline_then_the_readme_s_demo_turn_from_outside_the_checkout(self) -> None:
+    def test_pip_install_into_a_fresh_venv_offline_then_the_readme_s_demo_turn_from_outside_the_checkout_then_pip_install_e(self) -> None:
         elsewhere = self.tmp / "elsewhere"
         elsewhere.mkdir()
         cli = next(CHECKOUT.joinpath(*entry) for entry in opencode_turns._CLI_ENTRIES if CHECKOUT.joinpath(*entry).is_file())
@@ -807,14 +807,12 @@ class Installing(unittest.TestCase):
                 self.assertEqual(run.returncode, 0, run.stderr)
                 # Its last print: the outcome, then the answer (over several lines).
                 self.assertIn("\nfinal This is the offline demo of opencode-turns", run.stdout, run.stdout[-2000:])
-
-    def test_pip_install_editable_imports_the_checkout_s_module(self) -> None:
-        venv_python = self.venv(sys.executable, "editable")
-        self.pip_install(venv_python, "-e")
-        seen = self.probe(venv_python, self.tmp)
-        self.assertEqual(seen["file"], str(HERE / "opencode_turns.py"))
-        self.assertEqual(seen["installed"], opencode_turns.__version__)
-
+                if python == sys.executable:
+                    # pip install -e over it: the module is the checkout's own file.
+                    self.pip_install(venv_python, "-e")
+                    seen = self.probe(venv_python, elsewhere)
+                    self.assertEqual(seen["file"], str(HERE / "opencode_turns.py"))
+                    self.assertEqual(seen["installed"], opencode_turns.__version__)
 
 class EventLoops(unittest.IsolatedAsyncioTestCase):
     """An adapter belongs to the event loop it was first used on."""
