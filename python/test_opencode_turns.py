@@ -3,20 +3,24 @@ which passes it in OPENCODE_TURNS_TEST_*), called the way taOS's ``drive_turn`` 
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import functools
 import glob
+import hashlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import textwrap
 import threading
 import time
 import unittest
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -730,6 +734,9 @@ class FindingTheBridge(unittest.TestCase):
         self.assertNotIn("node:internal", result["error"] + run.stderr)
         self.assertEqual(seen["replies"], [{"kind": "error", "trace_id": "copied", "error": result["error"], "code": "unreachable"}])
         self.assertEqual(seen["raised"], ["unreachable", result["error"]])
+        where = subprocess.run([sys.executable, "-m", "opencode_turns"], cwd=home, env=child_env(), capture_output=True, text=True, timeout=30)
+        self.assertEqual(where.returncode, 1, where.stderr)
+        self.assertIn("Cannot find the opencode-turns bridge.", where.stdout)
 
 
 def pythons() -> List[str]:
@@ -788,7 +795,7 @@ class Installing(unittest.TestCase):
         self.assertEqual(run.returncode, 0, run.stderr)
         return json.loads(run.stdout)
 
-    def test_pip_install_into_a_fresh_venv_offline_then_the_readme_s_demo_turn_from_outside_the_checkout(self) -> None:
+    def test_pip_install_into_a_fresh_venv_offline_then_the_readme_s_demo_turn_from_outside_the_checkout_then_pip_install_e(self) -> None:
         elsewhere = self.tmp / "elsewhere"
         elsewhere.mkdir()
         cli = next(CHECKOUT.joinpath(*entry) for entry in opencode_turns._CLI_ENTRIES if CHECKOUT.joinpath(*entry).is_file())
@@ -802,18 +809,51 @@ class Installing(unittest.TestCase):
                 self.assertTrue(seen["file"].startswith(str(self.tmp)), seen["file"])
                 self.assertEqual(seen["installed"], seen["version"])
                 self.assertEqual(seen["bridge"], [shutil.which("node", path=path_without_bridge()), str(cli), "bridge"])
+                where = subprocess.run([venv_python, "-m", "opencode_turns"], cwd=elsewhere, env=child_env(), capture_output=True, text=True, timeout=60)
+                self.assertEqual(where.returncode, 0, where.stderr)
+                self.assertIn(f"bridge: {shutil.which('node', path=path_without_bridge())} {cli} bridge", where.stdout)
                 # The README's snippet, as written, from a folder outside the checkout.
                 run = run_python(venv_python, snippet, elsewhere, timeout=180)
                 self.assertEqual(run.returncode, 0, run.stderr)
                 # Its last print: the outcome, then the answer (over several lines).
                 self.assertIn("\nfinal This is the offline demo of opencode-turns", run.stdout, run.stdout[-2000:])
+                if python == sys.executable:
+                    # pip install -e over it: the module is the checkout's own file.
+                    self.pip_install(venv_python, "-e")
+                    seen = self.probe(venv_python, elsewhere)
+                    self.assertEqual(seen["file"], str(HERE / "opencode_turns.py"))
+                    self.assertEqual(seen["installed"], opencode_turns.__version__)
 
-    def test_pip_install_editable_imports_the_checkout_s_module(self) -> None:
-        venv_python = self.venv(sys.executable, "editable")
-        self.pip_install(venv_python, "-e")
-        seen = self.probe(venv_python, self.tmp)
-        self.assertEqual(seen["file"], str(HERE / "opencode_turns.py"))
-        self.assertEqual(seen["installed"], opencode_turns.__version__)
+    def test_the_sdist_builds_the_wheel_again_and_the_wheel_s_record_matches_its_files(self) -> None:
+        sys.path.insert(0, str(HERE / "_build"))
+        try:
+            import opencode_turns_build as backend
+        finally:
+            sys.path.pop(0)
+        sdist = self.tmp / backend.build_sdist(str(self.tmp))
+        with tarfile.open(sdist) as archive:
+            names = archive.getnames()
+            archive.extractall(self.tmp / "unpacked", **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        base = f"opencode_turns-{opencode_turns.__version__}"
+        self.assertEqual(sorted(names), sorted(f"{base}/{name}" for name in ("PKG-INFO", *backend.SDIST_FILES)))
+        # Built from the unpacked sdist (as pip builds one from an index): not a checkout, so no _BUILT_FROM.
+        code = "import sys; sys.path.insert(0, '_build'); import opencode_turns_build as b; print(b.build_wheel(sys.argv[1]))"
+        run = subprocess.run([sys.executable, "-c", code, str(self.tmp)], cwd=self.tmp / "unpacked" / base, capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        with zipfile.ZipFile(self.tmp / run.stdout.strip()) as wheel:
+            files = {name: wheel.read(name) for name in wheel.namelist()}
+        info = f"{base}.dist-info"
+        self.assertEqual(sorted(files), sorted(["opencode_turns.py", f"{info}/METADATA", f"{info}/WHEEL", f"{info}/RECORD"]))
+        self.assertEqual(files["opencode_turns.py"], (HERE / "opencode_turns.py").read_bytes())
+        metadata = files[f"{info}/METADATA"].decode()
+        for line in ("Name: opencode-turns", f"Version: {opencode_turns.__version__}", "Requires-Python: >=3.9"):
+            self.assertIn(f"\n{line}\n", metadata)
+        for row in files[f"{info}/RECORD"].decode().splitlines():
+            name, digest, size = row.split(",")
+            if name == f"{info}/RECORD":
+                continue
+            expected = base64.urlsafe_b64encode(hashlib.sha256(files[name]).digest()).rstrip(b"=").decode()
+            self.assertEqual((digest, size), (f"sha256={expected}", str(len(files[name]))), name)
 
 
 class EventLoops(unittest.IsolatedAsyncioTestCase):
