@@ -65,6 +65,9 @@ export class OpenCodeAdapter {
   private running: { actor: TurnActor; finished: Promise<unknown> } | undefined;
   /** A turn waiting for another adapter's turn on the same session: cancel() and close() make it give up. */
   private waiting: { controller: AbortController; ended: Promise<void> } | undefined;
+  /** Turns prompted whose run has not begun (it begins on a later tick), oldest first: cancel() may end the next one. */
+  private readonly unstarted = new Map<number, { ended: Promise<TurnResult>; cancelled: boolean }>();
+  private prompted = 0;
   private readonly counters = { eventsSkipped: 0 };
   /** modelChanges up to here were reported by an earlier turn. */
   private reportedChanges = 0;
@@ -174,10 +177,19 @@ export class OpenCodeAdapter {
     }
     // Once closed, queued turns stop waiting for the one before (its sink may never settle) and end `closed`.
     this.turnsAhead++;
+    const seq = ++this.prompted;
     const turn = this.untilClosed(this.queue)
-      .then(() => this.runTurn(text, trace, options))
+      .then(() => {
+        const cancelled = this.unstarted.get(seq)?.cancelled === true;
+        this.unstarted.delete(seq);
+        return this.runTurn(text, trace, options, cancelled);
+      })
       .catch((error: unknown) => this.defect(trace, error))
-      .finally(() => this.turnsAhead--);
+      .finally(() => {
+        this.turnsAhead--;
+        this.unstarted.delete(seq);
+      });
+    this.unstarted.set(seq, { ended: turn, cancelled: false });
     this.queue = turn;
     return turn;
   }
@@ -207,9 +219,16 @@ export class OpenCodeAdapter {
       await waiting.ended;
     }
     const running = this.running;
-    if (running === undefined) return;
-    running.actor.send({ type: "CANCEL" });
-    await running.finished;
+    if (running !== undefined) {
+      running.actor.send({ type: "CANCEL" });
+      await running.finished;
+      return;
+    }
+    // prompt() returned, but its turn begins on a later tick: that turn is the one cancelled.
+    const next = waiting === undefined ? this.unstarted.values().next().value : undefined;
+    if (next === undefined) return;
+    next.cancelled = true;
+    await next.ended;
   }
 
   /**
@@ -235,7 +254,7 @@ export class OpenCodeAdapter {
     await this.releaseHub();
   }
 
-  private async runTurn(text: string, traceId: string, options: PromptOptions): Promise<TurnResult> {
+  private async runTurn(text: string, traceId: string, options: PromptOptions, cancelled: boolean): Promise<TurnResult> {
     const startedAt = performance.now();
     const replies = this.replies;
     const end = async (ending: Ending): Promise<TurnResult> => {
@@ -249,6 +268,7 @@ export class OpenCodeAdapter {
       return end({ outcome: "error", error, code, usage: undefined });
     };
     if (this.closed) return refuse("closed", "The adapter is closed; create a new one to prompt again.");
+    if (cancelled) return refuse("aborted", "The turn was cancelled before it started.");
     const checked = checkPromptOptions(options, { schemes: this.#config.attachmentSchemes, types: this.#config.attachmentTypes });
     if ("refusal" in checked) return refuse("bad_request", checked.refusal);
     const { signal, attachments } = checked;
