@@ -6,7 +6,7 @@ import { asHostCall, insideHostCall } from "./host-calls.js";
 import { decidePermission, decideQuestion } from "./policies.js";
 import type { TurnPrompt } from "../opencode/prompt-body.js";
 import { checkPromptOptions, toFilePart, type Attachment } from "./prompt.js";
-import { withoutSecrets } from "../contract/redact.js";
+import { passwordRedactable, redactedInspection, WEAK_PASSWORD_WARNING, withoutSecrets } from "../contract/redact.js";
 import type { ErrorCode, ModelChange, Reply, TurnResult } from "../contract/replies.js";
 import { ReplyQueue, type Sink } from "./reply-queue.js";
 import { claimSession, type SessionClaim } from "./session-claims.js";
@@ -80,13 +80,17 @@ export class OpenCodeAdapter {
     options: AdapterOptions = {},
   ) {
     this.#config = resolveConfig(config);
-    this.inspect = options.inspect;
     const { baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs, heartbeatTimeoutMs, providerID, modelID } = this.#config;
     const lease = acquireHub({ baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs }, { heartbeatTimeoutMs });
     this.hub = lease.hub;
     this.releaseHub = lease.release;
     this.redact = this.hub.http.redact;
     this.warn = safeWarn(options.logger ?? console, this.redact);
+    if (password !== undefined && password !== "" && !passwordRedactable(password)) this.warn(WEAK_PASSWORD_WARNING);
+    // What an observer writes out (a recording, an inspection log, the live inspector) is redacted as the replies are, and more.
+    const observer = options.inspect;
+    const observe = typeof observer === "function" ? observer : observer && ((event: InspectionEvent) => observer.next?.(event));
+    this.inspect = observe && ((event: InspectionEvent) => observe(redactedInspection(event, this.redact)));
     this.replies = new ReplyQueue(sink, this.warn, this);
     const baseline = providerID && modelID ? { id: modelID, providerID } : undefined;
     // Between turns nobody else reopens the stream; one try keeps the watch going (a turn retries on its own).
