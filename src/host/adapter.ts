@@ -169,7 +169,10 @@ export class OpenCodeAdapter {
   }
 
   prompt(text: string, traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
-    const trace = traceId || randomUUID();
+    // A JavaScript host can pass anything: a traceId that is not a string would be echoed into every reply.
+    const trace = typeof traceId === "string" && traceId !== "" ? traceId : randomUUID();
+    if (traceId !== undefined && typeof traceId !== "string") return this.refuseAtOnce(trace, "bad_request", `traceId must be a string, not ${describeValue(traceId)}.`);
+    if (typeof text !== "string") return this.refuseAtOnce(trace, "bad_request", `The prompt text must be a string, not ${describeValue(text)}.`);
     if (this.closed) return this.refuseAtOnce(trace, "closed", "The adapter is closed; create a new one to prompt again.");
     if (insideHostCall(this)) {
       // Awaited there, this turn would wait for the sink or policy call, and that call for this turn.
@@ -449,4 +452,11 @@ export class OpenCodeAdapter {
       duration_ms: Math.round(performance.now() - startedAt),
     };
   }
+}
+
+/** What a wrong argument was, in a few words: `null`, `a number (5)`, `an object`. */
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "number" || typeof value === "boolean") return `a ${typeof value} (${String(value)})`;
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
