@@ -56,7 +56,8 @@ function answerCutOff(state: TurnState): Failure {
 
 export function onStatus(event: z.infer<typeof SessionStatus>, state: TurnState): CodecResult {
   const { sessionID, status } = event.properties;
-  if (sessionID !== state.sessionId || state.outcome) return unchanged(state);
+  if (state.outcome) return unchanged(state);
+  if (sessionID !== state.sessionId) return onChildStatus(sessionID, status, state);
   if (status.type === "idle") return onIdle(state);
   if (!state.userSeen) return unchanged(state);
   if (status.type === "busy") return state.retrying === undefined ? unchanged(state) : { state: { ...state, retrying: undefined }, replies: NONE };
@@ -67,6 +68,27 @@ export function onStatus(event: z.infer<typeof SessionStatus>, state: TurnState)
   const tries = state.maxProviderRetries + 1;
   const error = `The model provider failed ${tries} time${tries === 1 ? "" : "s"} in a row, so the turn was stopped: ${message}`;
   return { state: stopTurn(retrying, { code: "provider_error", error }), replies: NONE };
+}
+
+/**
+ * A subagent's provider failing: opencode retries it in the child session while the parent waits
+ * on its `task` tool (a minute and more). The same cap stops the turn; aborting the parent stops the child.
+ */
+function onChildStatus(sessionID: string, status: z.infer<typeof SessionStatus>["properties"]["status"], state: TurnState): CodecResult {
+  if (status.type !== "retry" || !state.family.has(sessionID) || (status.attempt ?? 0) <= state.maxProviderRetries) return unchanged(state);
+  const tries = state.maxProviderRetries + 1;
+  const error = `A subagent's model provider (session ${sessionID}) failed ${tries} time${tries === 1 ? "" : "s"} in a row, so the turn was stopped: ${status.message ?? "no details given"}`;
+  return { state: stopTurn(state, { code: "provider_error", error }), replies: NONE };
+}
+
+/**
+ * The turn's session was deleted (another client, a cleanup). opencode does not stop the answer it
+ * is writing (it streams on, then fails to store it): the turn stops, and opencode is asked to abort.
+ */
+export function onSessionDeleted(state: TurnState): CodecResult {
+  if (state.outcome) return unchanged(state);
+  const error = `The session ${state.sessionId} was deleted while the turn ran (by another client or a cleanup); what opencode was still answering is lost.`;
+  return { state: stopTurn(state, { code: "session_not_found", error }), replies: NONE };
 }
 
 const ERROR_CODES: Record<string, ErrorCode> = {

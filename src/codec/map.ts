@@ -1,7 +1,7 @@
 import type { Reply } from "../contract/replies.js";
-import { AskSettled, childSessionOf, PermissionAsked, PermissionV2Asked, QuestionAsked, QuestionV2Asked, SessionError, SessionIdle, sessionIdOf, SessionStatus } from "../opencode/events.js";
+import { AskSettled, childSessionOf, PermissionAsked, PermissionV2Asked, QuestionAsked, QuestionV2Asked, SessionDeleted, SessionError, SessionIdle, sessionIdOf, SessionStatus } from "../opencode/events.js";
 import { addAsk, settleAsk } from "./asks.js";
-import { onIdle, onSessionError, onStatus } from "./ending.js";
+import { onIdle, onSessionDeleted, onSessionError, onStatus } from "./ending.js";
 import { onMessage, onPart } from "./messages.js";
 import { type CodecResult, countUnusable, NONE, parsed, type TurnState, unchanged } from "./state.js";
 import { onDelta } from "./text.js";
@@ -15,7 +15,6 @@ const IRRELEVANT = new Set([
   "server.heartbeat",
   "session.diff",
   "session.compacted",
-  "session.deleted",
   "session.next.model.switched",
   "session.next.agent.switched",
   "message.removed",
@@ -72,6 +71,8 @@ function mapCoreEvent(event: unknown, state: TurnState): CodecResult {
       return parsed(PermissionAsked, event, state, (e) => addAsk(state, { kind: "permission", request: e.properties }));
     case "question.asked":
       return parsed(QuestionAsked, event, state, (e) => addAsk(state, { kind: "question", request: e.properties }));
+    case "session.deleted":
+      return parsed(SessionDeleted, event, state, (e) => (e.properties.sessionID === state.sessionId ? onSessionDeleted(state) : unchanged(state)));
     case "permission.v2.asked":
       return parsed(PermissionV2Asked, event, state, (request) => addAsk(state, { kind: "permission", request }));
     case "question.v2.asked":

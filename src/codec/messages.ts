@@ -1,6 +1,6 @@
 import type { Usage } from "../contract/replies.js";
 import { MessageUpdated, type Part, PartUpdated } from "../opencode/events.js";
-import { type CodecResult, countUnusable, NONE, type TurnState, unchanged, without } from "./state.js";
+import { answersTurn, type CodecResult, countUnusable, NONE, type TurnState, unchanged, without } from "./state.js";
 import { onTextPart } from "./text.js";
 import { onToolPart } from "./tools.js";
 
@@ -14,7 +14,7 @@ export function onMessage(event: unknown, state: TurnState): CodecResult {
   if (info.role === "user") {
     return info.id === state.messageId && !state.userSeen ? { state: { ...state, userSeen: true, refusal: undefined }, replies: NONE } : unchanged(state);
   }
-  if (info.role !== "assistant" || info.parentID !== state.messageId) return unchanged(state);
+  if (info.role !== "assistant" || !answersTurn(state, info.parentID)) return unchanged(state);
   const completed = info.time?.completed !== undefined;
   if (!state.assistantIds.has(info.id)) {
     return { state: { ...state, assistantIds: new Set(state.assistantIds).add(info.id), lastStep: { id: info.id, completed } }, replies: NONE };
@@ -29,6 +29,10 @@ export function onPart(event: unknown, state: TurnState): CodecResult {
   const result = PartUpdated.safeParse(event);
   if (!result.success) return countUnusable(state);
   const part = result.data.properties.part;
+  if (isCompactionContinue(part) && state.userSeen && part.sessionID === state.sessionId && !state.continuations.has(part.messageID)) {
+    // opencode compacted the session mid-turn and goes on under its own user message.
+    return { state: { ...state, continuations: new Set(state.continuations).add(part.messageID) }, replies: NONE };
+  }
   if (!state.assistantIds.has(part.messageID)) {
     // Not this turn's answer: the user's own text, or a part of another turn. Its early deltas go too.
     return state.earlyDeltas.has(part.id) ? { state: { ...state, earlyDeltas: without(state.earlyDeltas, part.id) }, replies: NONE } : unchanged(state);
@@ -44,6 +48,12 @@ export function onPart(event: unknown, state: TurnState): CodecResult {
     default:
       return unchanged(state);
   }
+}
+
+/** The text part of the user message opencode adds after an auto-compaction (1.15 and 1.18 alike). */
+function isCompactionContinue(part: Part): boolean {
+  const { synthetic, metadata } = part as { synthetic?: unknown; metadata?: { compaction_continue?: unknown } };
+  return part.type === "text" && synthetic === true && metadata?.compaction_continue === true;
 }
 
 function addUsage(usage: Usage | undefined, part: Part): Usage | undefined {

@@ -1,7 +1,7 @@
 import type { Reply } from "../contract/replies.js";
 import { StoredMessage } from "../opencode/events.js";
 import { mapOpencodeEvents } from "./map.js";
-import { type CodecResult, NONE, type PartTrack, type TurnState } from "./state.js";
+import { answersTurn, type CodecResult, NONE, type PartTrack, type TurnState } from "./state.js";
 import { trackOf } from "./text.js";
 
 // After a gap in the stream: what was missed is taken from what opencode stored.
@@ -73,7 +73,7 @@ export function reconcile(state: TurnState, snapshot: SessionSnapshot, queued: r
       }
       apply({ type: "message.part.updated", properties: { sessionID: part.sessionID, part } });
     }
-    if (info.role === "assistant" && info.parentID === state.messageId && info.error !== undefined) {
+    if (info.role === "assistant" && answersTurn(current, info.parentID) && info.error !== undefined) {
       apply({ type: "session.error", properties: { sessionID, error: info.error } });
     }
   }

@@ -2,7 +2,7 @@ import type { ErrorCode, Reply, Usage, Vocabulary } from "../contract/replies.js
 import { type FullTrack, initialFullTrack } from "./full-track.js";
 import type { PermissionRequest, QuestionRequest } from "../opencode/events.js";
 import type { z } from "zod";
-import { promptSent } from "./ending.js";
+import { CallMap } from "./call-map.js";
 
 // The codec's state of one turn, and the small pieces every rule uses. The codec is the pure heart
 // of the engine: opencode events in, host replies out. No I/O, no clock, no randomness; the state is
@@ -81,6 +81,11 @@ export interface TurnState {
   readonly refusal: Failure | undefined;
   /** The provider's failure while opencode is retrying it (cleared when a retry goes ahead). */
   readonly retrying: string | undefined;
+  /**
+   * User messages opencode added to go on with this turn after compacting the session mid-turn (a
+   * synthetic "continue"): the rest of the answer comes in assistant messages under them.
+   */
+  readonly continuations: ReadonlySet<string>;
   readonly assistantIds: ReadonlySet<string>;
   /** The turn's newest assistant message (one step of the answer): an idle ends the turn well only once it is completed. */
   readonly lastStep: StepTrack | undefined;
@@ -92,7 +97,8 @@ export interface TurnState {
   readonly earlyDeltas: ReadonlyMap<string, EarlyDeltas>;
   /** Parts, not yet announced, whose deltas were cut by a stream gap: they are held once announced. */
   readonly gapped: ReadonlySet<string>;
-  readonly calls: ReadonlyMap<string, CallTrack>;
+  /** One entry per tool call, persistent: a tool event copies one path of it, not all of it. */
+  readonly calls: CallMap<CallTrack>;
   readonly content: string;
   readonly usage: Usage | undefined;
   /** Permission and question asks waiting for an answer, oldest first. */
@@ -137,13 +143,14 @@ export function initialTurnState({ traceId, sessionId, messageId, maxProviderRet
     promptSent: false,
     refusal: undefined,
     retrying: undefined,
+    continuations: new Set(),
     assistantIds: new Set(),
     lastStep: undefined,
     openPart: undefined,
     parts: new Map(),
     earlyDeltas: new Map(),
     gapped: new Set(),
-    calls: new Map(),
+    calls: CallMap.empty(),
     content: "",
     usage: undefined,
     asks: [],
@@ -152,6 +159,11 @@ export function initialTurnState({ traceId, sessionId, messageId, maxProviderRet
     unusable: 0,
     full: vocabulary === "full" ? initialFullTrack() : undefined,
   };
+}
+
+/** Whether an assistant message with this parent is a step of this turn's answer. */
+export function answersTurn(state: TurnState, parentID: string | undefined): boolean {
+  return parentID !== undefined && (parentID === state.messageId || state.continuations.has(parentID));
 }
 
 export function parsed<S extends z.ZodType>(schema: S, event: unknown, state: TurnState, then: (event: z.infer<S>) => CodecResult): CodecResult {

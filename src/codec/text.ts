@@ -44,6 +44,7 @@ function withText(state: TurnState, openPart: PartTrack | undefined, parts: Read
     promptSent: state.promptSent,
     refusal: state.refusal,
     retrying: state.retrying,
+    continuations: state.continuations,
     assistantIds: state.assistantIds,
     lastStep: state.lastStep,
     openPart,

@@ -26,5 +26,5 @@ export function onToolPart(part: Part, state: TurnState): CodecResult {
     track = { ...track, resulted: true };
   }
   if (track === known) return unchanged(state);
-  return { state: { ...state, calls: new Map(state.calls).set(callId, track) }, replies: replies.length === 0 ? NONE : replies };
+  return { state: { ...state, calls: state.calls.set(callId, track) }, replies: replies.length === 0 ? NONE : replies };
 }

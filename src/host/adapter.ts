@@ -6,7 +6,7 @@ import { asHostCall, insideHostCall } from "./host-calls.js";
 import { decidePermission, decideQuestion } from "./policies.js";
 import type { TurnPrompt } from "../opencode/prompt-body.js";
 import { checkPromptOptions, toFilePart, type Attachment } from "./prompt.js";
-import { withoutSecrets } from "../contract/redact.js";
+import { passwordRedactable, redactedInspection, WEAK_PASSWORD_WARNING, withoutSecrets } from "../contract/redact.js";
 import type { ErrorCode, ModelChange, Reply, TurnResult } from "../contract/replies.js";
 import { ReplyQueue, type Sink } from "./reply-queue.js";
 import { claimSession, type SessionClaim } from "./session-claims.js";
@@ -65,6 +65,9 @@ export class OpenCodeAdapter {
   private running: { actor: TurnActor; finished: Promise<unknown> } | undefined;
   /** A turn waiting for another adapter's turn on the same session: cancel() and close() make it give up. */
   private waiting: { controller: AbortController; ended: Promise<void> } | undefined;
+  /** Turns prompted whose run has not begun (it begins on a later tick), oldest first: cancel() may end the next one. */
+  private readonly unstarted = new Map<number, { ended: Promise<TurnResult>; cancelled: boolean }>();
+  private prompted = 0;
   private readonly counters = { eventsSkipped: 0 };
   /** modelChanges up to here were reported by an earlier turn. */
   private reportedChanges = 0;
@@ -77,13 +80,17 @@ export class OpenCodeAdapter {
     options: AdapterOptions = {},
   ) {
     this.#config = resolveConfig(config);
-    this.inspect = options.inspect;
     const { baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs, heartbeatTimeoutMs, providerID, modelID } = this.#config;
     const lease = acquireHub({ baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs }, { heartbeatTimeoutMs });
     this.hub = lease.hub;
     this.releaseHub = lease.release;
     this.redact = this.hub.http.redact;
     this.warn = safeWarn(options.logger ?? console, this.redact);
+    if (password !== undefined && password !== "" && !passwordRedactable(password)) this.warn(WEAK_PASSWORD_WARNING);
+    // What an observer writes out (a recording, an inspection log, the live inspector) is redacted as the replies are, and more.
+    const observer = options.inspect;
+    const observe = typeof observer === "function" ? observer : observer && ((event: InspectionEvent) => observer.next?.(event));
+    this.inspect = observe && ((event: InspectionEvent) => observe(redactedInspection(event, this.redact)));
     this.replies = new ReplyQueue(sink, this.warn, this);
     const baseline = providerID && modelID ? { id: modelID, providerID } : undefined;
     // Between turns nobody else reopens the stream; one try keeps the watch going (a turn retries on its own).
@@ -162,7 +169,10 @@ export class OpenCodeAdapter {
   }
 
   prompt(text: string, traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
-    const trace = traceId || randomUUID();
+    // A JavaScript host can pass anything: a traceId that is not a string would be echoed into every reply.
+    const trace = typeof traceId === "string" && traceId !== "" ? traceId : randomUUID();
+    if (traceId !== undefined && typeof traceId !== "string") return this.refuseAtOnce(trace, "bad_request", `traceId must be a string, not ${describeValue(traceId)}.`);
+    if (typeof text !== "string") return this.refuseAtOnce(trace, "bad_request", `The prompt text must be a string, not ${describeValue(text)}.`);
     if (this.closed) return this.refuseAtOnce(trace, "closed", "The adapter is closed; create a new one to prompt again.");
     if (insideHostCall(this)) {
       // Awaited there, this turn would wait for the sink or policy call, and that call for this turn.
@@ -174,10 +184,19 @@ export class OpenCodeAdapter {
     }
     // Once closed, queued turns stop waiting for the one before (its sink may never settle) and end `closed`.
     this.turnsAhead++;
+    const seq = ++this.prompted;
     const turn = this.untilClosed(this.queue)
-      .then(() => this.runTurn(text, trace, options))
+      .then(() => {
+        const cancelled = this.unstarted.get(seq)?.cancelled === true;
+        this.unstarted.delete(seq);
+        return this.runTurn(text, trace, options, cancelled);
+      })
       .catch((error: unknown) => this.defect(trace, error))
-      .finally(() => this.turnsAhead--);
+      .finally(() => {
+        this.turnsAhead--;
+        this.unstarted.delete(seq);
+      });
+    this.unstarted.set(seq, { ended: turn, cancelled: false });
     this.queue = turn;
     return turn;
   }
@@ -207,9 +226,16 @@ export class OpenCodeAdapter {
       await waiting.ended;
     }
     const running = this.running;
-    if (running === undefined) return;
-    running.actor.send({ type: "CANCEL" });
-    await running.finished;
+    if (running !== undefined) {
+      running.actor.send({ type: "CANCEL" });
+      await running.finished;
+      return;
+    }
+    // prompt() returned, but its turn begins on a later tick: that turn is the one cancelled.
+    const next = waiting === undefined ? this.unstarted.values().next().value : undefined;
+    if (next === undefined) return;
+    next.cancelled = true;
+    await next.ended;
   }
 
   /**
@@ -235,7 +261,7 @@ export class OpenCodeAdapter {
     await this.releaseHub();
   }
 
-  private async runTurn(text: string, traceId: string, options: PromptOptions): Promise<TurnResult> {
+  private async runTurn(text: string, traceId: string, options: PromptOptions, cancelled: boolean): Promise<TurnResult> {
     const startedAt = performance.now();
     const replies = this.replies;
     const end = async (ending: Ending): Promise<TurnResult> => {
@@ -249,6 +275,7 @@ export class OpenCodeAdapter {
       return end({ outcome: "error", error, code, usage: undefined });
     };
     if (this.closed) return refuse("closed", "The adapter is closed; create a new one to prompt again.");
+    if (cancelled) return refuse("aborted", "The turn was cancelled before it started.");
     const checked = checkPromptOptions(options, { schemes: this.#config.attachmentSchemes, types: this.#config.attachmentTypes });
     if ("refusal" in checked) return refuse("bad_request", checked.refusal);
     const { signal, attachments } = checked;
@@ -425,4 +452,11 @@ export class OpenCodeAdapter {
       duration_ms: Math.round(performance.now() - startedAt),
     };
   }
+}
+
+/** What a wrong argument was, in a few words: `null`, `a number (5)`, `an object`. */
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "number" || typeof value === "boolean") return `a ${typeof value} (${String(value)})`;
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }

@@ -137,6 +137,11 @@ export const SessionStatus = z.looseObject({
   }),
 });
 
+export const SessionDeleted = z.looseObject({
+  type: z.literal("session.deleted"),
+  properties: z.looseObject({ sessionID: id }),
+});
+
 export const SessionError = z.looseObject({
   type: z.literal("session.error"),
   properties: z.looseObject({

@@ -190,6 +190,15 @@ export class OpencodeHttp {
       return new TurnError("unreachable", `opencode at ${where} stopped sending its answer to ${what} for ${this.target.bodyTimeoutMs} ms; is the server healthy?`);
     }
     const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+    if (code !== undefined && UNTRUSTED_CERTIFICATE.has(code)) {
+      return new TurnError(
+        "unreachable",
+        `opencode at ${where} answered with a TLS certificate this process does not trust (${code}); give Node its CA (NODE_EXTRA_CA_CERTS=ca.pem) or check the host name in baseUrl.`,
+      );
+    }
+    if (code === "EPROTO" || code === "ERR_SSL_WRONG_VERSION_NUMBER") {
+      return new TurnError("unreachable", `opencode at ${where} does not speak TLS (${code}); is baseUrl http://, not https://?`);
+    }
     const reason = code ?? (error instanceof Error ? error.message : String(error));
     return new TurnError("unreachable", `Cannot reach opencode at ${where} (${this.redact(reason)}); is the server running and the URL right?`);
   }
@@ -224,6 +233,18 @@ export class OpencodeHttp {
     return answered("internal", `opencode failed on ${what} (HTTP ${status}): ${message}`);
   }
 }
+
+/** Node's codes for a certificate it does not trust: self-signed, an unknown issuer, expired, or for another name. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
 
 /** The human part of an opencode error body: `{data: {message}}`, `{message}`, `{error}`, or the text. */
 function serverMessage(body: string): string {

@@ -95,7 +95,7 @@ describe("a prompt accepted (204) on which nothing runs", () => {
     const result = await adapter.prompt("hi", "t");
     expect(result).toMatchObject({ outcome: "error", code: "internal", error: expect.stringContaining("accepted the prompt but did not run it") });
     expect(replies.map((r) => r.kind)).toEqual(["error"]);
-    await vi.waitFor(() => expect(server.aborts).toHaveLength(1));
+    await vi.waitFor(() => expect(server.aborts).toHaveLength(1), { timeout: 10_000 });
   });
 
   it("is not concluded while the user message is still on its way", async () => {
