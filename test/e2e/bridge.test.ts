@@ -23,7 +23,7 @@ interface BridgeProcess {
   lines: Line[];
   send(request: object | string): void;
   /** The first line (from the start) that `match` accepts, once it has come. */
-  next(match: (line: Line) => boolean, what: string): Promise<Line>;
+  next(match: (line: Line) => boolean, what: string, timeoutMs?: number): Promise<Line>;
   /** Lines about one request, in order. */
   about(id: string): Line[];
   exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
@@ -56,8 +56,8 @@ function startBridge(args: string[]): BridgeProcess {
     child,
     lines,
     send: (request) => child.stdin.write(`${typeof request === "string" ? request : JSON.stringify(request)}\n`),
-    next: async (match, what) => {
-      await eventually(() => lines.some(match), what, 25_000);
+    next: async (match, what, timeoutMs = 25_000) => {
+      await eventually(() => lines.some(match), what, timeoutMs);
       return lines.find(match)!;
     },
     about: (id) => lines.filter((line) => line.id === id),
@@ -344,15 +344,16 @@ describe("opencode-turns bridge --demo --permissions ask", () => {
   it("the demo's bash call is asked about; the host's answer decides it", async () => {
     const bridge = startBridge(["--demo", "--permissions", "ask"]);
     bridge.send({ id: "demo", op: "prompt", text: "Explain this repository" });
-    const ask = await bridge.next((line) => line.id === "demo" && "ask" in line, "the permission ask");
+    // The demo starts its own opencode first: on two busy cores that alone can take half a minute.
+    const ask = await bridge.next((line) => line.id === "demo" && "ask" in line, "the permission ask", 60_000);
     expect(ask.ask).toMatchObject({ kind: "permission", request: { permission: "bash" } });
     bridge.send({ op: "answer", ask_id: ask.ask.ask_id, decision: "once" });
-    await bridge.next((line) => line.id === "demo" && "result" in line, "the result");
+    await bridge.next((line) => line.id === "demo" && "result" in line, "the result", 60_000);
     bridge.child.stdin.end();
     expect((await bridge.exited).code).toBe(0);
     const { replies } = turnOf(bridge.about("demo"));
     expect(replies.find((reply) => reply.kind === "tool_result")).toMatchObject({ tool: "bash", success: true });
-  }, 60_000);
+  }, 150_000);
 });
 
 describe("opencode-turns bridge without a server", () => {
