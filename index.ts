@@ -1,5 +1,5 @@
 // What a host needs: the adapter and its config, the replies and errors it hands over, starting
-// opencode, the bridge and the webhook sink. The building blocks (the machine, the codec, the event
+// opencode (or an offline demo of it), the bridge and the webhook sink. The building blocks (the machine, the codec, the event
 // hub, recording and inspection) have subpaths of their own: `opencode-turns/machine`, `/codec`,
 // `/hub`, `/recording`. Anything exported from neither is internal and may change.
 export { OpenCodeAdapter, type AdapterOptions, type PromptOptions, type Sink } from "./src/host/adapter.js";
@@ -21,3 +21,4 @@ export { Attachment } from "./src/host/prompt.js";
 export { runBridge, describeProtocol, BridgeRequest, BridgeOutput, type BridgeOptions } from "./src/integrations/bridge.js";
 export { WebhookSink, type WebhookOptions } from "./src/integrations/webhook-sink.js";
 export { startOpencode, OpencodeStartError, type StartOpencodeOptions, type OpencodeProcess } from "./src/embedded/server.js";
+export { startDemo, type DemoServer, type StartDemoOptions } from "./src/embedded/demo.js";

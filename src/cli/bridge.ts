@@ -82,7 +82,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   try {
     try {
       // The bridge decides asks itself; the connection takes every other option.
-      connection = await connect({ ...values, permissions: undefined }, { env: io.env, ...(values.verbose ? { log: diagnostic } : {}) });
+      connection = await connect({ ...values, permissions: undefined }, { env: io.env, demoAsks: values.permissions !== undefined, ...(values.verbose ? { log: diagnostic } : {}) });
     } catch (error) {
       if (!(error instanceof OpencodeStartError)) throw error;
       diagnostic(`Error: ${error.message}`);

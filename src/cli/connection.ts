@@ -36,7 +36,8 @@ export const connectionUsage = `Connection:
   --opencode-bin PATH       the opencode binary to start (env OPENCODE_BIN; default: the installed
                             opencode-ai package, then \`opencode\` on PATH)
   --demo                    start opencode with a built-in offline model, in a temporary
-                            directory (no API key, no network)
+                            directory (no API key, no network); with --permissions, its bash
+                            call is asked about, and the mode decides
   --directory DIR           the project directory (default: the server's, or here when started here)
 Turn:
   --session ID              continue this session (ses...) instead of starting a new one
@@ -72,6 +73,10 @@ export interface ConnectOptions {
   ask?: PermissionPolicy;
   /** Diagnostics, one line each (shown with `--verbose`). */
   log?: (line: string) => void;
+  /** With --demo: opencode asks before the demo's bash call. Default: when --permissions is given. */
+  demoAsks?: boolean;
+  /** What is happening now, for a person waiting: a few words, e.g. "Starting opencode…". */
+  progress?: (stage: string) => void;
 }
 
 export interface Connection {
@@ -91,6 +96,7 @@ export interface Connection {
 export async function connect(values: ConnectionValues, options: ConnectOptions = {}): Promise<Connection> {
   const env = options.env ?? process.env;
   const log = options.log ?? (() => {});
+  const progress = options.progress ?? (() => {});
   const url = values.url ?? env.OPENCODE_URL;
   const username = values.username ?? env.OPENCODE_SERVER_USERNAME;
   const password = values.password ?? env.OPENCODE_SERVER_PASSWORD;
@@ -114,7 +120,9 @@ export async function connect(values: ConnectionValues, options: ConnectOptions 
 
   if (values.demo) {
     log("starting opencode with the offline demo model");
-    const demo = await startDemo(bin ? { bin } : {});
+    progress("Starting opencode with the offline demo model…");
+    // A permission mode given: the demo's bash call is asked about, so the mode is seen deciding it.
+    const demo = await startDemo({ ...(bin ? { bin } : {}), bash: (options.demoAsks ?? values.permissions !== undefined) ? "ask" : "allow" });
     log(`opencode ${demo.bin} listening on ${demo.url} (pid ${demo.pid}) in ${demo.directory}`);
     return {
       server: "demo",
@@ -131,6 +139,7 @@ export async function connect(values: ConnectionValues, options: ConnectOptions 
   }
 
   log(`starting opencode serve in ${values.directory ?? process.cwd()}`);
+  progress("Starting opencode…");
   const server = await startOpencode({
     ...(bin ? { bin } : {}),
     ...(values.directory ? { directory: values.directory } : {}),

@@ -122,6 +122,16 @@ export class HumanOutput {
     };
   }
 
+  /**
+   * A line of the command's own on stderr (Ctrl-C's notice), on a line of its own; what streams
+   * after it starts a new block ("Thinking: " again), not the tail of the text before.
+   */
+  notice(line: string): void {
+    this.spinner?.stop();
+    this.newBlock();
+    this.err.write(`${this.paint.yellow(line)}\n`);
+  }
+
   /** The closing line, and the error with what to do about it. */
   finish(result: TurnResult, cancelled: boolean): void {
     this.spinner?.stop();
@@ -130,6 +140,8 @@ export class HumanOutput {
       if (cancelled && result.code === "aborted") this.err.write(`${this.paint.yellow("Cancelled.")} The turn was stopped on the server.\n`);
       else this.err.write(`${this.paint.red("Error:")} ${result.error}\n${ADVICE[result.code]}\n`);
     }
+    // A turn that never reached a session has nothing to sum up (no tokens, no time, no session).
+    if (result.outcome === "error" && result.session_id === undefined && result.usage === undefined) return;
     const parts: string[] = [];
     if (result.usage) {
       const { tokens, cost } = result.usage;

@@ -15,6 +15,7 @@ import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type 
 import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 import { onInterrupt } from "./interrupt.js";
+import { Progress } from "./progress.js";
 import { observeOptions, observeUsage, startObservers, type Observers } from "./observe.js";
 import { openWebhook, sinkOptions, sinkUsage } from "./sink-options.js";
 import { askOnTerminal } from "./terminal-ask.js";
@@ -26,6 +27,7 @@ const options = {
   "trace-id": { type: "string" },
   attach: { type: "string", multiple: true },
   json: { type: "boolean" },
+  result: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -37,6 +39,9 @@ when it is not a terminal. Without --url, opencode is started here for the turn 
 
 Output:
   --json                    one reply object per line on stdout, nothing else (diagnostics on stderr)
+  --result                  after the turn, its result as the last line on stdout: one JSON object
+                            with trace_id, session_id, outcome, content or error and code, usage,
+                            duration_ms (e.g. \`run --json --result ... | tail -n 1 | jq -r .session_id\`)
   --trace-id ID             the trace id of the turn's replies (default: a new UUID)
   --attach FILE             attach a file (repeatable; the type comes from its extension)
 ${connectionUsage}
@@ -80,9 +85,14 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   };
   io.stdout.on("error", onOutputError);
   const human = values.json ? undefined : new HumanOutput(io.stdout, io.stderr, wantsColour(io.stdout, io.env));
+  const progress = new Progress(io.stderr, io.stderr.isTTY === true && !values.verbose, (text) => (wantsColour(io.stderr, io.env) ? `\u001b[2m${text}\u001b[22m` : text));
   const json: Sink = (reply) => (readerGone ? undefined : writeLine(io.stdout, JSON.stringify(reply)));
   const webhook = openWebhook(values, diagnostic);
-  const shown: Sink = human?.sink ?? json;
+  const printed: Sink = human?.sink ?? json;
+  const shown: Sink = (reply) => {
+    progress.end();
+    return printed(reply);
+  };
   const sink: Sink = webhook
     ? async (reply) => {
         await shown(reply);
@@ -90,7 +100,12 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       }
     : shown;
 
-  const stopListening = onInterrupt(() => cancel.abort(), diagnostic);
+  // The notice starts on a line of its own, and what streams after it starts a block of its own.
+  const stopListening = onInterrupt(() => cancel.abort(), (line) => {
+    progress.end();
+    if (human) human.notice(`opencode-turns: ${line}`);
+    else diagnostic(line);
+  });
   let connection: Connection | undefined;
   let observers: Observers | undefined;
   try {
@@ -102,16 +117,19 @@ async function run(args: string[], io: CommandIO): Promise<number> {
         env: io.env,
         ...(canAsk ? { ask: askOnTerminal(io.stdin, io.stderr, human ? () => human.pause() : () => () => {}, cancel.signal) } : {}),
         ...(log ? { log } : {}),
+        progress: (stage) => progress.say(stage),
       });
     } catch (error) {
       if (!(error instanceof OpencodeStartError)) throw error;
       // The turn could not run: it still ends in an error reply, so --json readers see how it ended.
       const reply = { kind: "error", trace_id: traceId, error: error.message, code: "unreachable" } as const;
+      progress.end();
       io.stderr.write(`Error: ${error.message}\n`);
       if (!human) await sink(reply);
       return EXIT.failed;
     }
     if (cancel.signal.aborted) return EXIT.interrupted;
+    progress.say(`Connected to opencode at ${connection.config.baseUrl}; waiting for the model…`);
 
     const adapter = new OpenCodeAdapter(connection.config, sink, {
       logger: { warn: (...args: unknown[]) => diagnostic(format(...args)) },
@@ -124,7 +142,9 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       await adapter.close();
     }
     const observed = await observers.close(diagnostic);
+    progress.end();
     if (!readerGone) human?.finish(result, cancel.signal.aborted);
+    if (values.result && !readerGone) await writeLine(io.stdout, JSON.stringify(result));
     log?.(`result ${JSON.stringify(result)}`);
     if (readerGone || !observed) return EXIT.failed;
     if (cancel.signal.aborted) return EXIT.interrupted;
@@ -132,6 +152,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   } finally {
     await observers?.close(diagnostic);
     await webhook?.close();
+    progress.end();
     await connection?.stop();
     stopListening();
     io.stdout.off("error", onOutputError);

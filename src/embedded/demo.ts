@@ -32,9 +32,18 @@ export interface StartDemoOptions {
   bin?: string;
   /** Milliseconds between two streamed pieces of reasoning or text, so the streaming shows. Default 12. */
   deltaDelayMs?: number;
+  /**
+   * `ask`: opencode asks permission before the demo's `bash` call, so a host's permission policy
+   * (or the bridge's host) is asked. Default `allow`: the command runs without an ask.
+   */
+  bash?: "ask" | "allow";
 }
 
-/** Starts the demo model and an isolated opencode that uses it; `stop()` ends both. */
+/**
+ * Starts the demo model and an isolated opencode that uses it; `stop()` ends both. A host can run
+ * its integration against it offline (in its own CI): the turns are real opencode turns, only the
+ * model is a script.
+ */
 export async function startDemo(options: StartDemoOptions = {}): Promise<DemoServer> {
   const model = await startModelServer(demoScript(options.deltaDelayMs ?? 12), [DEMO_MODEL_ID]);
   let server: OpencodeProcess;
@@ -48,6 +57,7 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<DemoSer
         provider: { [DEMO_PROVIDER_ID]: modelProviderConfig(model.url, "opencode-turns demo", { [DEMO_MODEL_ID]: "Offline demo" }) },
         model: `${DEMO_PROVIDER_ID}/${DEMO_MODEL_ID}`,
         small_model: `${DEMO_PROVIDER_ID}/${DEMO_MODEL_ID}`,
+        ...(options.bash === "ask" ? { permission: { bash: "ask" } } : {}),
       },
     });
   } catch (error) {
@@ -56,7 +66,7 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<DemoSer
   }
   await writeFile(
     path.join(server.directory, "NOTES.md"),
-    "A scratch directory made for one run of `opencode-turns run --demo`; it is removed when the run ends.\n",
+    "A scratch directory made for one run of the opencode-turns offline demo; it is removed when the demo stops.\n",
   );
   return {
     ...server,

@@ -12,6 +12,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import which from "which";
+import { guardProcess } from "./process-guard.js";
 
 export interface StartOpencodeOptions {
   /** The opencode binary. Default: env `OPENCODE_BIN`, the installed `opencode-ai` package, `opencode` on PATH. */
@@ -140,7 +141,6 @@ class PortTaken extends OpencodeStartError {
 }
 
 const OUTPUT_LIMIT = 256 * 1024;
-const STOP_GRACE_MS = 3_000;
 
 async function launch(bin: string, options: StartOpencodeOptions): Promise<OpencodeProcess> {
   const username = options.username ?? "opencode";
@@ -245,13 +245,13 @@ function listening(child: ChildProcess, output: () => string, timeoutMs: number)
       const text = output();
       const error = /ServeError/.test(text)
         ? new PortTaken(text)
-        : new OpencodeStartError(`opencode exited before it listened (code ${code}, signal ${signal}):\n${text}`, "exited");
+        : new OpencodeStartError(`opencode exited before it listened (code ${code}, signal ${signal}): ${said(text)}`, "exited");
       settle(() => reject(error));
     };
     const onError = (error: Error) =>
       settle(() => reject(new OpencodeStartError(`opencode could not be started: ${error.message}`, "exited")));
     const timer = setTimeout(
-      () => settle(() => reject(new OpencodeStartError(`opencode did not listen within ${timeoutMs} ms:\n${output()}`, "timeout"))),
+      () => settle(() => reject(new OpencodeStartError(`opencode did not listen within ${timeoutMs} ms: ${said(output())}`, "timeout"))),
       timeoutMs,
     );
     function settle(finish: () => void) {
@@ -267,89 +267,12 @@ function listening(child: ChildProcess, output: () => string, timeoutMs: number)
   });
 }
 
-// Servers still running, killed if this process exits without stopping them.
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
+const TAIL_LINES = 20;
 
-/**
- * Owns the server process: `stop()` ends it; an `exit` hook kills it if this process exits first;
- * and, on POSIX, a watchdog kills it if this process dies without running any hook (SIGKILL, a
- * crash, a default SIGINT).
- */
-function guardProcess(child: ChildProcess, root: string | undefined): { stop(): Promise<void> } {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on("exit", () => {
-      for (const server of running) killGroup(server, "SIGKILL");
-    });
-  }
-  running.add(child);
-  const watchdog = child.pid !== undefined && process.platform !== "win32" ? spawnWatchdog(child.pid, root) : undefined;
-  const gone = exited(child).then(() => {
-    running.delete(child);
-  });
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      if (watchdog?.pid !== undefined) {
-        try {
-          process.kill(watchdog.pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-      if (child.exitCode === null && child.signalCode === null) {
-        killGroup(child, "SIGTERM");
-        let timer: NodeJS.Timeout | undefined;
-        const graceOver = new Promise<false>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS, false)));
-        const ended = await Promise.race([gone.then(() => true), graceOver]);
-        clearTimeout(timer);
-        if (!ended) killGroup(child, "SIGKILL");
-      }
-      await gone;
-      // Whatever opencode started and left in its group.
-      killGroup(child, "SIGKILL");
-      if (root !== undefined) await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-    })();
-    return stopping;
-  };
-  return { stop };
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
-  if (child.pid === undefined) return;
-  try {
-    // On POSIX the server is spawned detached: it leads its own process group.
-    if (process.platform === "win32") child.kill(signal);
-    else process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/**
- * A detached `sh` that holds the read end of a pipe from this process. When the pipe reaches EOF
- * (this process died, however), it kills the server's process group and removes its temp dir.
- * (dash's `kill` takes `-PGID` but not `--`.)
- */
-function spawnWatchdog(pgid: number, root: string | undefined): ChildProcess {
-  const script = 'read -r _; kill -KILL "-$1" 2>/dev/null; if [ -n "$2" ]; then sleep 1; rm -rf "$2"; fi';
-  const dog = spawn("/bin/sh", ["-c", script, "opencode-watchdog", String(pgid), root ?? ""], {
-    stdio: ["pipe", "ignore", "ignore"],
-    detached: true,
-  });
-  dog.on("error", () => {});
-  dog.stdin?.on("error", () => {});
-  dog.unref();
-  // The pipe must not keep this process alive.
-  (dog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  return dog;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.once("error", () => resolve());
-  });
+/** The end of what the process printed, or that it printed nothing. */
+function said(output: string): string {
+  const lines = output.trimEnd().split("\n");
+  if (lines.join("").trim() === "") return "it printed nothing.";
+  const tail = lines.slice(-TAIL_LINES).join("\n");
+  return `${lines.length > TAIL_LINES ? "the end of what it printed" : "it printed"}:\n${tail}`;
 }

@@ -23,7 +23,7 @@ interface BridgeProcess {
   lines: Line[];
   send(request: object | string): void;
   /** The first line (from the start) that `match` accepts, once it has come. */
-  next(match: (line: Line) => boolean, what: string): Promise<Line>;
+  next(match: (line: Line) => boolean, what: string, timeoutMs?: number): Promise<Line>;
   /** Lines about one request, in order. */
   about(id: string): Line[];
   exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
@@ -56,8 +56,8 @@ function startBridge(args: string[]): BridgeProcess {
     child,
     lines,
     send: (request) => child.stdin.write(`${typeof request === "string" ? request : JSON.stringify(request)}\n`),
-    next: async (match, what) => {
-      await eventually(() => lines.some(match), what, 25_000);
+    next: async (match, what, timeoutMs = 25_000) => {
+      await eventually(() => lines.some(match), what, timeoutMs);
       return lines.find(match)!;
     },
     about: (id) => lines.filter((line) => line.id === id),
@@ -199,7 +199,7 @@ describe("opencode-turns bridge against a running opencode", () => {
     expect(bridge.lines.at(-1)).toEqual({ id: "bye", closed: true });
   });
 
-  it("stdin closing mid-turn ends the turn (closed) with its result, and exits 0", async () => {
+  it("stdin ending mid-turn lets the turn finish with its answer, then exits 0, as a filter does", async () => {
     const bridge = startBridge(connection());
     bridge.send({ id: "cut", op: "prompt", text: "slow please" });
     await bridge.next((line) => line.id === "cut" && line.reply?.kind === "delta", "a delta");
@@ -207,7 +207,53 @@ describe("opencode-turns bridge against a running opencode", () => {
     const { code, stdout } = await bridge.exited;
     expect(code).toBe(0);
     expectOnlyProtocol(stdout);
-    expect(turnOf(bridge.about("cut")).result).toMatchObject({ outcome: "error", code: "closed" });
+    expect(turnOf(bridge.about("cut")).result).toMatchObject({ outcome: "final" });
+  });
+
+  it("stdout closing mid-turn (the host is gone) ends the turn at once: opencode stops streaming it", async () => {
+    const bridge = startBridge(connection());
+    bridge.send({ id: "gone", op: "prompt", text: "slow please" });
+    await bridge.next((line) => line.id === "gone" && line.reply?.kind === "delta", "a delta");
+    bridge.child.stdout.destroy();
+    bridge.child.stdin.end();
+    expect((await bridge.exited).code).toBe(0);
+    await eventually(() => model.streaming === 0, "the model's stream to be cut");
+  });
+
+  it("SIGTERM mid-turn ends the turn at once with closed, and exits 0", async () => {
+    const bridge = startBridge(connection());
+    bridge.send({ id: "term", op: "prompt", text: "slow please" });
+    await bridge.next((line) => line.id === "term" && line.reply?.kind === "delta", "a delta");
+    bridge.child.kill("SIGTERM");
+    const { code, stdout } = await bridge.exited;
+    expect(code).toBe(0);
+    expectOnlyProtocol(stdout);
+    expect(turnOf(bridge.about("term")).result).toMatchObject({ outcome: "error", code: "closed" });
+  });
+
+  it("release: the key is forgotten, and its next prompt runs in a new session", async () => {
+    const bridge = startBridge(connection());
+    bridge.send({ id: "k1", op: "prompt", text: "say hello", session: "k" });
+    bridge.send({ id: "r", op: "release", session: "k" });
+    bridge.send({ id: "k2", op: "prompt", text: "say hello", session: "k" });
+    await bridge.next((line) => line.id === "k2" && "result" in line, "the second result");
+    bridge.child.stdin.end();
+    expect((await bridge.exited).code).toBe(0);
+    expect(bridge.about("r")).toEqual([{ id: "r", released: true }]);
+    expect(turnOf(bridge.about("k2")).result.session_id).not.toBe(turnOf(bridge.about("k1")).result.session_id);
+  });
+
+  it("a line that is not UTF-8 is refused with an error line; the bridge goes on", async () => {
+    const bridge = startBridge(connection());
+    bridge.child.stdin.write(Buffer.concat([Buffer.from('{"id":"x","op":"prompt","text":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]));
+    bridge.send({ id: "ok", op: "prompt", text: "say hello" });
+    bridge.child.stdin.end();
+    const { code, stdout } = await bridge.exited;
+    expect(code).toBe(0);
+    expectOnlyProtocol(stdout);
+    expect(bridge.lines[0]).toEqual({ error: "The line is not valid UTF-8." });
+    expect(bridge.about("x")).toEqual([]);
+    expect(turnOf(bridge.about("ok")).result).toMatchObject({ outcome: "final" });
   });
 
   it("--sink-url: the bridge also POSTs every reply, in order, with --sink-header", async () => {
@@ -270,10 +316,9 @@ describe("opencode-turns bridge --demo", () => {
     for (const child of running) child.kill("SIGKILL");
   });
 
-  it("runs a prompt on the opencode it starts; stdin closing exits 0 and leaves no opencode running", async () => {
+  it("answers a prompt piped in whole (`echo ... | bridge --demo`), exits 0 and leaves no opencode running", async () => {
     const bridge = startBridge(["--demo", "--verbose"]);
     bridge.send({ id: "demo", op: "prompt", text: "Explain this repository" });
-    await bridge.next((line) => line.id === "demo" && "result" in line, "the result of the demo prompt");
     bridge.child.stdin.end();
     const { code, stdout, stderr } = await bridge.exited;
 
@@ -292,13 +337,33 @@ describe("opencode-turns bridge --demo", () => {
   }, 60_000);
 });
 
+describe("opencode-turns bridge --demo --permissions ask", () => {
+  afterAll(() => {
+    for (const child of running) child.kill("SIGKILL");
+  });
+
+  it("the demo's bash call is asked about; the host's answer decides it", async () => {
+    const bridge = startBridge(["--demo", "--permissions", "ask"]);
+    bridge.send({ id: "demo", op: "prompt", text: "Explain this repository" });
+    // The demo starts its own opencode first: on two busy cores that alone can take half a minute.
+    const ask = await bridge.next((line) => line.id === "demo" && "ask" in line, "the permission ask", 60_000);
+    expect(ask.ask).toMatchObject({ kind: "permission", request: { permission: "bash" } });
+    bridge.send({ op: "answer", ask_id: ask.ask.ask_id, decision: "once" });
+    await bridge.next((line) => line.id === "demo" && "result" in line, "the result", 60_000);
+    bridge.child.stdin.end();
+    expect((await bridge.exited).code).toBe(0);
+    const { replies } = turnOf(bridge.about("demo"));
+    expect(replies.find((reply) => reply.kind === "tool_result")).toMatchObject({ tool: "bash", success: true });
+  }, 150_000);
+});
+
 describe("opencode-turns bridge without a server", () => {
-  it("--describe prints the protocol as JSON Schema: five requests, six outputs", async () => {
+  it("--describe prints the protocol as JSON Schema: six requests, seven outputs", async () => {
     const run = await runCli(["bridge", "--describe"]);
     expect(run.code).toBe(0);
     const schema = JSON.parse(run.stdout) as { requests: { oneOf: Array<{ properties: { op: { const: string } } }> }; outputs: { anyOf: unknown[] } };
-    expect(schema.requests.oneOf.map((request) => request.properties.op.const)).toEqual(["prompt", "session", "cancel", "answer", "close"]);
-    expect(schema.outputs.anyOf).toHaveLength(6);
+    expect(schema.requests.oneOf.map((request) => request.properties.op.const)).toEqual(["prompt", "session", "release", "cancel", "answer", "close"]);
+    expect(schema.outputs.anyOf).toHaveLength(7);
   });
 
   it("usage errors exit 2: a bad mode, a header without a URL, a bad sink URL", async () => {

@@ -168,7 +168,9 @@ describe("opencode-turns run against a running opencode (--url)", () => {
 
 describe("opencode-turns run usage", () => {
   it.each([
-    [["run", "--no-such-option", "hello"], "Unknown option"],
+    [["run", "--frobnicate", "hello"], "Unknown option --frobnicate."],
+    [["run", "--url"], "--url needs a value."],
+    [["run", "--demo=yes", "hi"], "--demo takes no value."],
     [["run"], "Give a prompt"],
     [["run", "--model", "no-slash", "hello"], "PROVIDER/MODEL"],
     [["run", "--timeout", "soon", "hello"], "--timeout soon"],
@@ -177,19 +179,31 @@ describe("opencode-turns run usage", () => {
     [["run", "--demo", "--url", "http://127.0.0.1:9", "hello"], "--demo"],
     [["run", "--attach", "/no/such/file", "hello"], "--attach /no/such/file"],
     [["run", "--url", "localhost:4096", "hello"], "--url (or OPENCODE_URL): expected an http(s) URL"],
-  ])("%j exits 2 with the problem and the usage on stderr, nothing on stdout", async (args, problem) => {
+  ])("%j exits 2 with the problem and one line pointing at --help on stderr, nothing on stdout", async (args, problem) => {
     const run = await runCli(args);
     expect(run.code).toBe(2);
     expect(run.stdout).toBe("");
-    expect(run.stderr).toContain(problem);
-    expect(run.stderr).toContain("Usage: opencode-turns run");
+    // What a 40-row terminal keeps in view: the problem, then where the options are; no usage text, no parser advice.
+    expect(run.stderr.split("\n")[0]).toContain(problem);
+    expect(run.stderr.trimEnd().split("\n")).toHaveLength(2);
+    expect(run.stderr.trimEnd().split("\n").at(-1)).toBe("Run `opencode-turns run --help` for its options.");
+    expect(run.stderr).not.toContain("Usage:");
+    expect(run.stderr).not.toContain("'--");
   });
 
-  it("an unknown command exits 2 with the list of commands", async () => {
+  it("an unknown command exits 2 and points at the list of commands", async () => {
     const run = await runCli(["walk"]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain("Unknown command: walk");
-    expect(run.stderr).toMatch(/^ {2}run +run one turn/m);
+    expect(run.stderr).toBe("Unknown command: walk.\nRun `opencode-turns --help` for the commands.\n");
+  });
+
+  it.each([["run"], ["bridge"], ["replay"]])("%s --help: -h and --version are under General, the last group", async (command) => {
+    const help = await runCli([command, "--help"]);
+    expect(help.code).toBe(0);
+    const groups = help.stdout.split(/\n(?=[A-Z][a-z]+:\n)/);
+    const general = groups.find((group) => group.startsWith("General:"));
+    expect(general, help.stdout).toMatch(/^General:\n {2}-h, --help {16}this text\n {2}--version/);
+    for (const group of groups.filter((group) => group !== general)) expect(group).not.toMatch(/^ {2}-h, --help/m);
   });
 
   it("--help and --version", async () => {
