@@ -6,11 +6,11 @@ const fullOnly = new Set<string>(FULL_ONLY_KINDS);
 
 /** The full vocabulary's replies without what only it says: what the core vocabulary gives for the same events. */
 export function asCore(replies: readonly Reply[]): Reply[] {
-  return replies.flatMap((reply) => {
+  return replies.flatMap((reply): Reply[] => {
     if (fullOnly.has(reply.kind)) return [];
     if (reply.kind !== "tool_result") return [reply];
     const { title: _title, files: _files, ...core } = reply as Extract<Reply, { kind: "tool_result" }> & { title?: string; files?: unknown };
-    return [core];
+    return [core as Reply];
   });
 }
 

@@ -275,9 +275,9 @@ describe("retry and compaction", () => {
     ]);
   });
 
-  it("an attempt reported twice is one retry", () => {
-    const events = [E.userMessage(S, U), E.retry(S, 1), E.retry(S, 1), E.busy(S), E.retry(S, 2)];
-    expect(ofKind(mapOpencodeEvents(events, start()).replies, "retry").map((r) => r.attempt)).toEqual([1, 2]);
+  it("an attempt reported twice is one retry; a new series after the attempt went ahead is reported again", () => {
+    const events = [E.userMessage(S, U), E.retry(S, 1), E.retry(S, 1), E.busy(S), E.retry(S, 2), E.busy(S), E.busy(S), E.retry(S, 1)];
+    expect(ofKind(mapOpencodeEvents(events, start()).replies, "retry").map((r) => r.attempt)).toEqual([1, 2, 1]);
   });
 
   it("compaction when opencode compacts the session mid-turn", () => {
