@@ -5,7 +5,7 @@ import { concernsTurn, mapOpencodeEvents } from "../src/codec/map.js";
 import { reconcile, streamGap, type SessionSnapshot } from "../src/codec/reconcile.js";
 import { initialTurnState, type Ask, type Failure, type TurnOutcome, type TurnState } from "../src/codec/state.js";
 import type { TurnPrompt } from "../src/opencode/prompt-body.js";
-import type { Reply, Usage } from "../src/contract/replies.js";
+import type { Reply, Usage, Vocabulary } from "../src/contract/replies.js";
 import { asTurnError, type TurnError } from "../src/contract/turn-error.js";
 
 export type { SessionSnapshot };
@@ -30,6 +30,8 @@ export interface TurnInput {
   /** Its child sessions known so far. */
   children: readonly string[];
   maxProviderRetries: number;
+  /** Which replies the turn makes (default: the six core kinds). */
+  vocabulary?: Vocabulary;
   /** A stream lost more often than this in one turn ends it: the server or the network is not well. */
   maxReconnects: number;
   /**
@@ -141,6 +143,7 @@ export const turnMachine = setup({
         messageId: context.turn.messageId,
         maxProviderRetries: context.input.maxProviderRetries,
         children: sessionId === context.input.sessionId ? context.input.children : [],
+        vocabulary: context.input.vocabulary,
       }),
     })),
     /**
@@ -217,6 +220,7 @@ export const turnMachine = setup({
       // None yet, unless the host gave one: an id that matches nothing until the stream is open.
       messageId: input.messageId ?? "",
       maxProviderRetries: input.maxProviderRetries,
+      vocabulary: input.vocabulary,
     }),
     reconnects: 0,
     streamDown: false,

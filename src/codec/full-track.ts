@@ -26,7 +26,7 @@ export interface FullTrack {
   readonly parentOf: ReadonlyMap<string, string>;
   /** Asks seen and not yet reported as answered, by ask id. */
   readonly asks: ReadonlyMap<string, Ask>;
-  /** The provider retry attempt last reported. */
+  /** The provider retry attempt last reported, until opencode is busy again (0: none pending). */
   readonly retryAttempt: number;
 }
 

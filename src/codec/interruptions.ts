@@ -10,7 +10,10 @@ export function onRetryStatus(event: unknown, state: TurnState, full: FullTrack)
   const parsed = SessionStatus.safeParse(event);
   if (!parsed.success || !state.userSeen) return undefined;
   const { sessionID, status } = parsed.data.properties;
-  if (sessionID !== state.sessionId || status.type !== "retry") return undefined;
+  if (sessionID !== state.sessionId) return undefined;
+  // The attempt went ahead: a later retry, even numbered 1 again (a later step failing), is a new one.
+  if (status.type === "busy") return full.retryAttempt === 0 ? undefined : { full: { ...full, retryAttempt: 0 }, replies: [] };
+  if (status.type !== "retry") return undefined;
   const attempt = status.attempt ?? full.retryAttempt + 1;
   if (attempt === full.retryAttempt) return undefined;
   const reply: Reply = { kind: "retry", trace_id: state.traceId, attempt, message: status.message ?? "no details given" };

@@ -50,7 +50,8 @@ export function redactor(secrets: readonly string[]): (text: string) => string {
 
 /**
  * A reply with the server password taken out of the texts the library writes or passes on as data:
- * errors, tool arguments and results (a tool can print the server's environment). Answer text is
+ * errors, tool arguments, results, titles, live output and diffs (a tool can print the server's
+ * environment), ask requests and retry messages, and the same inside a subagent's replies. Answer text is
  * left as the model wrote it: a secret split across deltas could not be found in each, and redacting
  * some would break `final` = the deltas.
  */
@@ -60,8 +61,21 @@ export function withoutSecrets(reply: Reply, redact: (text: string) => string): 
       return { ...reply, error: redact(reply.error) };
     case "tool_call":
       return { ...reply, args: redactDeep(reply.args, redact) as Record<string, unknown> };
-    case "tool_result":
-      return { ...reply, result: redactDeep(reply.result, redact) };
+    case "tool_result": {
+      const redacted = { ...reply, result: redactDeep(reply.result, redact) };
+      // The full vocabulary's title and diffs are tool output too.
+      if ("title" in redacted && redacted.title !== undefined) redacted.title = redact(redacted.title);
+      if ("files" in redacted && redacted.files !== undefined) redacted.files = redactDeep(redacted.files, redact) as typeof redacted.files;
+      return redacted;
+    }
+    case "tool_update":
+      return { ...reply, ...(reply.title === undefined ? {} : { title: redact(reply.title) }), ...(reply.output === undefined ? {} : { output: redact(reply.output) }) };
+    case "ask":
+      return { ...reply, request: redactDeep(reply.request, redact) as Record<string, unknown> };
+    case "retry":
+      return { ...reply, message: redact(reply.message) };
+    case "subagent":
+      return { ...reply, reply: withoutSecrets(reply.reply, redact) };
     default:
       return reply;
   }

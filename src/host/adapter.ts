@@ -7,7 +7,7 @@ import { decidePermission, decideQuestion } from "./policies.js";
 import type { TurnPrompt } from "../opencode/prompt-body.js";
 import { checkPromptOptions, toFilePart, type Attachment } from "./prompt.js";
 import { passwordRedactable, redactedInspection, WEAK_PASSWORD_WARNING, withoutSecrets } from "../contract/redact.js";
-import type { ErrorCode, ModelChange, Reply, TurnResult } from "../contract/replies.js";
+import { type ErrorCode, type ModelChange, type Reply, type TurnResult, Vocabulary } from "../contract/replies.js";
 import { ReplyQueue, type Sink } from "./reply-queue.js";
 import { claimSession, type SessionClaim } from "./session-claims.js";
 import { SessionWatch } from "./session-watch.js";
@@ -21,6 +21,8 @@ export type { Sink };
 
 export interface PromptOptions {
   attachments?: Attachment[];
+  /** This turn's reply vocabulary, over the config's `vocabulary`. */
+  vocabulary?: Vocabulary;
   /** Aborting it cancels this turn (or, if it is still queued, ends it before it starts). */
   signal?: AbortSignal;
 }
@@ -278,6 +280,8 @@ export class OpenCodeAdapter {
     if (cancelled) return refuse("aborted", "The turn was cancelled before it started.");
     const checked = checkPromptOptions(options, { schemes: this.#config.attachmentSchemes, types: this.#config.attachmentTypes });
     if ("refusal" in checked) return refuse("bad_request", checked.refusal);
+    const vocabulary = Vocabulary.safeParse((options as PromptOptions | null)?.vocabulary ?? this.#config.vocabulary);
+    if (!vocabulary.success) return refuse("bad_request", `options.vocabulary must be "core" or "full".`);
     const { signal, attachments } = checked;
     if (signal?.aborted) return refuse("aborted", "The turn was cancelled before it started.");
 
@@ -291,7 +295,7 @@ export class OpenCodeAdapter {
         if (gaveUp !== undefined) return refuse(gaveUp.code, gaveUp.error);
       }
 
-      const actor = createActor(this.machine, { input: this.turnInput(text, traceId, attachments), ...(this.inspect ? { inspect: this.inspect } : {}) });
+      const actor = createActor(this.machine, { input: this.turnInput(text, traceId, attachments, vocabulary.data), ...(this.inspect ? { inspect: this.inspect } : {}) });
       /** The terminal reply once the machine has emitted it: a defect after it does not change the turn's end. */
       let terminal: Ending | undefined;
       actor.on("replies", ({ replies: batch }) => {
@@ -392,7 +396,7 @@ export class OpenCodeAdapter {
     }
   }
 
-  private turnInput(text: string, traceId: string, attachments: readonly Attachment[]): TurnInput {
+  private turnInput(text: string, traceId: string, attachments: readonly Attachment[], vocabulary: Vocabulary): TurnInput {
     const { providerID, modelID, agent, system, sessionTitle, maxProviderRetries, connectTimeoutMs } = this.#config;
     const prompt: TurnPrompt = {
       parts: [{ type: "text", text }, ...attachments.map(toFilePart)],
@@ -408,6 +412,7 @@ export class OpenCodeAdapter {
       sessionTitle,
       children: this.watch.children,
       maxProviderRetries,
+      vocabulary,
       maxReconnects: MAX_RECONNECTS,
       // opencode has as long to confirm an abort (or that it took the prompt) as to answer a request.
       graceMs: connectTimeoutMs,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PermissionReply, type PermissionDecision, type QuestionDecision } from "../contract/decisions.js";
 import type { PermissionRequest, QuestionRequest } from "../opencode/events.js";
+import { Vocabulary } from "../contract/replies.js";
 
 
 export type PermissionPolicy = (request: PermissionRequest) => PermissionDecision | Promise<PermissionDecision>;
@@ -64,6 +65,8 @@ export const AdapterConfig = z
       .array(z.enum(["data", "file", "http", "https"]))
       .default([...DEFAULT_ATTACHMENT_SCHEMES]),
     attachmentTypes: z.array(mimePattern).default([...DEFAULT_ATTACHMENT_TYPES]),
+    // The six core reply kinds, or those and everything else opencode says (docs/vocabulary.md).
+    vocabulary: Vocabulary.default("core"),
   })
   .refine((c) => (c.providerID === undefined) === (c.modelID === undefined), {
     message: "give both providerID and modelID, or neither (the server's default model)",
