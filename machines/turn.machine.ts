@@ -1,112 +1,41 @@
-import { assign, emit, fromCallback, fromPromise, not, setup } from "xstate";
+import { assign, emit, enqueueActions, fromCallback, fromPromise, not, setup } from "xstate";
 import { answeredAsk } from "../src/codec/asks.js";
 import { failTurn, promptSent, stopTurn } from "../src/codec/ending.js";
 import { concernsTurn, mapOpencodeEvents } from "../src/codec/map.js";
-import { reconcile, streamGap, type SessionSnapshot } from "../src/codec/reconcile.js";
-import { initialTurnState, type Ask, type Failure, type TurnOutcome, type TurnState } from "../src/codec/state.js";
+import { reconcile, streamGap } from "../src/codec/reconcile.js";
+import { initialTurnState, type CodecResult, type Failure } from "../src/codec/state.js";
 import type { TurnPrompt } from "../src/opencode/prompt-body.js";
-import type { Reply, Usage, Vocabulary } from "../src/contract/replies.js";
-import { asTurnError, type TurnError } from "../src/contract/turn-error.js";
+import { asTurnError } from "../src/contract/turn-error.js";
+import type { AskRef, EnsureSessionInput, SessionRef, StoredSession, TurnContext, TurnEmitted, TurnEvent, TurnInput, TurnOutput } from "./turn.types.js";
 
-export type { SessionSnapshot };
+export type * from "./turn.types.js";
 
-/** What one turn needs to know; the adapter builds it per prompt. */
-export interface TurnInput {
-  traceId: string;
-  /**
-   * The id this turn gives its user message; every event of the turn is recognised by it. Leave it
-   * out and the turn makes one once the stream is open, on the server's clock (`STREAM.READY`):
-   * opencode orders messages by id, and the host's clock may be off from the server's.
-   */
-  messageId?: string;
-  /** What is sent to opencode for this turn. */
-  prompt: TurnPrompt;
-  /** The session to use, when already known (config or an earlier turn). */
-  sessionId: string | undefined;
-  /** An earlier turn already found or created `sessionId`: it is not looked up again (default: it is). */
-  sessionVerified?: boolean;
-  /** The title of the session, if this turn creates it. */
-  sessionTitle?: string;
-  /** Its child sessions known so far. */
-  children: readonly string[];
-  maxProviderRetries: number;
-  /** Which replies the turn makes (default: the six core kinds). */
-  vocabulary?: Vocabulary;
-  /** A stream lost more often than this in one turn ends it: the server or the network is not well. */
-  maxReconnects: number;
-  /**
-   * How long opencode has to confirm: an abort (its error or idle), or that it took the prompt after
-   * an error that may be its refusal (its user message). Past it the turn ends anyway.
-   */
-  graceMs: number;
+// The failures a turn can end with, for the `fail` and `stop` actions' params.
+const cancelled: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
+const cancelReason = ({ event }: { event: TurnEvent }): Failure => (event.type === "CANCEL" && event.failure) || cancelled;
+const deadlinePassed = ({ context }: { context: TurnContext }): Failure => ({
+  code: "timeout",
+  error: `The turn ran past its deadline of ${context.input.turnTimeoutMs} ms and was stopped.`,
+});
+const stopReason = ({ context }: { context: TurnContext }): Failure => context.turn.stopReason ?? cancelled;
+const refusal = ({ context }: { context: TurnContext }): Failure => context.turn.refusal ?? cancelled;
+const errorFailure = ({ event }: { event: { error: unknown } }): Failure => ({ code: asTurnError(event.error).code, error: asTurnError(event.error).message });
+const reopenFailure = ({ event }: { event: { error: unknown } }): Failure => ({
+  code: "stream_lost",
+  error: `The event stream was lost and could not be reopened: ${asTurnError(event.error).message}`,
+});
+
+/** What `applyStep` needs of `enqueueActions`' queue. */
+interface StepQueue {
+  assign(values: Partial<TurnContext>): void;
+  emit(event: TurnEmitted): void;
 }
 
-export interface TurnContext {
-  readonly input: TurnInput;
-  /** The codec's state of the turn. */
-  readonly turn: TurnState;
-  /** How many times the stream was lost during this turn. */
-  readonly reconnects: number;
-  /** The stream is down and must be reopened once the state allows (an ask being answered finishes first). */
-  readonly streamDown: boolean;
-  /** Events of the new stream that arrived while the snapshot was read: applied after it. */
-  readonly queued: readonly unknown[];
-  /** Replies produced by the last transition, emitted by the `emitReplies` action. */
-  readonly outbox: readonly Reply[];
+/** A codec step leaves the machine in one action: its state into the context, its replies to the host. */
+function applyStep(enqueue: StepQueue, step: CodecResult, extra: Partial<TurnContext> = {}): void {
+  enqueue.assign({ turn: step.state, ...extra });
+  if (step.replies.length > 0) enqueue.emit({ type: "replies", replies: step.replies });
 }
-
-export type TurnEvent =
-  | { type: "START" }
-  /** Stops the turn; `failure` says why (default: cancelled by the host). */
-  | { type: "CANCEL"; failure?: Failure }
-  | { type: "EVENTS"; events: readonly unknown[] }
-  /** The stream is open; `messageId` is a new id on the server's clock for the user message (`ServerClock`). */
-  | { type: "STREAM.READY"; messageId: string }
-  | { type: "STREAM.LOST"; error: TurnError };
-
-/** What a turn actor tells its host while it runs (`actor.on(type, ...)`). */
-export type TurnEmitted =
-  /** Replies for the sink, in order (a batch of events may make none); the last reply of a turn is its `final` or `error`. */
-  | { type: "replies"; replies: readonly Reply[] }
-  /** The session the turn runs in, found or created: the host watches it from now on. */
-  | { type: "session"; sessionId: string };
-
-/** What a finished turn actor outputs (`toPromise(actor)`). */
-export interface TurnOutput {
-  readonly outcome: TurnOutcome;
-  /** The answer text: the concatenation of the turn's deltas. */
-  readonly content: string;
-  readonly usage: Usage | undefined;
-  /** Events of the turn that could not be used (see `TurnState.unusable`). */
-  readonly unusable: number;
-}
-
-export interface SessionRef {
-  sessionId: string;
-}
-export interface AskRef {
-  sessionId: string;
-  ask: Ask;
-}
-export interface EnsureSessionInput {
-  sessionId: string | undefined;
-  verified: boolean;
-  title: string | undefined;
-}
-
-const aborted: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
-const cancelReason = ({ event }: { event: TurnEvent }): Failure => (event.type === "CANCEL" && event.failure) || aborted;
-
-function failureOf(error: unknown): Failure {
-  const turnError = asTurnError(error);
-  return { code: turnError.code, error: turnError.message };
-}
-
-function reopenFailure(error: unknown): Failure {
-  return { code: "stream_lost", error: `The event stream was lost and could not be reopened: ${asTurnError(error).message}` };
-}
-
-const errorOf = ({ event }: { event: { error: unknown } }) => event.error;
 
 export const turnMachine = setup({
   types: {
@@ -131,11 +60,15 @@ export const turnMachine = setup({
     abortSession: fromPromise<void, SessionRef>(async () => {
       throw new Error("abortSession was not provided");
     }),
-    reconnect: fromPromise<SessionSnapshot, SessionRef>(async () => {
+    reconnect: fromPromise<StoredSession, SessionRef>(async () => {
       throw new Error("reconnect was not provided");
     }),
   },
   actions: {
+    /** The deadline is the machine's own delayed event, on its clock; it goes when the actor stops. */
+    scheduleDeadline: enqueueActions(({ context, enqueue }) => {
+      if (context.input.turnTimeoutMs !== undefined) enqueue.raise({ type: "DEADLINE" }, { id: "deadline", delay: "deadline" });
+    }),
     useSession: assign(({ context }, sessionId: string) => ({
       turn: initialTurnState({
         traceId: context.input.traceId,
@@ -154,46 +87,25 @@ export const turnMachine = setup({
       turn: { ...context.turn, messageId: context.input.messageId ?? messageId },
     })),
     emitSession: emit((_, sessionId: string) => ({ type: "session" as const, sessionId })),
-    notePromptSent: assign(({ context }) => ({ turn: promptSent(context.turn), outbox: [] })),
-    applyEvents: assign(({ context }, events: readonly unknown[]) => {
-      const step = mapOpencodeEvents(events, context.turn);
-      return { turn: step.state, outbox: step.replies };
+    notePromptSent: assign(({ context }) => ({ turn: promptSent(context.turn) })),
+    applyEvents: enqueueActions(({ context, enqueue }, events: readonly unknown[]) => {
+      applyStep(enqueue, mapOpencodeEvents(events, context.turn));
     }),
-    fail: assign(({ context }, failure: Failure) => {
-      const step = failTurn(context.turn, failure);
-      return { turn: step.state, outbox: step.replies };
+    /** Ends the turn with `failure`, unless it has already ended. */
+    fail: enqueueActions(({ context, enqueue }, failure: Failure) => {
+      applyStep(enqueue, failTurn(context.turn, failure));
     }),
-    failFromError: assign(({ context }, error: unknown) => {
-      const step = failTurn(context.turn, failureOf(error));
-      return { turn: step.state, outbox: step.replies };
-    }),
-    stop: assign(({ context }, failure: Failure) => ({ turn: stopTurn(context.turn, failure), outbox: [] })),
-    stopFromError: assign(({ context }, error: unknown) => ({ turn: stopTurn(context.turn, failureOf(error)), outbox: [] })),
-    failWithRefusal: assign(({ context }) => {
-      const step = failTurn(context.turn, context.turn.refusal ?? aborted);
-      return { turn: step.state, outbox: step.replies };
-    }),
-    failWithStopReason: assign(({ context }) => {
-      const step = failTurn(context.turn, context.turn.stopReason ?? aborted);
-      return { turn: step.state, outbox: step.replies };
-    }),
-    dropAnsweredAsk: assign(({ context }) => ({ turn: answeredAsk(context.turn), outbox: [] })),
-    noteStreamDown: assign(({ context }) => ({ turn: streamGap(context.turn), reconnects: context.reconnects + 1, streamDown: true, outbox: [] })),
+    /** Records why the turn stops; each state then stops in the way that is safe for it. */
+    stop: assign(({ context }, failure: Failure) => ({ turn: stopTurn(context.turn, failure) })),
+    /** See `TurnOutput.orphaned`. */
+    orphan: assign({ orphaned: true }),
+    dropAnsweredAsk: assign(({ context }) => ({ turn: answeredAsk(context.turn) })),
+    noteStreamDown: assign(({ context }) => ({ turn: streamGap(context.turn), reconnects: context.reconnects + 1, streamDown: true })),
     startReconnect: assign({ streamDown: false, queued: [] as readonly unknown[] }),
     queueEvents: assign(({ context }, events: readonly unknown[]) => ({ queued: [...context.queued, ...events] })),
-    applySnapshot: assign(({ context }, snapshot: SessionSnapshot) => {
-      const step = reconcile(context.turn, snapshot, context.queued);
-      return { turn: step.state, queued: [], outbox: step.replies };
+    applyStoredSession: enqueueActions(({ context, enqueue }, stored: StoredSession) => {
+      applyStep(enqueue, reconcile(context.turn, stored, context.queued), { queued: [] });
     }),
-    failReconnect: assign(({ context }, error: unknown) => {
-      const step = failTurn(context.turn, reopenFailure(error));
-      return { turn: step.state, outbox: step.replies };
-    }),
-    /** Replies leave the machine here; the host listens with `actor.on("replies", ...)`. */
-    emitReplies: emit(({ context }) => ({ type: "replies" as const, replies: context.outbox })),
-    // The stream is gone but opencode may still be running the turn: ask it to stop, without waiting
-    // (nothing could confirm it). `provideTurnMachine` provides it.
-    abandonServerTurn: () => undefined,
   },
   guards: {
     /** Is this event ours: does the batch hold anything about the turn's session family? */
@@ -202,6 +114,8 @@ export const turnMachine = setup({
     endedWithFinal: ({ context }) => context.turn.outcome?.kind === "final",
     endedWithError: ({ context }) => context.turn.outcome?.kind === "error",
     isStopping: ({ context }) => context.turn.stopReason !== undefined,
+    /** A stop before the prompt was sent: nothing reached opencode, so the turn ends at once. */
+    stoppedBeforePrompt: ({ context }) => context.turn.stopReason !== undefined && !context.turn.promptSent,
     hasAsk: ({ context }) => context.turn.asks.length > 0,
     hasRefusal: ({ context }) => context.turn.refusal !== undefined,
     mayReconnect: ({ context }) => context.reconnects < context.input.maxReconnects,
@@ -209,6 +123,7 @@ export const turnMachine = setup({
   },
   delays: {
     grace: ({ context }) => context.input.graceMs,
+    deadline: ({ context }) => Math.max(0, (context.input.turnTimeoutMs ?? 0) - (context.input.waitedMs ?? 0)),
   },
 }).createMachine({
   id: "turn",
@@ -225,27 +140,30 @@ export const turnMachine = setup({
     reconnects: 0,
     streamDown: false,
     queued: [],
-    outbox: [],
+    orphaned: false,
   }),
-  // Both final states are reached only once the codec has an outcome (the guards and `fail*` actions
-  // say so); a machine that got there without one is a defect, reported as the actor's error.
+  // Both final states are reached only once the codec has an outcome (the guards and the `fail`
+  // action say so); a machine that got there without one is a defect, reported as the actor's error.
   output: ({ context }) => {
     const { outcome, content, usage, unusable } = context.turn;
     if (outcome === undefined) throw new Error("the turn machine ended without an outcome");
-    return { outcome, content, usage, unusable };
+    return { outcome, content, usage, unusable, orphaned: context.orphaned };
   },
-  // A cancel (the host's, the adapter's deadline, or close) only records why the turn stops; each
-  // state then stops in the way that is safe for it (a prompt in flight is let through first, so the
-  // abort reaches it).
-  on: { CANCEL: { actions: { type: "stop", params: cancelReason } } },
+  entry: "scheduleDeadline",
+  // A cancel (the host's, or close) and the deadline only record why the turn stops; each state then
+  // stops in the way that is safe for it (a prompt in flight is let through first, so the abort reaches it).
+  on: {
+    CANCEL: { actions: { type: "stop", params: cancelReason } },
+    DEADLINE: { actions: { type: "stop", params: deadlinePassed } },
+  },
+  // Nothing was sent to opencode yet (idle, ensuringSession, connectingStream): a stop ends the turn at once.
+  always: { guard: "stoppedBeforePrompt", target: ".errored", actions: { type: "fail", params: stopReason } },
   initial: "idle",
   states: {
     idle: {
-      always: { guard: "isStopping", target: "errored", actions: ["failWithStopReason", "emitReplies"] },
       on: { START: "ensuringSession" },
     },
     ensuringSession: {
-      always: { guard: "isStopping", target: "errored", actions: ["failWithStopReason", "emitReplies"] },
       invoke: {
         id: "ensureSession",
         src: "ensureSession",
@@ -257,7 +175,7 @@ export const turnMachine = setup({
             { type: "emitSession", params: ({ event }) => event.output },
           ],
         },
-        onError: { target: "errored", actions: [{ type: "failFromError", params: errorOf }, "emitReplies"] },
+        onError: { target: "errored", actions: { type: "fail", params: errorFailure } },
       },
     },
     live: {
@@ -267,11 +185,14 @@ export const turnMachine = setup({
         input: ({ context }) => ({ sessionId: context.turn.sessionId }),
       },
       on: {
-        EVENTS: { guard: "concernsTurn", actions: [{ type: "applyEvents", params: ({ event }) => event.events }, "emitReplies"] },
-        "STREAM.LOST": {
-          target: "errored",
-          actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "emitReplies", "abandonServerTurn"],
-        },
+        EVENTS: { guard: "concernsTurn", actions: { type: "applyEvents", params: ({ event }) => event.events } },
+        "STREAM.LOST": [
+          // The prompt may already be on the server: the stream is reopened once the state allows, and
+          // the turn caught up from what opencode holds, rather than ended.
+          { guard: "mayReconnect", actions: "noteStreamDown" },
+          // Lost too often: the turn ends, and opencode is asked to stop it.
+          { target: "errored", actions: [{ type: "fail", params: errorFailure }, "orphan"] },
+        ],
       },
       always: [
         { guard: "endedWithFinal", target: "done" },
@@ -280,28 +201,24 @@ export const turnMachine = setup({
       initial: "connectingStream",
       states: {
         connectingStream: {
-          // Nothing was sent yet: a stop ends the turn at once.
-          always: { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] },
           on: {
             "STREAM.READY": { target: "prompting", actions: { type: "useMessageId", params: ({ event }) => event.messageId } },
-            // Nothing was sent yet, so there is nothing to abandon on the server.
-            "STREAM.LOST": { target: "#turn.errored", actions: [{ type: "fail", params: ({ event }) => failureOf(event.error) }, "emitReplies"] },
+            // Nothing was sent yet, so there is nothing to reopen or to abort on the server.
+            "STREAM.LOST": { target: "#turn.errored", actions: { type: "fail", params: errorFailure } },
           },
         },
         prompting: {
           // From here an error may be this turn's: opencode can refuse the prompt before answering it.
           entry: "notePromptSent",
-          // The prompt may already be on the server: the stream is reopened once it is posted.
-          on: { "STREAM.LOST": { guard: "mayReconnect", actions: "noteStreamDown" } },
           invoke: {
             id: "sendPrompt",
             src: "sendPrompt",
             input: ({ context }) => ({ sessionId: context.turn.sessionId, messageId: context.turn.messageId, prompt: context.input.prompt }),
             onDone: [{ guard: "isStopping", target: "streaming.cancelling" }, { target: "streaming" }],
             onError: [
-              { guard: "isStopping", target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] },
+              { guard: "isStopping", target: "#turn.errored", actions: { type: "fail", params: stopReason } },
               // The prompt may have reached opencode before its answer failed: it is asked to stop.
-              { target: "#turn.errored", actions: [{ type: "failFromError", params: errorOf }, "emitReplies", "abandonServerTurn"] },
+              { target: "#turn.errored", actions: [{ type: "fail", params: errorFailure }, "orphan"] },
             ],
           },
           initial: "sending",
@@ -309,14 +226,13 @@ export const turnMachine = setup({
             sending: { always: { guard: "isStopping", target: "stopping" } },
             // A stop lets the prompt in flight land first, so the abort reaches it; but an answer that
             // never ends must not hold the turn: past the grace the turn ends and opencode is told to stop.
-            stopping: { after: { grace: { target: "#turn.errored", actions: ["failWithStopReason", "emitReplies", "abandonServerTurn"] } } },
+            stopping: { after: { grace: { target: "#turn.errored", actions: [{ type: "fail", params: stopReason }, "orphan"] } } },
           },
         },
         streaming: {
+          // The prompt is on the server: a stop aborts the session (cancelling). Each sub-state tests
+          // for it first, before its own choices: a parent's eventless transitions come after them.
           initial: "receiving",
-          // The prompt is on the server: a lost stream is reopened and the turn caught up from what
-          // opencode holds, rather than ended. An ask being answered is let finish first.
-          on: { "STREAM.LOST": { guard: "mayReconnect", actions: "noteStreamDown" } },
           states: {
             receiving: {
               always: [
@@ -327,14 +243,15 @@ export const turnMachine = setup({
               ],
             },
             answeringAsk: {
-              // The oldest ask, a permission or a question, is answered by the host's policy.
+              // The oldest ask, a permission or a question, is answered by the host's policy; a lost
+              // stream is reopened once the answer is in.
               always: { guard: "isStopping", target: "cancelling" },
               invoke: {
                 id: "answerAsk",
                 src: "answerAsk",
                 input: ({ context }) => ({ sessionId: context.turn.sessionId, ask: context.turn.asks[0]! }),
                 onDone: { target: "receiving", actions: "dropAnsweredAsk" },
-                onError: { target: "cancelling", actions: ["dropAnsweredAsk", { type: "stopFromError", params: errorOf }] },
+                onError: { target: "cancelling", actions: ["dropAnsweredAsk", { type: "stop", params: errorFailure }] },
               },
             },
             confirmingPrompt: {
@@ -347,7 +264,7 @@ export const turnMachine = setup({
                 { guard: not("hasRefusal"), target: "receiving" },
               ],
               // opencode may hold the prompt queued (it took it and ran nothing): it is asked to stop.
-              after: { grace: { target: "#turn.errored", actions: ["failWithRefusal", "emitReplies", "abandonServerTurn"] } },
+              after: { grace: { target: "#turn.errored", actions: [{ type: "fail", params: refusal }, "orphan"] } },
             },
             reconnecting: {
               entry: "startReconnect",
@@ -357,8 +274,8 @@ export const turnMachine = setup({
                 id: "reconnect",
                 src: "reconnect",
                 input: ({ context }) => ({ sessionId: context.turn.sessionId }),
-                onDone: { target: "receiving", actions: [{ type: "applySnapshot", params: ({ event }) => event.output }, "emitReplies"] },
-                onError: { target: "#turn.errored", actions: [{ type: "failReconnect", params: errorOf }, "emitReplies", "abandonServerTurn"] },
+                onDone: { target: "receiving", actions: { type: "applyStoredSession", params: ({ event }) => event.output } },
+                onError: { target: "#turn.errored", actions: [{ type: "fail", params: reopenFailure }, "orphan"] },
               },
             },
             cancelling: {
@@ -367,10 +284,10 @@ export const turnMachine = setup({
                 id: "abortSession",
                 src: "abortSession",
                 input: ({ context }) => ({ sessionId: context.turn.sessionId }),
-                onError: { target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] },
+                onError: { target: "#turn.errored", actions: { type: "fail", params: stopReason } },
               },
-              after: { grace: { target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] } },
-              on: { "STREAM.LOST": { target: "#turn.errored", actions: ["failWithStopReason", "emitReplies"] } },
+              after: { grace: { target: "#turn.errored", actions: { type: "fail", params: stopReason } } },
+              on: { "STREAM.LOST": { target: "#turn.errored", actions: { type: "fail", params: stopReason } } },
             },
           },
         },
@@ -380,3 +297,6 @@ export const turnMachine = setup({
     errored: { type: "final" },
   },
 });
+
+/** The turn machine's type: `turnMachine` itself, and `provideTurnMachine`'s result. */
+export type TurnMachine = typeof turnMachine;

@@ -1,7 +1,7 @@
 /**
  * An XState v5 machine as a graph to draw: its states (walked from `machine.root` in document order,
  * so the output is deterministic), its transitions as edges, and what a state does that is not an
- * edge (invoked actors, targetless transitions). `mermaid.ts` and `dot.ts` draw it.
+ * edge (invoked actors, targetless transitions, the root's own transitions). `mermaid.ts` and `dot.ts` draw it.
  */
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from "xstate";
 
@@ -22,7 +22,7 @@ export interface MachineGraph {
   edges: Edge[];
   /** Per state: the actors it invokes. */
   invokes: Map<AnyStateNode, string[]>;
-  /** Per state: its targetless transitions, as `event [guard] / actions`. */
+  /** Per state: its targetless transitions, as `event [guard] / actions` (the root's, `event [guard] → target / actions`). */
   internal: Map<AnyStateNode, string[]>;
 }
 
@@ -70,8 +70,12 @@ export function machineGraph(machine: AnyStateMachine): MachineGraph {
     const lines: string[] = [];
     for (const t of transitions) {
       const edge = { event: eventOf(t), guard: t.guard ? nameOf(t.guard as Named) : undefined, actions: t.actions.map((a) => nameOf(a as Named)) };
-      if (!t.target?.length) lines.push(`${triggerOf(edge)}${edge.actions.length ? ` / ${edge.actions.join(", ")}` : ""}`);
-      for (const to of t.target ?? []) edges.push({ from: n, to, ...edge });
+      // The root's transitions hold in every state: written in its label, not drawn from a box around everything.
+      const targets = t.target ?? [];
+      if (!targets.length || n === machine.root) {
+        const to = targets.length ? ` → ${targets.map((x) => x.key).join(", ")}` : "";
+        lines.push(`${triggerOf(edge)}${to}${edge.actions.length ? ` / ${edge.actions.join(", ")}` : ""}`);
+      } else for (const to of targets) edges.push({ from: n, to, ...edge });
     }
     if (lines.length) internal.set(n, lines);
   }

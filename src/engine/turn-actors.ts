@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromCallback, fromPromise } from "xstate";
-import { turnMachine, type EnsureSessionInput, type TurnEvent } from "../../machines/turn.machine.js";
+import { turnMachine, type EnsureSessionInput, type TurnEvent, type TurnMachine } from "../../machines/turn.machine.js";
 import type { PermissionReplyBody, QuestionDecision } from "../contract/decisions.js";
 import type { PermissionRequest, QuestionRequest } from "../opencode/events.js";
 import type { EventHub } from "../opencode/event-hub.js";
@@ -19,14 +19,9 @@ export interface TurnServices {
  * The turn machine with its real actors: HTTP calls to opencode and the shared event stream. Provide
  * it once per host (it holds no per-turn state) and create one actor per turn.
  */
-export function provideTurnMachine({ hub, decidePermission, decideQuestion }: TurnServices) {
+export function provideTurnMachine({ hub, decidePermission, decideQuestion }: TurnServices): TurnMachine {
   const http = hub.http;
   return turnMachine.provide({
-    actions: {
-      abandonServerTurn: ({ context }) => {
-        api.abortSession(http, context.turn.sessionId).catch(() => undefined);
-      },
-    },
     actors: {
       ensureSession: fromPromise<string, EnsureSessionInput>(({ input, signal }) => findOrCreateSession(http, input, signal)),
       eventStream: fromCallback<TurnEvent, { sessionId: string }>(({ sendBack, input }) => followSession(hub, input.sessionId, sendBack)),
@@ -58,6 +53,14 @@ export function provideTurnMachine({ hub, decidePermission, decideQuestion }: Tu
       }),
     },
   });
+}
+
+/**
+ * Asks opencode to stop a turn this process no longer follows (an orphaned turn, see
+ * `TurnOutput.orphaned`), without waiting: nothing could confirm it.
+ */
+export function abandonTurn(http: OpencodeHttp, sessionId: string): void {
+  api.abortSession(http, sessionId).catch(() => undefined);
 }
 
 /**

@@ -13,7 +13,7 @@ import { claimSession, type SessionClaim } from "./session-claims.js";
 import { SessionWatch } from "./session-watch.js";
 import type { EventHub } from "../opencode/event-hub.js";
 import { acquireHub } from "../opencode/shared-hub.js";
-import { findOrCreateSession, MAX_RECONNECTS, provideTurnMachine } from "../engine/turn-actors.js";
+import { abandonTurn, findOrCreateSession, MAX_RECONNECTS, provideTurnMachine } from "../engine/turn-actors.js";
 import { asTurnError, reasonOf, TurnError } from "../contract/turn-error.js";
 import { safeWarn, type Warn } from "./warnings.js";
 
@@ -295,7 +295,8 @@ export class OpenCodeAdapter {
         if (gaveUp !== undefined) return refuse(gaveUp.code, gaveUp.error);
       }
 
-      const actor = createActor(this.machine, { input: this.turnInput(text, traceId, attachments, vocabulary.data), ...(this.inspect ? { inspect: this.inspect } : {}) });
+      const input = { ...this.turnInput(text, traceId, attachments, vocabulary.data), turnTimeoutMs, waitedMs: performance.now() - startedAt };
+      const actor = createActor(this.machine, { input, ...(this.inspect ? { inspect: this.inspect } : {}) });
       /** The terminal reply once the machine has emitted it: a defect after it does not change the turn's end. */
       let terminal: Ending | undefined;
       actor.on("replies", ({ replies: batch }) => {
@@ -314,23 +315,16 @@ export class OpenCodeAdapter {
         (error: unknown) => ({ error }),
       );
       const onAbort = () => actor.send({ type: "CANCEL" });
-      let deadline: NodeJS.Timeout | undefined;
       try {
         // Inside the try: a signal that only looks like one may throw here, and the turn must not stay "running".
         signal?.addEventListener("abort", onAbort, { once: true });
         this.running = { actor, finished };
-        if (turnTimeoutMs !== undefined) {
-          // The deadline counts from the prompt: a wait for another adapter's turn took from it.
-          const left = Math.max(0, turnTimeoutMs - (performance.now() - startedAt));
-          deadline = setTimeout(() => {
-            actor.send({ type: "CANCEL", failure: { code: "timeout", error: `The turn ran past its deadline of ${turnTimeoutMs} ms and was stopped.` } });
-          }, left);
-        }
         actor.start();
         actor.send({ type: "START" });
         const ended = await finished;
         if ("output" in ended) {
-          const { outcome, content, usage, unusable } = ended.output;
+          const { outcome, content, usage, unusable, orphaned } = ended.output;
+          if (orphaned) abandonTurn(this.hub.http, actor.getSnapshot().context.turn.sessionId);
           this.counters.eventsSkipped += unusable;
           return end(outcome.kind === "final" ? { outcome: "final", content, usage } : { outcome: "error", error: outcome.error, code: outcome.code, usage });
         }
@@ -343,7 +337,6 @@ export class OpenCodeAdapter {
         return end(terminal);
       } finally {
         this.running = undefined;
-        clearTimeout(deadline);
         actor.stop();
         try {
           signal?.removeEventListener("abort", onAbort);

@@ -8,7 +8,7 @@ import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { createActor, fromCallback, fromPromise, SimulatedClock, type ActorRefLike, type InspectionEvent } from "xstate";
 import { z } from "zod";
-import { turnMachine, type SessionSnapshot, type TurnEmitted, type TurnEvent } from "../../machines/turn.machine.js";
+import { turnMachine, type StoredSession, type TurnEmitted, type TurnEvent } from "../../machines/turn.machine.js";
 import { ErrorCode, Reply } from "../contract/replies.js";
 import { TurnError } from "../contract/turn-error.js";
 
@@ -143,7 +143,7 @@ function replayMachine() {
       sendPrompt: fromPromise(pending<void>),
       answerAsk: fromPromise(pending<void>),
       abortSession: fromPromise(pending<void>),
-      reconnect: fromPromise(pending<SessionSnapshot>),
+      reconnect: fromPromise(pending<StoredSession>),
     },
   });
 }

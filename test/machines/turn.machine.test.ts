@@ -9,7 +9,7 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import { createActor, fromCallback, fromPromise, toPromise, type SnapshotFrom } from "xstate";
 import { TestModel, type Step, type TestPath } from "xstate/graph";
-import { turnMachine, type AskRef, type EnsureSessionInput, type SessionRef, type SessionSnapshot, type TurnEvent, type TurnInput } from "../../machines/turn.machine.js";
+import { turnMachine, type AskRef, type EnsureSessionInput, type SessionRef, type StoredSession, type TurnEvent, type TurnInput } from "../../machines/turn.machine.js";
 import type { TurnPrompt } from "../../src/opencode/prompt-body.js";
 import { Reply } from "../../src/contract/replies.js";
 import { TurnError } from "../../src/contract/turn-error.js";
@@ -37,6 +37,7 @@ type InvokeId = "ensureSession" | "sendPrompt" | "answerAsk" | "abortSession" | 
 type ModelEvent =
   | { type: "START" }
   | { type: "CANCEL"; failure?: { code: "closed"; error: string } }
+  | { type: "DEADLINE" }
   | { type: "STREAM.READY"; messageId: string }
   | { type: "STREAM.LOST"; error: TurnError }
   | { type: "EVENTS"; label: string; events: readonly unknown[] }
@@ -52,8 +53,10 @@ const TEXT_PART = "prt_model_text";
 const MAX_PROVIDER_RETRIES = 1;
 /** One reconnect per turn: the traversal reaches both a reconnect and running out of them. */
 const MAX_RECONNECTS = 1;
-/** What the adapter sends when a turn's deadline passes. */
-const DEADLINE = { type: "CANCEL", failure: { code: "timeout", error: "The turn ran past its deadline of 60000 ms and was stopped." } } as const;
+/** The turn's deadline: the machine schedules DEADLINE on its clock this long after it starts. */
+const DEADLINE_MS = 60_000;
+const DEADLINE = { type: "DEADLINE" } as const;
+const DEADLINE_ERROR = `The turn ran past its deadline of ${DEADLINE_MS} ms and was stopped.`;
 const GRACE_MS = 5_000;
 /** What the adapter sends when it is closed during a turn. */
 const CLOSE = { type: "CANCEL", failure: { code: "closed", error: "The adapter was closed during the turn." } } as const;
@@ -69,7 +72,7 @@ const PROMPTING_STOPPED = { live: { prompting: "stopping" } };
 /** The stream is open, with the message id it made on the server's clock. */
 const STREAM_READY = { type: "STREAM.READY", messageId: MESSAGE } as const;
 
-/** No session yet (ensureSession runs), no message id (the stream's is used) and a small retry cap. */
+/** No session yet (ensureSession runs), no message id (the stream's is used), a small retry cap and a deadline. */
 const INPUT: TurnInput = {
   traceId: TRACE,
   prompt: { parts: [{ type: "text", text: "hello" }] },
@@ -80,6 +83,7 @@ const INPUT: TurnInput = {
   maxReconnects: MAX_RECONNECTS,
   children: [],
   graceMs: GRACE_MS,
+  turnTimeoutMs: DEADLINE_MS,
 };
 
 const INVOKE_IDS: readonly InvokeId[] = ["ensureSession", "sendPrompt", "answerAsk", "abortSession", "reconnect"];
@@ -90,7 +94,7 @@ const COMPLETED_ANSWER = { info: { id: ASSISTANT, sessionID: SESSION, role: "ass
 /** What each invoked actor answers when it succeeds: the reconnect finds the session idle (the turn ended during the gap). */
 const OUTPUTS: Partial<Record<InvokeId, unknown>> = {
   ensureSession: SESSION,
-  reconnect: { children: [], permissions: [], questions: [], messages: [COMPLETED_ANSWER], sessionIdle: true } satisfies SessionSnapshot,
+  reconnect: { children: [], permissions: [], questions: [], messages: [COMPLETED_ANSWER], sessionIdle: true } satisfies StoredSession,
 };
 
 /** The `xstate.after.*` event types of the machine and the state node that schedules each. */
@@ -116,6 +120,7 @@ const CANDIDATES: readonly ModelEvent[] = [
   { type: "START" },
   { type: "CANCEL" },
   CLOSE,
+  DEADLINE,
   STREAM_READY,
   STREAM_LOST,
   ...EVENT_BATCHES.map((batch): ModelEvent => ({ type: "EVENTS", ...batch })),
@@ -222,7 +227,6 @@ function harness(input: TurnInput = INPUT) {
   const taken: string[] = [];
   const errors: unknown[] = [];
   const clock = new ManualClock();
-  const counts = { abandoned: 0 };
 
   const fake = <O, I>(id: InvokeId) =>
     fromPromise<O, I>(
@@ -254,12 +258,7 @@ function harness(input: TurnInput = INPUT) {
       sendPrompt: fake<void, SessionRef & { messageId: string; prompt: TurnPrompt }>("sendPrompt"),
       answerAsk: fake<void, AskRef>("answerAsk"),
       abortSession: fake<void, SessionRef>("abortSession"),
-      reconnect: fake<SessionSnapshot, SessionRef>("reconnect"),
-    },
-    actions: {
-      abandonServerTurn: () => {
-        counts.abandoned++;
-      },
+      reconnect: fake<StoredSession, SessionRef>("reconnect"),
     },
   });
 
@@ -294,9 +293,8 @@ function harness(input: TurnInput = INPUT) {
 
   return {
     actor, calls, streams, replies, taken, errors, clock, running, stream, invoked, value,
-    get abandoned() {
-      return counts.abandoned;
-    },
+    /** The turn ended orphaned: the runner would ask opencode to abort it. */
+    orphaned: () => actor.getSnapshot().context.orphaned,
   };
 }
 type Harness = ReturnType<typeof harness>;
@@ -316,7 +314,8 @@ function delayOf(type: string, snapshot: Snap): number {
 async function replay(h: Harness, step: Step<Snap, ModelEvent>, before: Snap): Promise<void> {
   const event = step.event;
   const type: string = event.type;
-  if (type === "START" || type === "CANCEL") {
+  if (type === "START" || type === "CANCEL" || type === "DEADLINE") {
+    // DEADLINE is the machine's own timer: sent here as it fires (the focused tests fire the clock).
     h.actor.send(event as TurnEvent);
   } else if (event.type === "EVENTS") {
     h.stream().sendBack({ type: "EVENTS", events: event.events });
@@ -375,7 +374,9 @@ async function runPath(path: TestPath<Snap, ModelEvent>): Promise<void> {
     expect(abstractState(real), where).toBe(abstractState(step.state));
     expect(h.taken, `transitions at ${where}`).toEqual(expected[i]);
     const modelTimers = [...timersOf(step.state)].map((type) => delayOf(type, step.state)).sort((a, b) => a - b);
-    expect(h.clock.pendingDelays(), `pending timers at ${where}`).toEqual(modelTimers);
+    // The deadline's timer runs from the start to the end of the turn, beside the states' own.
+    const deadline = real.status === "active" ? [DEADLINE_MS] : [];
+    expect(h.clock.pendingDelays(), `pending timers at ${where}`).toEqual([...modelTimers, ...deadline].sort((a, b) => a - b));
   }
   assertContract(h);
 }
@@ -466,7 +467,7 @@ describe("turn machine: behaviour with fake actors", () => {
     await toReceiving(h);
     expect(sessions).toEqual([SESSION]);
     h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Hi ", "there"), { type: "no.such.event" }, E.assistantDone(SESSION, ASSISTANT, MESSAGE), E.idle(SESSION)] });
-    await expect(output).resolves.toEqual({ outcome: { kind: "final" }, content: "Hi there", usage: undefined, unusable: 1 });
+    await expect(output).resolves.toEqual({ outcome: { kind: "final" }, content: "Hi there", usage: undefined, unusable: 1, orphaned: false });
   });
 
   it("keeps a message id the host gave over the stream's, and knows the turn by it", async () => {
@@ -498,7 +499,7 @@ describe("turn machine: behaviour with fake actors", () => {
     h.actor.send({ type: "START" });
     await settle(h.running("ensureSession"), { output: SESSION });
     h.actor.send(CLOSE);
-    await expect(output).resolves.toEqual({ outcome: { kind: "error", ...CLOSE.failure }, content: "", usage: undefined, unusable: 0 });
+    await expect(output).resolves.toEqual({ outcome: { kind: "error", ...CLOSE.failure }, content: "", usage: undefined, unusable: 0, orphaned: false });
     expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, ...CLOSE.failure }]);
   });
 
@@ -558,21 +559,35 @@ describe("turn machine: behaviour with fake actors", () => {
     assertContract(h);
   });
 
-  it("the turn deadline (a CANCEL with a timeout failure) stops the turn, which ends with code timeout", async () => {
+  it("the turn deadline (DEADLINE, the machine's timer) stops the turn, which ends with code timeout", async () => {
     const h = harness();
     await toReceiving(h);
     h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("partial")] });
 
-    h.actor.send(DEADLINE);
+    expect(h.clock.pendingDelays()).toEqual([DEADLINE_MS]);
+    h.clock.fire(DEADLINE_MS);
     expect(h.value()).toEqual(CANCELLING);
     await settle(h.running("abortSession"), { output: undefined });
     h.stream().sendBack({ type: "EVENTS", events: [E.sessionError(SESSION, "MessageAbortedError", "aborted"), E.idle(SESSION)] });
 
     expect(h.value()).toBe("errored");
     expect(h.replies.map((r) => r.kind)).toEqual(["delta", "error"]);
-    expect(h.replies.at(-1)).toMatchObject({ kind: "error", code: "timeout", error: DEADLINE.failure.error });
+    expect(h.replies.at(-1)).toMatchObject({ kind: "error", code: "timeout", error: DEADLINE_ERROR });
     expect(h.clock.pendingDelays()).toEqual([]);
     assertContract(h);
+  });
+
+  it("the deadline counts the time the turn waited before it started; a turn without one has no timer", async () => {
+    const waited = harness({ ...INPUT, waitedMs: 45_000 });
+    expect(waited.clock.pendingDelays()).toEqual([DEADLINE_MS - 45_000]);
+    waited.clock.fire(DEADLINE_MS - 45_000);
+    expect(waited.value()).toBe("errored");
+    expect(waited.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "timeout", error: DEADLINE_ERROR }]);
+
+    const { turnTimeoutMs: _none, ...withoutDeadline } = INPUT;
+    const open = harness(withoutDeadline);
+    await toReceiving(open);
+    expect(open.clock.pendingDelays()).toEqual([]);
   });
 
   it("a cancel before the stream is ready ends the turn at once, with nothing sent to opencode", async () => {
@@ -641,10 +656,10 @@ describe("turn machine: behaviour with fake actors", () => {
         parts: [{ id: TEXT_PART, sessionID: SESSION, messageID: ASSISTANT, type: "text", text: "half and whole", time: { start: 1, end: 2 } }],
       },
     ];
-    await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: stored, sessionIdle: true } satisfies SessionSnapshot });
+    await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: stored, sessionIdle: true } satisfies StoredSession });
     expect(h.value()).toBe("done");
     expect(h.replies.map((r) => (r as { content?: string }).content)).toEqual(["half", " and whole", "half and whole"]);
-    expect(h.abandoned).toBe(0);
+    expect(h.orphaned()).toBe(false);
     assertContract(h);
   });
 
@@ -658,7 +673,7 @@ describe("turn machine: behaviour with fake actors", () => {
     expect(reply.signal.aborted).toBe(false);
     await settle(reply, { output: undefined });
     expect(h.value()).toEqual(RECONNECTING);
-    await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: [], sessionIdle: false } satisfies SessionSnapshot });
+    await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: [], sessionIdle: false } satisfies StoredSession });
     expect(h.value()).toEqual(RECEIVING);
     expect(h.invoked("answerAsk")).toHaveLength(1);
   });
@@ -674,7 +689,7 @@ describe("turn machine: behaviour with fake actors", () => {
       { kind: "delta", trace_id: TRACE, content: "half" },
       { kind: "error", trace_id: TRACE, code: "stream_lost", error: "The event stream was lost and could not be reopened: Cannot reach opencode" },
     ]);
-    expect(h.abandoned).toBe(1);
+    expect(h.orphaned()).toBe(true);
     assertContract(h);
   });
 
@@ -684,13 +699,13 @@ describe("turn machine: behaviour with fake actors", () => {
     h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE)] });
     for (let i = 0; i < MAX_RECONNECTS; i++) {
       h.stream().sendBack(STREAM_LOST);
-      await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: [], sessionIdle: false } satisfies SessionSnapshot });
+      await settle(h.running("reconnect"), { output: { children: [], permissions: [], questions: [], messages: [], sessionIdle: false } satisfies StoredSession });
       expect(h.value()).toEqual(RECEIVING);
     }
     h.stream().sendBack(STREAM_LOST);
     expect(h.value()).toBe("errored");
     expect(h.replies).toEqual([expect.objectContaining({ kind: "error", code: "stream_lost" })]);
-    expect(h.abandoned).toBe(1);
+    expect(h.orphaned()).toBe(true);
   });
 
   it("a retry loop past maxProviderRetries stops the turn with provider_error", async () => {
@@ -729,7 +744,7 @@ describe("turn machine: a stop respects the state it interrupts", () => {
     h.clock.fire(GRACE_MS);
     expect(h.value()).toBe("errored");
     expect(prompt.signal.aborted).toBe(true);
-    expect(h.abandoned).toBe(1);
+    expect(h.orphaned()).toBe(true);
     expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "aborted", error: "The turn was cancelled by the host." }]);
     assertContract(h);
   });
@@ -739,7 +754,7 @@ describe("turn machine: a stop respects the state it interrupts", () => {
     await toPrompting(h);
     await settle(h.running("sendPrompt"), { error: new TurnError("unreachable", "the answer never ended") });
     expect(h.value()).toBe("errored");
-    expect(h.abandoned).toBe(1);
+    expect(h.orphaned()).toBe(true);
     expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "unreachable", error: "the answer never ended" }]);
   });
 
