@@ -147,7 +147,9 @@ export const turnMachine = setup({
   output: ({ context }) => {
     const { outcome, content, usage, unusable } = context.turn;
     if (outcome === undefined) throw new Error("the turn machine ended without an outcome");
-    return { outcome, content, usage, unusable, orphaned: context.orphaned };
+    // A turn that ended on a refusal (no user message came for the prompt) may still be queued in opencode.
+    const refused = outcome.kind === "error" && context.turn.refusal !== undefined && !context.turn.userSeen;
+    return { outcome, content, usage, unusable, orphaned: context.orphaned || refused };
   },
   entry: "scheduleDeadline",
   // A cancel (the host's, or close) and the deadline only record why the turn stops; each state then
