@@ -132,7 +132,8 @@ describe("a turn of 100,000 tool calls", () => {
       }
     }
     expect([calls, results, state.calls.size]).toEqual([n, n, n]);
-  });
+    // 400,000 events through the whole codec: about 20 s on two busy cores. Linear; quadratic never ended.
+  }, 180_000);
 
   it("the call map shares all but one path with the map before it (no whole copy per tool event)", () => {
     let map = CallMap.empty<number>();
