@@ -1,5 +1,5 @@
 /**
- * Faults made on demand against real opencode 1.18.33: a stream that lives with heartbeats only (a
+ * Faults made on demand against real opencode (1.18.33 and 1.15.13): a stream that lives with heartbeats only (a
  * proxy drops every session event), a subagent whose provider keeps failing, the session deleted
  * mid-answer, `prompt()` then `cancel()` in the same tick, and a tool that prints the server password
  * into a recording and an inspection log. (Auto-compaction needs a model that reports a nearly full
@@ -16,7 +16,7 @@ import { startModelServer, isTitleRequest, lastUserText, toolResults, type ChatR
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { InspectionLog } from "../../src/observe/inspection-log.js";
 import { TurnRecorder } from "../../src/observe/recording.js";
-import { startOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
 import type { ScriptedModel } from "../../testkit/scripted-model.js";
 
 function respond(req: ChatRequest): { branch: string; script: Script } {
@@ -77,7 +77,7 @@ async function heartbeatOnlyProxy(target: string): Promise<{ url: string; close(
   };
 }
 
-describe("opencode 1.18.33: round three of the faults", () => {
+for (const version of OPENCODE_VERSIONS) describe(`opencode ${version}: round three of the faults`, () => {
   let model: ScriptedModel;
   let server: OpencodeServer;
   const closing: Array<{ close(): Promise<void> }> = [];
@@ -85,7 +85,7 @@ describe("opencode 1.18.33: round three of the faults", () => {
 
   beforeAll(async () => {
     model = await startModelServer(respond, ["scripted-model", "other-model"]);
-    server = await startOpencode({ modelUrl: model.url, permission: { bash: "allow" } });
+    server = await startOpencode({ version, modelUrl: model.url, permission: { bash: "allow" } });
     await warmUp(server);
   });
 
