@@ -252,7 +252,9 @@ export class EventHub {
    * answer, the listener is told its stream lost it, so the turn reads what opencode stored.
    */
   private async checkProgress(sessionId: string, listener: HubListener, heardAt: number): Promise<void> {
-    if (!this.connection?.connected || this.lastEventAt <= heardAt) return;
+    // Alive: something came since the session's last event, and lately (opencode beats every 10 s; the timeout is 30 s).
+    const quiet = this.options.heartbeatTimeoutMs;
+    if (!this.connection?.connected || this.lastEventAt <= heardAt || performance.now() - this.lastEventAt > quiet / 2) return;
     let found: string;
     try {
       if (!(await api.isSessionIdle(this.http, sessionId))) return;
@@ -262,7 +264,6 @@ export class EventHub {
     }
     const watch = this.watches.get(listener);
     if (watch === undefined || watch.heardAt > heardAt) return;
-    const quiet = this.options.heartbeatTimeoutMs;
     listener.lost(
       new TurnError("stream_lost", `The event stream from opencode at ${this.http.origin} stayed open but brought nothing for session ${sessionId} for ${quiet} ms, and opencode ${found}`),
     );

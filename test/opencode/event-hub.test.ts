@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { TurnEvent } from "../../machines/turn.machine.js";
 import { EventHub, peekSessionId, type HubListener } from "../../src/opencode/event-hub.js";
 import type { OpencodeHttp } from "../../src/opencode/http.js";
@@ -256,5 +256,65 @@ describe("peekSessionId", () => {
     const text = '"sessionID":"ses_b"';
     expect(peekSessionId(JSON.stringify(E.delta("ses_a", "m", "p", text)))).toBe("ses_a");
     expect(peekSessionId(JSON.stringify({ type: "x", properties: { delta: text } }))).toBeUndefined();
+  });
+});
+
+describe("the progress watch of a turn's subscription", () => {
+  /** A hub whose server answers GET /session/status with `status()`: the sessions busy or retrying. */
+  function watchedHub(status: () => Record<string, unknown>) {
+    const scripted = hubWithScriptedServer(150);
+    const asked: string[] = [];
+    Object.assign(scripted.hub.http, {
+      call: async (_method: string, path: string) => {
+        asked.push(path);
+        return status();
+      },
+      redact: (text: string) => text,
+    });
+    hubs.push(scripted.hub);
+    return { ...scripted, asked };
+  }
+  const beat = (body: () => ScriptedBody, times: number) =>
+    (async () => {
+      for (let i = 0; i < times; i++) {
+        body().frame(E.heartbeat());
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+    })();
+
+  it("a live stream with nothing for the session: asks opencode; busy keeps the turn, idle tells it the stream lost it", async () => {
+    let busy = true;
+    const { hub, body, asked } = watchedHub(() => (busy ? { ses_a: { type: "busy" } } : {}));
+    const a = recorder();
+    hub.subscribe("ses_a", a, { watchProgress: true });
+    await hub.connect();
+    const beating = beat(body, 40);
+    await vi.waitFor(() => expect(asked.length).toBeGreaterThanOrEqual(2), { timeout: 5000 });
+    expect(a.losses).toEqual([]);
+    busy = false;
+    await vi.waitFor(() => expect(a.losses).toHaveLength(1), { timeout: 5000 });
+    expect(a.losses[0]).toMatchObject({ code: "stream_lost", message: expect.stringContaining("brought nothing for session ses_a for 150 ms, and opencode shows the session idle") });
+    expect(asked.every((path) => path === "/session/status")).toBe(true);
+    await beating;
+  });
+
+  it("a stream that brings nothing at all is the connection watchdog's: opencode is not asked", async () => {
+    const { hub, asked } = watchedHub(() => ({}));
+    const a = recorder();
+    hub.subscribe("ses_a", a, { watchProgress: true });
+    await hub.connect();
+    await vi.waitFor(() => expect(a.losses).toHaveLength(1), { timeout: 5000 });
+    expect(a.losses[0]!.message).toContain("no heartbeat");
+    expect(asked).toEqual([]);
+  });
+
+  it("a subscription that does not watch progress (the session watch between turns) is never checked", async () => {
+    const { hub, body, asked } = watchedHub(() => ({}));
+    const a = recorder();
+    hub.subscribe("ses_a", a);
+    await hub.connect();
+    await beat(body, 15);
+    expect(asked).toEqual([]);
+    expect(a.losses).toEqual([]);
   });
 });
