@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from "xstate";
-import type { TurnInput, TurnOutput } from "../../machines/turn.machine.js";
+import type { InspectionEvent, Observer } from "xstate";
+import type { TurnInput, TurnMachine } from "../../machines/turn.machine.js";
 import { resolveConfig, type AdapterConfigInput, type ResolvedConfig } from "./config.js";
 import { asHostCall, insideHostCall } from "./host-calls.js";
 import { decidePermission, decideQuestion } from "./policies.js";
@@ -13,6 +13,7 @@ import { claimSession, type SessionClaim } from "./session-claims.js";
 import { SessionWatch } from "./session-watch.js";
 import { acquireHub, type EventHub } from "../opencode/event-hub.js";
 import { abandonTurn, findOrCreateSession, MAX_RECONNECTS, provideTurnMachine } from "../engine/turn-actors.js";
+import { startTurn, type StartedTurn } from "../engine/turn-runner.js";
 import { asTurnError, reasonOf, TurnError } from "../contract/turn-error.js";
 import { safeWarn, type Warn } from "./warnings.js";
 
@@ -30,8 +31,6 @@ export interface AdapterOptions {
   /** XState's inspection observer, given to every turn actor (the Stately inspector, `--inspect-log`). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
-
-type TurnActor = Actor<ReturnType<typeof provideTurnMachine>>;
 
 type Ending =
   | { outcome: "final"; content: string; usage: TurnResult["usage"] }
@@ -56,12 +55,12 @@ export class OpenCodeAdapter {
   private readonly inspect: AdapterOptions["inspect"];
   private readonly watch: SessionWatch;
   /** The turn machine with this adapter's actors, provided once. */
-  private readonly machine: ReturnType<typeof provideTurnMachine>;
+  private readonly machine: TurnMachine;
   private queue: Promise<unknown> = Promise.resolve();
   /** Turns queued or running whose replies are not all handed over: a refusal's reply goes after theirs. */
   private turnsAhead = 0;
   /** Turns never overlap on an adapter, so there is at most one. */
-  private running: { actor: TurnActor; finished: Promise<unknown> } | undefined;
+  private running: StartedTurn | undefined;
   /** A turn waiting for another adapter's turn on the same session: cancel() and close() make it give up. */
   private waiting: { controller: AbortController; ended: Promise<void> } | undefined;
   private readonly counters = { eventsSkipped: 0 };
@@ -208,7 +207,7 @@ export class OpenCodeAdapter {
     const running = this.running;
     if (running === undefined) return;
     running.actor.send({ type: "CANCEL" });
-    await running.finished;
+    await running.settled;
   }
 
   /**
@@ -228,7 +227,7 @@ export class OpenCodeAdapter {
     const running = this.running;
     if (running !== undefined) {
       running.actor.send({ type: "CANCEL", failure: { code: "closed", error: "The adapter was closed during the turn." } });
-      await running.finished;
+      await running.settled;
     }
     this.watch.stop();
     await this.releaseHub();
@@ -264,53 +263,29 @@ export class OpenCodeAdapter {
       }
 
       const input = { ...this.turnInput(text, traceId, attachments), turnTimeoutMs, waitedMs: performance.now() - startedAt };
-      const actor = createActor(this.machine, { input, ...(this.inspect ? { inspect: this.inspect } : {}) });
-      /** The terminal reply once the machine has emitted it: a defect after it does not change the turn's end. */
-      let terminal: Ending | undefined;
-      actor.on("replies", ({ replies: batch }) => {
-        replies.push(batch.map((reply) => withoutSecrets(reply, this.redact)));
-        const last = batch.at(-1);
-        if (last?.kind === "final") terminal = { outcome: "final", content: last.content, usage: undefined };
-        if (last?.kind === "error") terminal = { outcome: "error", error: last.error, code: last.code, usage: undefined };
+      const turn = startTurn(this.machine, {
+        input,
+        signal,
+        inspect: this.inspect,
+        onReplies: (batch) => replies.push(batch.map((reply) => withoutSecrets(reply, this.redact))),
+        onSession: (sessionId) => {
+          // A session this turn created is claimed as soon as anyone could know its id.
+          claim ??= claimSession(this.#config.baseUrl, sessionId);
+          this.watch.watch(sessionId);
+        },
+        onOrphaned: (sessionId) => abandonTurn(this.hub.http, sessionId),
       });
-      actor.on("session", ({ sessionId }) => {
-        // A session this turn created is claimed as soon as anyone could know its id.
-        claim ??= claimSession(this.#config.baseUrl, sessionId);
-        this.watch.watch(sessionId);
-      });
-      const finished = toPromise(actor).then(
-        (output): { output: TurnOutput } => ({ output }),
-        (error: unknown) => ({ error }),
-      );
-      const onAbort = () => actor.send({ type: "CANCEL" });
+      this.running = turn;
       try {
-        // Inside the try: a signal that only looks like one may throw here, and the turn must not stay "running".
-        signal?.addEventListener("abort", onAbort, { once: true });
-        this.running = { actor, finished };
-        actor.start();
-        actor.send({ type: "START" });
-        const ended = await finished;
-        if ("output" in ended) {
-          const { outcome, content, usage, unusable, orphaned } = ended.output;
-          if (orphaned) abandonTurn(this.hub.http, actor.getSnapshot().context.turn.sessionId);
-          this.counters.eventsSkipped += unusable;
-          return end(outcome.kind === "final" ? { outcome: "final", content, usage } : { outcome: "error", error: outcome.error, code: outcome.code, usage });
-        }
-        const reason = reasonOf(ended.error);
-        if (terminal === undefined) {
-          // A defect in the engine itself: still end the turn with one terminal reply.
-          return refuse("internal", `Internal error in opencode-turns: ${reason}`);
-        }
-        this.warn(`opencode-turns: the turn machine failed after the turn ended: ${reason}`);
-        return end(terminal);
+        const { output, defect } = await turn.run();
+        // A defect in the engine itself before the turn's end: still end the turn with one terminal reply.
+        if (output === undefined) return refuse("internal", `Internal error in opencode-turns: ${defect}`);
+        if (defect !== undefined) this.warn(`opencode-turns: the turn machine failed after the turn ended: ${defect}`);
+        const { outcome, content, usage, unusable } = output;
+        this.counters.eventsSkipped += unusable;
+        return end(outcome.kind === "final" ? { outcome: "final", content, usage } : { outcome: "error", error: outcome.error, code: outcome.code, usage });
       } finally {
         this.running = undefined;
-        actor.stop();
-        try {
-          signal?.removeEventListener("abort", onAbort);
-        } catch {
-          // The turn is over; a signal that cannot let go of its listener holds only that listener.
-        }
       }
     } finally {
       claim?.release();
