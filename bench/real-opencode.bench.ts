@@ -7,11 +7,11 @@
  *   scale.cpu.nN    client CPU of N concurrent turns, each a turn actor of `provideTurnMachine`:
  *                   with a hub (one `/event` reader) per turn / all on one shared hub
  */
-import { createActor, toPromise } from "xstate";
 import { OpenCodeAdapter } from "../src/host/adapter.js";
 import { EventHub } from "../src/opencode/event-hub.js";
 import { OpencodeHttp } from "../src/opencode/http.js";
-import { provideTurnMachine } from "../src/engine/turn-actors.js";
+import { abandonTurn, provideTurnMachine } from "../src/engine/turn-actors.js";
+import { runTurn } from "../src/engine/turn-runner.js";
 import { startOpencode, type OpencodeServer } from "../testkit/opencode-server.js";
 import { startScriptedModel } from "../testkit/scripted-model.js";
 import { createParser } from "eventsource-parser";
@@ -114,13 +114,8 @@ async function concurrentTurns(server: Server, sessions: readonly string[], shar
   const outcomes = await Promise.all(
     sessions.map(async (sessionId) => {
       const { hub, machine } = one ?? engine();
-      const actor = createActor(machine, {
-        input: turnInput(sessionId, sessionId, "hello"),
-      });
-      const output = toPromise(actor);
-      actor.start();
-      actor.send({ type: "START" });
-      const { outcome } = await output;
+      const { output, defect } = await runTurn(machine, { input: turnInput(sessionId, sessionId, "hello"), onOrphaned: (id) => abandonTurn(hub.http, id) });
+      const outcome = output?.outcome ?? { kind: "error", code: "internal", error: defect };
       if (one === undefined) await hub.close();
       return outcome.kind === "final" ? "final" : `${outcome.code}: ${outcome.error}`;
     }),
@@ -163,20 +158,18 @@ async function ownLatency(server: OpencodeServer, size: Size): Promise<Row[]> {
   const hub = new EventHub(new TeeHttp(server, (delta) => rawSeen.set(delta, performance.now())), { heartbeatTimeoutMs: 60_000 });
   const machine = provideTurnMachine({ hub, decidePermission: async () => ({ reply: "reject" }), decideQuestion: async () => "reject" });
   const turn = async (text: string) => {
-    const actor = createActor(machine, {
+    const { output } = await runTurn(machine, {
       input: turnInput("latency", sessionId, text),
+      onReplies: (replies) => {
+        const now = performance.now();
+        for (const reply of replies) {
+          const seen = reply.kind === "delta" ? rawSeen.get(reply.content) : undefined;
+          if (seen !== undefined) added.push(now - seen);
+        }
+      },
+      onOrphaned: (id) => abandonTurn(hub.http, id),
     });
-    actor.on("replies", ({ replies }) => {
-      const now = performance.now();
-      for (const reply of replies) {
-        const seen = reply.kind === "delta" ? rawSeen.get(reply.content) : undefined;
-        if (seen !== undefined) added.push(now - seen);
-      }
-    });
-    const output = toPromise(actor);
-    actor.start();
-    actor.send({ type: "START" });
-    if ((await output).outcome.kind !== "final") throw new Error("the paced turn did not end with final");
+    if (output?.outcome.kind !== "final") throw new Error("the paced turn did not end with final");
   };
   try {
     const turns = size.tiny ? 1 : 6;

@@ -6,9 +6,9 @@ import { reconcile, streamGap } from "../src/codec/reconcile.js";
 import { initialTurnState, type CodecResult, type Failure } from "../src/codec/state.js";
 import type { TurnPrompt } from "../src/opencode/prompt-body.js";
 import { asTurnError } from "../src/contract/turn-error.js";
-import type { AskRef, EnsureSessionInput, SessionRef, StoredSession, TurnContext, TurnEmitted, TurnEvent, TurnInput, TurnOutput } from "./turn.types.js";
+import { turnOutputOf, type AskRef, type EnsureSessionInput, type SessionRef, type StoredSession, type TurnContext, type TurnEmitted, type TurnEvent, type TurnInput, type TurnOutput } from "./turn.types.js";
 
-export type * from "./turn.types.js";
+export * from "./turn.types.js";
 
 // The failures a turn can end with, for the `fail` and `stop` actions' params.
 const cancelled: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
@@ -145,11 +145,9 @@ export const turnMachine = setup({
   // Both final states are reached only once the codec has an outcome (the guards and the `fail`
   // action say so); a machine that got there without one is a defect, reported as the actor's error.
   output: ({ context }) => {
-    const { outcome, content, usage, unusable } = context.turn;
-    if (outcome === undefined) throw new Error("the turn machine ended without an outcome");
-    // A turn that ended on a refusal (no user message came for the prompt) may still be queued in opencode.
-    const refused = outcome.kind === "error" && context.turn.refusal !== undefined && !context.turn.userSeen;
-    return { outcome, content, usage, unusable, orphaned: context.orphaned || refused };
+    const output = turnOutputOf(context);
+    if (output === undefined) throw new Error("the turn machine ended without an outcome");
+    return output;
   },
   entry: "scheduleDeadline",
   // A cancel (the host's, or close) and the deadline only record why the turn stops; each state then

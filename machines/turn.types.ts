@@ -1,4 +1,4 @@
-// The turn machine's types: its input, context, events, what it emits and what it outputs.
+// The turn machine's types: its input, context, events, what it emits and what it outputs (and how).
 import type { SessionSnapshot as StoredSession } from "../src/codec/reconcile.js";
 import type { Ask, CodecResult, Failure, TurnOutcome, TurnState } from "../src/codec/state.js";
 import type { TurnPrompt } from "../src/opencode/prompt-body.js";
@@ -101,4 +101,13 @@ export interface EnsureSessionInput {
   sessionId: string | undefined;
   verified: boolean;
   title: string | undefined;
+}
+
+/** The output of a turn whose codec has an outcome; the machine's `output`, also read from a failed actor's last snapshot. */
+export function turnOutputOf(context: TurnContext): TurnOutput | undefined {
+  const { outcome, content, usage, unusable } = context.turn;
+  if (outcome === undefined) return undefined;
+  // A turn that ended on a refusal (no user message came for the prompt) may still be queued in opencode.
+  const refused = outcome.kind === "error" && context.turn.refusal !== undefined && !context.turn.userSeen;
+  return { outcome, content, usage, unusable, orphaned: context.orphaned || refused };
 }

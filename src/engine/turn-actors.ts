@@ -6,6 +6,7 @@ import type { PermissionRequest, QuestionRequest } from "../opencode/events.js";
 import type { EventHub } from "../opencode/event-hub.js";
 import { UPSTREAM_DOWN, type OpencodeHttp } from "../opencode/http.js";
 import * as api from "../opencode/api.js";
+import { backoffDelay, type Backoff } from "../contract/backoff.js";
 import { TurnError } from "../contract/turn-error.js";
 
 /** What the turn machine's actors need from their host: the server's stream and the answers to asks. */
@@ -110,7 +111,7 @@ export const MAX_RECONNECTS = 3;
  * connection cut to a healthy server): 250 ms, 500 ms, then every second until the window closes, so
  * a crashed server that restarts is found within a second of listening again.
  */
-const REOPEN_BACKOFF_MS = [250, 500, 1000];
+const REOPEN_BACKOFF: Backoff = { firstMs: 250, maxMs: 1000 };
 
 /**
  * How long one attempt waits for `server.connected`. While opencode starts it accepts connections a
@@ -142,7 +143,7 @@ export async function reopenStream(hub: EventHub, signal: AbortSignal): Promise<
       // A proxy saying opencode is down is retried for the whole window, like a refused connection.
       const refused = error instanceof TurnError && error.status !== undefined && !UPSTREAM_DOWN.has(error.status);
       if (refused && ++answered >= REOPEN_TRIES_WHEN_ANSWERED) throw error;
-      const wait = REOPEN_BACKOFF_MS[Math.min(attempt, REOPEN_BACKOFF_MS.length - 1)]!;
+      const wait = backoffDelay(REOPEN_BACKOFF, attempt);
       if (performance.now() + wait >= closesAt) throw error;
       await sleep(wait, undefined, { signal });
     }

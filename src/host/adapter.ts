@@ -1,19 +1,22 @@
 import { randomUUID } from "node:crypto";
-import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from "xstate";
-import type { TurnInput, TurnOutput } from "../../machines/turn.machine.js";
+import type { InspectionEvent, Observer } from "xstate";
+import type { TurnMachine } from "../../machines/turn.machine.js";
 import { resolveConfig, type AdapterConfigInput, type ResolvedConfig } from "./config.js";
 import { asHostCall, insideHostCall } from "./host-calls.js";
 import { decidePermission, decideQuestion } from "./policies.js";
-import type { TurnPrompt } from "../opencode/prompt-body.js";
-import { checkPromptOptions, toFilePart, type Attachment } from "./prompt.js";
+import { checkPromptOptions, promptArgumentsRefusal, type Attachment } from "./prompt.js";
 import { passwordRedactable, redactedInspection, WEAK_PASSWORD_WARNING, withoutSecrets } from "../contract/redact.js";
 import { type ErrorCode, type ModelChange, type Reply, type TurnResult, Vocabulary } from "../contract/replies.js";
 import { ReplyQueue, type Sink } from "./reply-queue.js";
 import { claimSession, type SessionClaim } from "./session-claims.js";
+import { SessionWait } from "./session-wait.js";
+import { TurnQueue } from "./turn-queue.js";
+import { failedWith, refusedResult, turnInput, turnResult, type Told } from "./turn-result.js";
 import { SessionWatch } from "./session-watch.js";
 import type { EventHub } from "../opencode/event-hub.js";
 import { acquireHub } from "../opencode/shared-hub.js";
 import { abandonTurn, findOrCreateSession, MAX_RECONNECTS, provideTurnMachine } from "../engine/turn-actors.js";
+import { startTurn, type StartedTurn } from "../engine/turn-runner.js";
 import { asTurnError, reasonOf, TurnError } from "../contract/turn-error.js";
 import { safeWarn, type Warn } from "./warnings.js";
 
@@ -34,12 +37,6 @@ export interface AdapterOptions {
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
-type TurnActor = Actor<ReturnType<typeof provideTurnMachine>>;
-
-type Ending =
-  | { outcome: "final"; content: string; usage: TurnResult["usage"] }
-  | { outcome: "error"; error: string; code: ErrorCode; usage: TurnResult["usage"] };
-
 /**
  * Drives opencode turns on one session and hands their replies to a sink. Turns run one at a time
  * in call order; `prompt()` never rejects.
@@ -54,27 +51,21 @@ export class OpenCodeAdapter {
   private readonly redact: (text: string) => string;
   /** Every reply of every turn goes through it, so two turns never reach the sink at once. */
   private readonly replies: ReplyQueue;
-  /** Waits cut short by close(): from then on no result waits for the sink or a turn ahead. */
-  private readonly closeWaiters = new Set<() => void>();
+  /** Turns in call order; close() cuts every wait short: from then on no result waits for the sink or a turn ahead. */
+  private readonly turns = new TurnQueue();
   private readonly inspect: AdapterOptions["inspect"];
   private readonly watch: SessionWatch;
   /** The turn machine with this adapter's actors, provided once. */
-  private readonly machine: ReturnType<typeof provideTurnMachine>;
-  private queue: Promise<unknown> = Promise.resolve();
-  /** Turns queued or running whose replies are not all handed over: a refusal's reply goes after theirs. */
-  private turnsAhead = 0;
+  private readonly machine: TurnMachine;
   /** Turns never overlap on an adapter, so there is at most one. */
-  private running: { actor: TurnActor; finished: Promise<unknown> } | undefined;
-  /** A turn waiting for another adapter's turn on the same session: cancel() and close() make it give up. */
-  private waiting: { controller: AbortController; ended: Promise<void> } | undefined;
+  private running: StartedTurn | undefined;
+  private readonly sessionWait = new SessionWait(() => this.closed);
   /** Turns prompted whose run has not begun (it begins on a later tick), oldest first: cancel() may end the next one. */
-  private readonly unstarted = new Map<number, { ended: Promise<TurnResult>; cancelled: boolean }>();
-  private prompted = 0;
+  private readonly unstarted = new Set<{ cancelled: boolean; ended?: Promise<TurnResult> }>();
   private readonly counters = { eventsSkipped: 0 };
   /** modelChanges up to here were reported by an earlier turn. */
   private reportedChanges = 0;
   private closing: Promise<void> | undefined;
-  private closed = false;
 
   constructor(
     config: AdapterConfigInput,
@@ -108,6 +99,10 @@ export class OpenCodeAdapter {
     });
   }
 
+  private get closed(): boolean {
+    return this.turns.closed;
+  }
+
   /** The opencode session: the configured one, or the one created by the first turn or ensureSession(). */
   get sessionId(): string | undefined {
     return this.watch.session ?? this.#config.sessionId;
@@ -132,10 +127,8 @@ export class OpenCodeAdapter {
         new TurnError("bad_request", "ensureSession() was called from inside this adapter's sink or policy, where it would wait for itself; call it after that call has returned."),
       );
     }
-    const found = this.untilClosed(this.queue).then(() => this.establishSession());
     // The turns after it wait for it, and do not fail with it.
-    this.queue = found.catch(() => undefined);
-    return found;
+    return this.turns.enqueue(() => this.establishSession());
   }
 
   private async establishSession(): Promise<string> {
@@ -143,8 +136,7 @@ export class OpenCodeAdapter {
     if (this.closed) throw closedError();
     // close() does not wait for a server that is slow to answer.
     const abandon = new AbortController();
-    const onClose = () => abandon.abort();
-    this.closeWaiters.add(onClose);
+    const forget = this.turns.onClose(() => abandon.abort());
     try {
       const input = { sessionId: this.sessionId, verified: this.sessionVerified, title: this.#config.sessionTitle };
       const sessionId = await findOrCreateSession(this.hub.http, input, abandon.signal);
@@ -161,7 +153,7 @@ export class OpenCodeAdapter {
       const failure = asTurnError(error);
       throw new TurnError(failure.code, this.redact(failure.message));
     } finally {
-      this.closeWaiters.delete(onClose);
+      forget();
     }
   }
 
@@ -173,8 +165,8 @@ export class OpenCodeAdapter {
   prompt(text: string, traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
     // A JavaScript host can pass anything: a traceId that is not a string would be echoed into every reply.
     const trace = typeof traceId === "string" && traceId !== "" ? traceId : randomUUID();
-    if (traceId !== undefined && typeof traceId !== "string") return this.refuseAtOnce(trace, "bad_request", `traceId must be a string, not ${describeValue(traceId)}.`);
-    if (typeof text !== "string") return this.refuseAtOnce(trace, "bad_request", `The prompt text must be a string, not ${describeValue(text)}.`);
+    const wrong = promptArgumentsRefusal(text, traceId);
+    if (wrong !== undefined) return this.refuseAtOnce(trace, "bad_request", wrong);
     if (this.closed) return this.refuseAtOnce(trace, "closed", "The adapter is closed; create a new one to prompt again.");
     if (insideHostCall(this)) {
       // Awaited there, this turn would wait for the sink or policy call, and that call for this turn.
@@ -185,22 +177,13 @@ export class OpenCodeAdapter {
       );
     }
     // Once closed, queued turns stop waiting for the one before (its sink may never settle) and end `closed`.
-    this.turnsAhead++;
-    const seq = ++this.prompted;
-    const turn = this.untilClosed(this.queue)
-      .then(() => {
-        const cancelled = this.unstarted.get(seq)?.cancelled === true;
-        this.unstarted.delete(seq);
-        return this.runTurn(text, trace, options, cancelled);
-      })
-      .catch((error: unknown) => this.defect(trace, error))
-      .finally(() => {
-        this.turnsAhead--;
-        this.unstarted.delete(seq);
-      });
-    this.unstarted.set(seq, { ended: turn, cancelled: false });
-    this.queue = turn;
-    return turn;
+    const pending: { cancelled: boolean; ended?: Promise<TurnResult> } = { cancelled: false };
+    this.unstarted.add(pending);
+    pending.ended = this.turns.enqueue(() => {
+      this.unstarted.delete(pending);
+      return this.runTurn(text, trace, options, pending.cancelled).catch((error: unknown) => this.defect(trace, error));
+    }, { counted: true });
+    return pending.ended;
   }
 
   /**
@@ -209,10 +192,10 @@ export class OpenCodeAdapter {
    */
   private refuseAtOnce(traceId: string, code: ErrorCode, error: string): Promise<TurnResult> {
     const reply: Reply = { kind: "error", trace_id: traceId, error, code };
-    if (this.turnsAhead === 0) this.replies.push([reply]);
-    else this.queue = this.untilClosed(this.queue).then(() => this.replies.push([reply]));
+    if (this.turns.idle) this.replies.push([reply]);
+    else void this.turns.enqueue(async () => this.replies.push([reply]));
     // Model changes are left for the turn that runs: this one may be refused in the middle of it.
-    return Promise.resolve({ trace_id: traceId, ...(this.sessionId ? { session_id: this.sessionId } : {}), outcome: "error", error, code, model_changes: [], duration_ms: 0 });
+    return Promise.resolve(refusedResult(traceId, this.sessionId, { code, error }));
   }
 
   /** Events that could not be used: frames that were not JSON (the shared stream's count) and events with missing fields. */
@@ -222,19 +205,15 @@ export class OpenCodeAdapter {
 
   /** Cancels the running turn, if any, and resolves once it has ended. */
   async cancel(): Promise<void> {
-    const waiting = this.waiting;
-    if (waiting !== undefined) {
-      waiting.controller.abort();
-      await waiting.ended;
-    }
+    const waited = await this.sessionWait.cancel();
     const running = this.running;
     if (running !== undefined) {
       running.actor.send({ type: "CANCEL" });
-      await running.finished;
+      await running.settled;
       return;
     }
     // prompt() returned, but its turn begins on a later tick: that turn is the one cancelled.
-    const next = waiting === undefined ? this.unstarted.values().next().value : undefined;
+    const next = waited ? undefined : this.unstarted.values().next().value;
     if (next === undefined) return;
     next.cancelled = true;
     await next.ended;
@@ -250,14 +229,12 @@ export class OpenCodeAdapter {
   }
 
   private async release(): Promise<void> {
-    this.closed = true;
-    for (const wake of this.closeWaiters) wake();
-    this.closeWaiters.clear();
-    this.waiting?.controller.abort();
+    this.turns.close();
+    void this.sessionWait.cancel();
     const running = this.running;
     if (running !== undefined) {
       running.actor.send({ type: "CANCEL", failure: { code: "closed", error: "The adapter was closed during the turn." } });
-      await running.finished;
+      await running.settled;
     }
     this.watch.stop();
     await this.releaseHub();
@@ -266,15 +243,17 @@ export class OpenCodeAdapter {
   private async runTurn(text: string, traceId: string, options: PromptOptions, cancelled: boolean): Promise<TurnResult> {
     const startedAt = performance.now();
     const replies = this.replies;
-    const end = async (ending: Ending): Promise<TurnResult> => {
+    const end = async (told: Told): Promise<TurnResult> => {
       // The result waits for the sink to take the turn's replies, unless the adapter is closed: a sink
       // that never settles must not hold a closed adapter's prompts.
-      await this.untilClosed(replies.drained());
-      return this.result(traceId, startedAt, ending);
+      await this.turns.untilClosed(replies.drained());
+      const modelChanges = this.modelChanges.slice(this.reportedChanges);
+      this.reportedChanges = this.modelChanges.length;
+      return turnResult(told, { traceId, sessionId: this.sessionId, startedAt, modelChanges, redact: this.redact });
     };
     const refuse = (code: ErrorCode, error: string): Promise<TurnResult> => {
       replies.push([{ kind: "error", trace_id: traceId, error, code }]);
-      return end({ outcome: "error", error, code, usage: undefined });
+      return end(failedWith({ code, error }));
     };
     if (this.closed) return refuse("closed", "The adapter is closed; create a new one to prompt again.");
     if (cancelled) return refuse("aborted", "The turn was cancelled before it started.");
@@ -291,170 +270,45 @@ export class OpenCodeAdapter {
     let claim: SessionClaim | undefined = knownSession === undefined ? undefined : claimSession(this.#config.baseUrl, knownSession);
     try {
       if (claim !== undefined) {
-        const gaveUp = await this.waitForTurn(claim, signal, turnTimeoutMs);
+        const gaveUp = await this.sessionWait.wait(claim, signal, turnTimeoutMs);
         if (gaveUp !== undefined) return refuse(gaveUp.code, gaveUp.error);
       }
 
-      const input = { ...this.turnInput(text, traceId, attachments, vocabulary.data), turnTimeoutMs, waitedMs: performance.now() - startedAt };
-      const actor = createActor(this.machine, { input, ...(this.inspect ? { inspect: this.inspect } : {}) });
-      /** The terminal reply once the machine has emitted it: a defect after it does not change the turn's end. */
-      let terminal: Ending | undefined;
-      actor.on("replies", ({ replies: batch }) => {
-        replies.push(batch.map((reply) => withoutSecrets(reply, this.redact)));
-        const last = batch.at(-1);
-        if (last?.kind === "final") terminal = { outcome: "final", content: last.content, usage: undefined };
-        if (last?.kind === "error") terminal = { outcome: "error", error: last.error, code: last.code, usage: undefined };
+      const session = { sessionId: this.sessionId, sessionVerified: this.sessionVerified, children: this.watch.children };
+      const input = { ...turnInput(this.#config, { text, traceId, attachments, maxReconnects: MAX_RECONNECTS, vocabulary: vocabulary.data }, session), turnTimeoutMs, waitedMs: performance.now() - startedAt };
+      const turn = startTurn(this.machine, {
+        input,
+        signal,
+        inspect: this.inspect,
+        onReplies: (batch) => replies.push(batch.map((reply) => withoutSecrets(reply, this.redact))),
+        onSession: (sessionId) => {
+          // A session this turn created is claimed as soon as anyone could know its id.
+          claim ??= claimSession(this.#config.baseUrl, sessionId);
+          this.watch.watch(sessionId);
+        },
+        onOrphaned: (sessionId) => abandonTurn(this.hub.http, sessionId),
       });
-      actor.on("session", ({ sessionId }) => {
-        // A session this turn created is claimed as soon as anyone could know its id.
-        claim ??= claimSession(this.#config.baseUrl, sessionId);
-        this.watch.watch(sessionId);
-      });
-      const finished = toPromise(actor).then(
-        (output): { output: TurnOutput } => ({ output }),
-        (error: unknown) => ({ error }),
-      );
-      const onAbort = () => actor.send({ type: "CANCEL" });
+      this.running = turn;
       try {
-        // Inside the try: a signal that only looks like one may throw here, and the turn must not stay "running".
-        signal?.addEventListener("abort", onAbort, { once: true });
-        this.running = { actor, finished };
-        actor.start();
-        actor.send({ type: "START" });
-        const ended = await finished;
-        if ("output" in ended) {
-          const { outcome, content, usage, unusable, orphaned } = ended.output;
-          if (orphaned) abandonTurn(this.hub.http, actor.getSnapshot().context.turn.sessionId);
-          this.counters.eventsSkipped += unusable;
-          return end(outcome.kind === "final" ? { outcome: "final", content, usage } : { outcome: "error", error: outcome.error, code: outcome.code, usage });
-        }
-        const reason = reasonOf(ended.error);
-        if (terminal === undefined) {
-          // A defect in the engine itself: still end the turn with one terminal reply.
-          return refuse("internal", `Internal error in opencode-turns: ${reason}`);
-        }
-        this.warn(`opencode-turns: the turn machine failed after the turn ended: ${reason}`);
-        return end(terminal);
+        const { output, defect } = await turn.run();
+        // A defect in the engine itself before the turn's end: still end the turn with one terminal reply.
+        if (output === undefined) return refuse("internal", `Internal error in opencode-turns: ${defect}`);
+        if (defect !== undefined) this.warn(`opencode-turns: the turn machine failed after the turn ended: ${defect}`);
+        this.counters.eventsSkipped += output.unusable;
+        return end(output);
       } finally {
         this.running = undefined;
-        actor.stop();
-        try {
-          signal?.removeEventListener("abort", onAbort);
-        } catch {
-          // The turn is over; a signal that cannot let go of its listener holds only that listener.
-        }
       }
     } finally {
       claim?.release();
     }
   }
 
-  /**
-   * Waits until the claim's turn has come; says why the turn does not start if the wait was given
-   * up first: cancel(), the turn's signal, close(), or its deadline (which counts the wait).
-   */
-  private async waitForTurn(claim: SessionClaim, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<{ code: ErrorCode; error: string } | undefined> {
-    const controller = new AbortController();
-    let markEnded!: () => void;
-    this.waiting = { controller, ended: new Promise<void>((resolve) => (markEnded = resolve)) };
-    const giveUp = () => controller.abort();
-    let timedOut = false;
-    const timer =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-          }, timeoutMs);
-    try {
-      signal?.addEventListener("abort", giveUp, { once: true });
-    } catch {
-      // A signal that only looks like one is checked once the wait is over.
-    }
-    try {
-      const came = await claim.wait(controller.signal);
-      if (this.closed) return { code: "closed", error: "The adapter was closed before the turn started." };
-      if (timedOut) return { code: "timeout", error: `The turn waited past its deadline of ${timeoutMs} ms for another turn on its session, and did not start.` };
-      if (!came || signal?.aborted) return { code: "aborted", error: "The turn was cancelled before it started." };
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-      this.waiting = undefined;
-      markEnded();
-      try {
-        signal?.removeEventListener("abort", giveUp);
-      } catch {
-        // It holds only giveUp, which does nothing now.
-      }
-    }
-  }
-
-  private turnInput(text: string, traceId: string, attachments: readonly Attachment[], vocabulary: Vocabulary): TurnInput {
-    const { providerID, modelID, agent, system, sessionTitle, maxProviderRetries, connectTimeoutMs } = this.#config;
-    const prompt: TurnPrompt = {
-      parts: [{ type: "text", text }, ...attachments.map(toFilePart)],
-      ...(providerID && modelID ? { model: { providerID, modelID } } : {}),
-      ...(agent ? { agent } : {}),
-      ...(system ? { system } : {}),
-    };
-    return {
-      traceId,
-      prompt,
-      sessionId: this.sessionId,
-      sessionVerified: this.sessionVerified,
-      sessionTitle,
-      children: this.watch.children,
-      maxProviderRetries,
-      vocabulary,
-      maxReconnects: MAX_RECONNECTS,
-      // opencode has as long to confirm an abort (or that it took the prompt) as to answer a request.
-      graceMs: connectTimeoutMs,
-    };
-  }
-
-  /**
-   * Settles with `wait` (its rejection is swallowed: the turns ahead never reject), or once close()
-   * is called. Not Promise.race with a promise that settles at close: each race would leave a
-   * reaction on it, and with it the turn, for the adapter's whole life.
-   */
-  private untilClosed(wait: Promise<unknown>): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const wake = () => {
-        this.closeWaiters.delete(wake);
-        resolve();
-      };
-      this.closeWaiters.add(wake);
-      wait.then(wake, wake);
-    });
-  }
-
   /** The last line of defence: prompt() resolves even if the engine itself is broken. */
   private async defect(traceId: string, error: unknown): Promise<TurnResult> {
     const message = this.redact(`Internal error in opencode-turns: ${reasonOf(error)}`);
     this.replies.push([{ kind: "error", trace_id: traceId, error: message, code: "internal" }]);
-    await this.untilClosed(this.replies.drained());
-    return { trace_id: traceId, outcome: "error", error: message, code: "internal", model_changes: [], duration_ms: 0 };
+    await this.turns.untilClosed(this.replies.drained());
+    return refusedResult(traceId, undefined, { code: "internal", error: message });
   }
-
-  private result(traceId: string, startedAt: number, ending: Ending): TurnResult {
-    const changes = this.modelChanges.slice(this.reportedChanges);
-    this.reportedChanges = this.modelChanges.length;
-    const { usage, ...rest } = ending.outcome === "error" ? { ...ending, error: this.redact(ending.error) } : ending;
-    return {
-      trace_id: traceId,
-      ...(this.sessionId ? { session_id: this.sessionId } : {}),
-      ...rest,
-      ...(usage ? { usage } : {}),
-      model_changes: changes,
-      duration_ms: Math.round(performance.now() - startedAt),
-    };
-  }
-}
-
-/** What a wrong argument was, in a few words: `null`, `a number (5)`, `an object`. */
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "number" || typeof value === "boolean") return `a ${typeof value} (${String(value)})`;
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }

@@ -92,3 +92,17 @@ function isAbortSignal(value: unknown): value is AbortSignal {
     typeof candidate.removeEventListener === "function"
   );
 }
+
+/** Why `prompt(text, traceId)` cannot be sent as given, or undefined: a JavaScript host can pass anything. */
+export function promptArgumentsRefusal(text: unknown, traceId: unknown): string | undefined {
+  if (traceId !== undefined && typeof traceId !== "string") return `traceId must be a string, not ${describeValue(traceId)}.`;
+  if (typeof text !== "string") return `The prompt text must be a string, not ${describeValue(text)}.`;
+  return undefined;
+}
+
+/** What a wrong argument was, in a few words: `null`, `a number (5)`, `an object`. */
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "number" || typeof value === "boolean") return `a ${typeof value} (${String(value)})`;
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
+import { backoffDelay } from "../contract/backoff.js";
 import type { Reply } from "../contract/replies.js";
 
 export interface WebhookOptions {
@@ -78,7 +79,7 @@ export class WebhookSink {
     let attempt: Attempt = { ok: false, retry: true, reason: "not tried" };
     for (let tries = 0; tries < this.attempts && !attempt.ok && attempt.retry; tries++) {
       if (tries > 0) {
-        const wait = Math.min(this.backoffMs * 2 ** (tries - 1), MAX_BACKOFF_MS);
+        const wait = backoffDelay({ firstMs: this.backoffMs, maxMs: MAX_BACKOFF_MS }, tries - 1);
         await sleep(wait, undefined, { signal: this.stop.signal }).catch(() => undefined);
       }
       attempt = await this.post(body, headers);

@@ -6,11 +6,12 @@
  */
 import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { createActor, fromCallback, fromPromise, SimulatedClock, type ActorRefLike, type InspectionEvent } from "xstate";
+import { fromCallback, fromPromise, SimulatedClock, type ActorRefLike, type InspectionEvent } from "xstate";
 import { z } from "zod";
-import { turnMachine, type StoredSession, type TurnEmitted, type TurnEvent } from "../../machines/turn.machine.js";
+import { turnMachine, type StoredSession, type TurnEmitted, type TurnEvent, type TurnInput, type TurnMachine } from "../../machines/turn.machine.js";
+import { startTurn } from "../engine/turn-runner.js";
 import { ErrorCode, Reply } from "../contract/replies.js";
-import { TurnError } from "../contract/turn-error.js";
+import { reasonOf, TurnError } from "../contract/turn-error.js";
 
 export const RECORDING_FORMAT = "opencode-turns-recording";
 export const RECORDING_VERSION = 1;
@@ -134,7 +135,7 @@ function revivedEvent(event: z.infer<typeof RecordedEvent>): TurnEvent {
  * The turn machine with no I/O: its actors never finish on their own and its clock never runs, so
  * only the recorded events move it (an actor's outcome and a timer's firing are among them).
  */
-function replayMachine() {
+function replayMachine(): TurnMachine {
   const pending = <T>() => new Promise<T>(() => undefined);
   return turnMachine.provide({
     actors: {
@@ -218,18 +219,16 @@ export async function* replay(path: string): AsyncGenerator<Reply, void, undefin
 
 function startReplay(input: unknown) {
   const out: Reply[] = [];
-  let failure: string | undefined;
-  const actor = createActor(replayMachine(), { input: input as never, clock: new SimulatedClock() });
-  actor.on("replies", (emitted) => out.push(...emitted.replies));
-  actor.subscribe({ error: (error) => (failure = error instanceof Error ? error.message : String(error)) });
-  actor.start();
+  // The recorded events (START among them) move the turn, on a clock that never runs.
+  const turn = startTurn(replayMachine(), { input: input as TurnInput, clock: new SimulatedClock(), onReplies: (replies) => out.push(...replies) });
   return {
-    send: (event: TurnEvent) => actor.send(event),
+    send: (event: TurnEvent) => turn.actor.send(event),
     take: () => out.splice(0),
     get failure() {
-      return failure;
+      const snapshot = turn.actor.getSnapshot();
+      return snapshot.status === "error" ? reasonOf(snapshot.error) : undefined;
     },
-    stop: () => actor.stop(),
+    stop: () => turn.stop(),
   };
 }
 
