@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 // What a host needs: the adapter and its config, the replies and errors it hands over, starting
 // opencode (or an offline demo of it), the bridge and the webhook sink. The building blocks (the machine, the codec, the event
 // hub, recording and inspection) have subpaths of their own: `opencode-turns/machine`, `/codec`,

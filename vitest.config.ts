@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// test/new-user/ runs `npm test` in a fresh clone; that nested run leaves test/new-user/ out, or it
-// would clone again, forever.
+// test/new-user/ installs a fresh clone and a packed tarball (minutes, and the network):
+// OPENCODE_TURNS_NESTED_TEST=1 leaves it out, for a quick run of the suite alone.
 const nested = process.env.OPENCODE_TURNS_NESTED_TEST === "1";
 // The soak (test/soak/) runs many turns on a real opencode: CI sets OPENCODE_TURNS_SOAK=1.
 const soak = process.env.OPENCODE_TURNS_SOAK === "1" && !nested;

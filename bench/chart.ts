@@ -1,6 +1,11 @@
 import type { ScalePoint } from "./real-opencode.bench.js";
 
-/** The scale curve as a small standalone SVG: client CPU per turn of both designs against the number of concurrent turns. */
+/**
+ * The scale curve as a small standalone SVG: client CPU per turn of both designs against the number
+ * of concurrent turns. Each label is the ratio of the two points drawn above it (median CPU over the
+ * rounds of each design), so label and points agree; results.json's `ratio` is another statistic,
+ * the median of each round's paired ratio, and can differ from it.
+ */
 export function scaleChart(points: readonly ScalePoint[]): string {
   const width = 560;
   const height = 320;
@@ -36,7 +41,9 @@ export function scaleChart(points: readonly ScalePoint[]): string {
     line((p) => perTurn(p.sharedHubMs, p.turns), "#2471a3"),
     `<rect x="${left + plotW + 12}" y="${top + 4}" width="12" height="3" fill="#c0392b"/><text x="${left + plotW + 30}" y="${top + 9}">a reader per turn</text>`,
     `<rect x="${left + plotW + 12}" y="${top + 24}" width="12" height="3" fill="#2471a3"/><text x="${left + plotW + 30}" y="${top + 29}">shared hub</text>`,
-    ...points.map((p, i) => `<text x="${left + plotW + 12}" y="${top + 60 + i * 18}">n=${p.turns}: ${p.ratio}× less</text>`),
+    `<text x="${left + plotW + 12}" y="${top + 56}">per turn ÷ shared,</text>`,
+    `<text x="${left + plotW + 12}" y="${top + 72}">of the medians drawn:</text>`,
+    ...points.map((p, i) => `<text x="${left + plotW + 12}" y="${top + 92 + i * 18}">n=${p.turns}: ${round(p.perTurnReadersMs / p.sharedHubMs)}×</text>`),
     "</svg>",
   ];
   return `${parts.join("\n")}\n`;

@@ -87,7 +87,7 @@ export async function startOpencode(options: StartOpencodeOptions = {}): Promise
 }
 
 /** The opencode binary: the one given, env `OPENCODE_BIN`, the installed `opencode-ai` package, or `opencode` on PATH. */
-export function findOpencode(bin?: string, env: NodeJS.ProcessEnv = process.env): string {
+export function findOpencode(bin?: string, env: Record<string, string | undefined> = process.env): string {
   const given = bin ?? env.OPENCODE_BIN;
   if (given) {
     if (!existsSync(given)) throw new OpencodeStartError(`The opencode binary ${given} does not exist.`, "not_found");

@@ -1,11 +1,22 @@
 import { z } from "zod";
-import { PermissionReply, type PermissionDecision, type QuestionDecision } from "../contract/decisions.js";
+import { PermissionReply, type PermissionDecision } from "../contract/decisions.js";
 import type { PermissionRequest, QuestionRequest } from "../opencode/events.js";
 import { Vocabulary } from "../contract/replies.js";
 
 
-export type PermissionPolicy = (request: PermissionRequest) => PermissionDecision | Promise<PermissionDecision>;
-export type QuestionPolicy = (request: QuestionRequest) => QuestionDecision | Promise<QuestionDecision>;
+/** `T`, or any string: what an `async () => "once"` returns once TypeScript widens it (checked when it is returned). */
+type Widened<T extends string> = T | (string & {});
+
+/**
+ * What a permission policy returns: a PermissionDecision. Its strings are typed wide so that a
+ * policy written naturally (`async () => "once"`) typechecks; a value that is not a decision is
+ * found when it is returned, warned about, and rejects the ask.
+ */
+export type PermissionAnswer = Widened<PermissionDecision & string> | { reply: Widened<PermissionReply>; message?: string };
+/** What a question policy returns: a QuestionDecision, typed wide as PermissionAnswer is. */
+export type QuestionAnswer = Widened<"reject"> | string[][];
+export type PermissionPolicy = (request: PermissionRequest) => PermissionAnswer | Promise<PermissionAnswer>;
+export type QuestionPolicy = (request: QuestionRequest) => QuestionAnswer | Promise<QuestionAnswer>;
 
 /** An opencode session id, as the config, the command line and the bridge protocol take it. */
 export const SessionId = z.string().startsWith("ses", { error: "expected an opencode session id (ses...)" });
@@ -98,7 +109,7 @@ export class ConfigError extends Error {
  * removed from the URL, so the URL can be shown. Username and password given nowhere are read from
  * OPENCODE_SERVER_USERNAME and OPENCODE_SERVER_PASSWORD.
  */
-export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+export function resolveConfig(input: unknown, env: Record<string, string | undefined> = process.env): ResolvedConfig {
   const parsed = AdapterConfig.safeParse(input);
   const issues: ConfigIssue[] = parsed.success
     ? []

@@ -1,5 +1,5 @@
 import { type ResolvedConfig } from "./config.js";
-import { DEFAULT_REJECT_MESSAGE, type PermissionDecision, type PermissionReplyBody, type QuestionDecision } from "../contract/decisions.js";
+import { DEFAULT_REJECT_MESSAGE, PermissionDecision, QuestionDecision, type PermissionReplyBody } from "../contract/decisions.js";
 import type { PermissionRequest, QuestionRequest } from "../opencode/events.js";
 import type { Warn } from "./warnings.js";
 import { reasonOf } from "../contract/turn-error.js";
@@ -14,7 +14,14 @@ export async function decidePermission(
 ): Promise<PermissionReplyBody> {
   let decision: PermissionDecision;
   try {
-    decision = typeof policy === "function" ? await policy(request) : policy;
+    // The policy's type admits any string (see PermissionAnswer): what it returned is checked here.
+    const answer = typeof policy === "function" ? await policy(request) : policy;
+    const checked = PermissionDecision.safeParse(answer);
+    if (checked.success) decision = checked.data;
+    else {
+      warn(`opencode-turns: the permission policy returned ${JSON.stringify(answer)}, not "once", "always", "reject" or { reply, message? }; rejecting the ask.`);
+      decision = "reject";
+    }
   } catch (error) {
     warn(`opencode-turns: the permission policy threw; rejecting the ask: ${reasonOf(error)}`);
     decision = "reject";
@@ -31,7 +38,11 @@ export async function decideQuestion(
 ): Promise<QuestionDecision> {
   if (policy === "reject") return "reject";
   try {
-    return await policy(request);
+    const answer = await policy(request);
+    const checked = QuestionDecision.safeParse(answer);
+    if (checked.success) return checked.data;
+    warn(`opencode-turns: the question policy returned ${JSON.stringify(answer)}, not "reject" or one list of labels per question; rejecting the question.`);
+    return "reject";
   } catch (error) {
     warn(`opencode-turns: the question policy threw; rejecting the question: ${reasonOf(error)}`);
     return "reject";

@@ -48,7 +48,7 @@ interface Agent {
   tail: Promise<void>;
   /** Requests queued or running: the agent is idle at 0. */
   work: number;
-  idleTimer: NodeJS.Timeout | undefined;
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** The prompt whose turn runs now: its replies and asks carry its id. */
   current: string | undefined;
 }
