@@ -9,7 +9,7 @@ import { format, parseArgs } from "node:util";
 import { lookup } from "mrmime";
 import { OpenCodeAdapter, type Sink } from "../host/adapter.js";
 import type { Attachment } from "../host/prompt.js";
-import type { TurnResult } from "../contract/replies.js";
+import { type TurnResult, Vocabulary } from "../contract/replies.js";
 import { OpencodeStartError } from "../embedded/server.js";
 import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "./command.js";
 import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
@@ -26,6 +26,7 @@ const options = {
   "trace-id": { type: "string" },
   attach: { type: "string", multiple: true },
   json: { type: "boolean" },
+  vocabulary: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -37,6 +38,8 @@ when it is not a terminal. Without --url, opencode is started here for the turn 
 
 Output:
   --json                    one reply object per line on stdout, nothing else (diagnostics on stderr)
+  --vocabulary core|full    the replies to make: the six core kinds (default), or also todos, steps,
+                            live tool output, diffs, subagent work, asks, retries (docs/vocabulary.md)
   --trace-id ID             the trace id of the turn's replies (default: a new UUID)
   --attach FILE             attach a file (repeatable; the type comes from its extension)
 ${connectionUsage}
@@ -69,6 +72,8 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   if (!prompt.trim()) throw new UsageError("Give a prompt: as arguments, or on standard input.");
   const attachments = await Promise.all((values.attach ?? []).map(readAttachment));
   const traceId = values["trace-id"] ?? randomUUID();
+  const vocabulary = Vocabulary.safeParse(values.vocabulary ?? "core");
+  if (!vocabulary.success) throw new UsageError(`--vocabulary is core or full, not ${JSON.stringify(values.vocabulary)}.`);
 
   const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
   const log = values.verbose ? diagnostic : undefined;
@@ -120,7 +125,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     });
     let result: TurnResult;
     try {
-      result = await adapter.prompt(prompt, traceId, { attachments, signal: cancel.signal });
+      result = await adapter.prompt(prompt, traceId, { attachments, signal: cancel.signal, vocabulary: vocabulary.data });
     } finally {
       await adapter.close();
     }

@@ -7,7 +7,7 @@ import { resolveConfig, SessionId, type AdapterConfigInput } from "../host/confi
 import { PermissionDecision, QuestionDecision, type PermissionMode, type QuestionMode } from "../contract/decisions.js";
 import { PermissionAsked, QuestionAsked, type PermissionRequest, type QuestionRequest } from "../opencode/events.js";
 import { Attachment } from "../host/prompt.js";
-import { ErrorCode, Reply, TurnResult } from "../contract/replies.js";
+import { ErrorCode, Reply, TurnResult, Vocabulary } from "../contract/replies.js";
 import { asTurnError } from "../contract/turn-error.js";
 
 // The bridge's protocol: one JSON object per line each way. These schemas are its only definition:
@@ -27,6 +27,7 @@ export const PromptRequest = z
     trace_id: z.string().min(1).optional().describe("Carried by every reply of the turn; generated when absent."),
     attachments: z.array(Attachment).optional(),
     session: SessionKey.optional(),
+    vocabulary: Vocabulary.optional().describe("This turn's replies: the six core kinds, or the full vocabulary (default: the bridge's)."),
   })
   .describe("Runs a turn. Turns of one session run one after another, in the order given.");
 
@@ -224,6 +225,7 @@ class Bridge {
       try {
         result = await agent.adapter.prompt(request.text, request.trace_id, {
           ...(request.attachments ? { attachments: request.attachments } : {}),
+          ...(request.vocabulary ? { vocabulary: request.vocabulary } : {}),
           signal: flight.controller.signal,
         });
       } finally {
