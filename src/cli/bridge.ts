@@ -5,6 +5,7 @@
 import { format } from "node:util";
 import { DEFAULT_ASK_TIMEOUT_MS, DEFAULT_IDLE_KEY_MS, describeProtocol, runBridge } from "../integrations/bridge.js";
 import { PermissionMode, QuestionMode } from "../contract/decisions.js";
+import { Vocabulary } from "../contract/replies.js";
 import { OpencodeStartError } from "../embedded/server.js";
 import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
@@ -15,6 +16,7 @@ const options = {
   ...connectionOptions,
   ...sinkOptions,
   questions: { type: "string" },
+  vocabulary: { type: "string" },
   "ask-timeout": { type: "string" },
   "key-idle": { type: "string" },
   "connect-timeout": { type: "string" },
@@ -27,7 +29,7 @@ const options = {
 const usage = `Usage: opencode-turns bridge [options]
 
 Serves turns over standard input and output, one JSON object per line each way, for a host in
-any language. In: {"id","op":"prompt","text","trace_id"?,"attachments"?,"session"?},
+any language. In: {"id","op":"prompt","text","trace_id"?,"attachments"?,"session"?,"vocabulary"?},
 {"id","op":"session","session"?,"session_id"?}, {"id","op":"release","session"},
 {"op":"cancel","id"}, {"op":"answer","ask_id","decision"}, {"id","op":"close"}. Out: {"id","reply"}
 per reply, in order, then {"id","result"}; {"id","ask"} with --permissions ask or --questions ask;
@@ -41,6 +43,7 @@ Bridge:
   --permissions MODE        once | always | reject | ask (default reject); ask sends each
                             permission ask to the host as {"id","ask"} and waits for its answer
   --questions MODE          reject | ask (default reject), the same for opencode's questions
+  --vocabulary core|full    the replies of every turn (default core; a prompt's "vocabulary" wins)
   --ask-timeout SECONDS     an ask not answered within this is rejected (default ${DEFAULT_ASK_TIMEOUT_MS / 1000})
   --key-idle SECONDS        a session key idle this long has its adapter closed; the key keeps
                             its opencode session (default ${DEFAULT_IDLE_KEY_MS / 1000})
@@ -69,6 +72,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   }
   const permissions = oneOf("--permissions", values.permissions ?? "reject", PermissionMode.options);
   const questions = oneOf("--questions", values.questions ?? "reject", QuestionMode.options);
+  const vocabulary = oneOf("--vocabulary", values.vocabulary ?? "core", Vocabulary.options);
   const askTimeoutMs = milliseconds("--ask-timeout", values["ask-timeout"]) ?? DEFAULT_ASK_TIMEOUT_MS;
   const idleKeyMs = milliseconds("--key-idle", values["key-idle"]) ?? DEFAULT_IDLE_KEY_MS;
   const connectTimeoutMs = milliseconds("--connect-timeout", values["connect-timeout"]);
@@ -93,6 +97,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       output: io.stdout,
       config: {
         ...connection.config,
+        vocabulary,
         ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
         ...(heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs } : {}),
       },

@@ -9,7 +9,7 @@ import { format } from "node:util";
 import { lookup } from "mrmime";
 import { OpenCodeAdapter, type Sink } from "../host/adapter.js";
 import type { Attachment } from "../host/prompt.js";
-import type { TurnResult } from "../contract/replies.js";
+import { type TurnResult, Vocabulary } from "../contract/replies.js";
 import { OpencodeStartError } from "../embedded/server.js";
 import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
@@ -28,6 +28,7 @@ const options = {
   attach: { type: "string", multiple: true },
   json: { type: "boolean" },
   result: { type: "boolean" },
+  vocabulary: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -42,6 +43,8 @@ Output:
   --result                  after the turn, its result as the last line on stdout: one JSON object
                             with trace_id, session_id, outcome, content or error and code, usage,
                             duration_ms (e.g. \`run --json --result ... | tail -n 1 | jq -r .session_id\`)
+  --vocabulary core|full    the replies to make: the six core kinds (default), or also todos, steps,
+                            live tool output, diffs, subagent work, asks, retries (docs/vocabulary.md)
   --trace-id ID             the trace id of the turn's replies (default: a new UUID)
   --attach FILE             attach a file (repeatable; the type comes from its extension)
 ${connectionUsage}
@@ -73,6 +76,8 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   if (!prompt.trim()) throw new UsageError("Give a prompt: as arguments, or on standard input.");
   const attachments = await Promise.all((values.attach ?? []).map(readAttachment));
   const traceId = values["trace-id"] ?? randomUUID();
+  const vocabulary = Vocabulary.safeParse(values.vocabulary ?? "core");
+  if (!vocabulary.success) throw new UsageError(`--vocabulary is core or full, not ${JSON.stringify(values.vocabulary)}.`);
 
   const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
   const log = values.verbose ? diagnostic : undefined;
@@ -137,7 +142,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     });
     let result: TurnResult;
     try {
-      result = await adapter.prompt(prompt, traceId, { attachments, signal: cancel.signal });
+      result = await adapter.prompt(prompt, traceId, { attachments, signal: cancel.signal, vocabulary: vocabulary.data });
     } finally {
       await adapter.close();
     }

@@ -6,6 +6,7 @@ import { onMessage, onPart } from "./messages.js";
 import { type CodecResult, countUnusable, NONE, parsed, type TurnState, unchanged } from "./state.js";
 import { onDelta } from "./text.js";
 import { withFullVocabulary } from "./vocabulary.js";
+import { isV1Duplicate, onNextEvent } from "./next-events.js";
 
 // The entry of the codec: which events are the turn's, and which rule each goes to.
 
@@ -48,6 +49,8 @@ export function mapOpencodeEvent(event: unknown, state: TurnState): CodecResult 
 function mapCoreEvent(event: unknown, state: TurnState): CodecResult {
   const type = (event as { type?: unknown } | null)?.type;
   if (typeof type !== "string") return countUnusable(state);
+  // A turn whose content comes as session.next.* events reads no v1 copy of it.
+  if (state.nextEvents === true && isV1Duplicate(event, type)) return unchanged(state);
   if (type === "message.part.delta") return onDelta(event, state);
   if (!concernsTurn(event, state)) return unchanged(state);
   if (type === "session.created" || type === "session.updated") {
@@ -85,7 +88,8 @@ function mapCoreEvent(event: unknown, state: TurnState): CodecResult {
     case "question.v2.rejected":
       return parsed(AskSettled, event, state, (e) => settleAsk(state, e.properties.requestID));
     default:
-      return IRRELEVANT.has(type) ? unchanged(state) : countUnusable(state);
+      if (IRRELEVANT.has(type)) return unchanged(state);
+      return type.startsWith("session.next.") ? onNextEvent(event, state, mapOpencodeEvent) : countUnusable(state);
   }
 }
 

@@ -109,6 +109,11 @@ export interface TurnState {
   readonly outcome: TurnOutcome | undefined;
   /** Events that could not be used: unknown types, or known types with missing fields. */
   readonly unusable: number;
+  /**
+   * Whether the turn's content comes as `session.next.*` events (true) or v1 ones (false); unknown
+   * until its first step. Where a server sends both, only the family decided here is read.
+   */
+  readonly nextEvents: boolean | undefined;
   /** What only the full vocabulary tracks; undefined in the core vocabulary (the six kinds). */
   readonly full: FullTrack | undefined;
 }
@@ -157,6 +162,7 @@ export function initialTurnState({ traceId, sessionId, messageId, maxProviderRet
     stopReason: undefined,
     outcome: undefined,
     unusable: 0,
+    nextEvents: undefined,
     full: vocabulary === "full" ? initialFullTrack() : undefined,
   };
 }

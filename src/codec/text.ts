@@ -58,6 +58,7 @@ function withText(state: TurnState, openPart: PartTrack | undefined, parts: Read
     stopReason: state.stopReason,
     outcome: state.outcome,
     unusable: state.unusable,
+    nextEvents: state.nextEvents,
     full: state.full,
   };
 }

@@ -4,6 +4,7 @@ import { ToolDetails } from "../opencode/vocabulary-events.js";
 import { noteAsk, onAskSettled } from "./answers.js";
 import type { FullTrack } from "./full-track.js";
 import { onCompacted, onRetryStatus } from "./interruptions.js";
+import { isV1Duplicate } from "./next-events.js";
 import { type CodecResult, NONE, type TurnState } from "./state.js";
 import { onStepFinish } from "./steps.js";
 import { childOf, linkChild, type MapEvent, noteSession, onChildEvent } from "./subagents.js";
@@ -25,6 +26,8 @@ export function withFullVocabulary(event: unknown, before: TurnState, core: Code
   const sessionId = sessionIdOf(event);
   // Most events of a turn are its own deltas: nothing to add.
   if (type === "message.part.delta" && sessionId === before.sessionId) return core;
+  // A v1 copy of content the turn reads as session.next.* events: the core ignored it, and so do these rules.
+  if (before.nextEvents === true && typeof type === "string" && isV1Duplicate(event, type)) return core;
   switch (type) {
     case "permission.asked":
     case "question.asked": {

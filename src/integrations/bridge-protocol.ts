@@ -3,7 +3,7 @@ import { SessionId } from "../host/config.js";
 import { PermissionDecision, QuestionDecision } from "../contract/decisions.js";
 import { PermissionAsked, QuestionAsked } from "../opencode/events.js";
 import { Attachment } from "../host/prompt.js";
-import { ErrorCode, Reply, TurnResult } from "../contract/replies.js";
+import { ErrorCode, Reply, TurnResult, Vocabulary } from "../contract/replies.js";
 
 // The bridge's protocol: one JSON object per line each way. These schemas are its only definition:
 // requests are parsed with them, and `bridge --describe` prints them as JSON Schema.
@@ -22,6 +22,7 @@ export const PromptRequest = z
     trace_id: z.string().min(1).optional().describe("Carried by every reply of the turn; generated when absent."),
     attachments: z.array(Attachment).optional(),
     session: SessionKey.optional(),
+    vocabulary: Vocabulary.optional().describe("This turn's replies: the six core kinds, or the full vocabulary (default: the bridge's)."),
   })
   .describe("Runs a turn. Turns of one session run one after another, in the order given.");
 export type PromptRequest = z.infer<typeof PromptRequest>;

@@ -158,6 +158,7 @@ class Bridge {
       try {
         result = await agent.adapter.prompt(request.text, request.trace_id, {
           ...(request.attachments ? { attachments: request.attachments } : {}),
+          ...(request.vocabulary ? { vocabulary: request.vocabulary } : {}),
           signal: flight.signal,
         });
       } finally {

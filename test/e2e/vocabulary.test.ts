@@ -9,6 +9,9 @@ import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { CoreReply, Reply, type TurnResult, type Vocabulary } from "../../src/contract/replies.js";
 import { MODEL_ID, OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { asCore, summedSteps } from "../../testkit/vocabulary.js";
+import { runCli } from "../../testkit/cli.js";
+import { PassThrough } from "node:stream";
+import { BridgeOutput, runBridge } from "../../src/integrations/bridge.js";
 
 const BASH = "for i in 1 2 3; do echo $i; sleep 0.4; done";
 const TODOS = [
@@ -151,4 +154,44 @@ describe.each(OPENCODE_VERSIONS)("full vocabulary on opencode %s", (version) => 
     const core = await turn("VOCAB-TASK", "core");
     expect(core.replies.map((r) => r.kind)).toEqual(asCore(replies).map((r) => r.kind));
   }, 90_000);
+
+  it.runIf(version === "1.18.33")("run --json prints exactly the chosen vocabulary", async () => {
+    const connection = ["--url", server.url, "--password", server.password, "--permissions", "once"];
+    const lines = async (...args: string[]) => {
+      const run = await runCli(["run", ...connection, "--json", ...args, "VOCAB-TODO"]);
+      expect(run.code).toBe(0);
+      return run.stdout.trimEnd().split("\n").map((line) => Reply.parse(JSON.parse(line)));
+    };
+    const full = await lines("--vocabulary", "full");
+    expect(full.map((r) => r.kind)).toEqual(expect.arrayContaining(["todo", "step", "tool_call", "tool_result", "final"]));
+    const core = await lines();
+    expect(core.every((r) => CoreReply.safeParse(r).success)).toBe(true);
+    expect(core.map((r) => r.kind)).toEqual(asCore(full).map((r) => r.kind));
+    const bad = await runCli(["run", ...connection, "--vocabulary", "most", "hi"]);
+    expect(bad.code).toBe(2);
+  }, 90_000);
+
+  it.runIf(version === "1.18.33")("the bridge: the full vocabulary per prompt, or for every prompt of the bridge", async () => {
+    const turnOver = async (config: { vocabulary?: Vocabulary }, prompt: object) => {
+      const input = new PassThrough();
+      const output = new PassThrough();
+      let text = "";
+      let ended: () => void;
+      const result = new Promise<void>((resolve) => (ended = resolve));
+      output.on("data", (chunk: Buffer) => {
+        text += chunk.toString("utf8");
+        if (text.includes('"result"')) ended();
+      });
+      const done = runBridge({ input, output, config: { baseUrl: server.url, password: server.password, ...config }, permissions: "once" });
+      input.write(`${JSON.stringify({ id: "p1", op: "prompt", text: "VOCAB-TODO", ...prompt })}\n`);
+      await result;
+      input.write(`${JSON.stringify({ id: "c1", op: "close" })}\n`);
+      await done;
+      const lines = text.trimEnd().split("\n").map((line) => BridgeOutput.parse(JSON.parse(line)));
+      return lines.flatMap((line) => ("reply" in line ? [line.reply.kind] : []));
+    };
+    expect(await turnOver({}, { vocabulary: "full" })).toContain("todo");
+    expect(await turnOver({ vocabulary: "full" }, {})).toContain("step");
+    expect(await turnOver({ vocabulary: "full" }, { vocabulary: "core" })).not.toContain("step");
+  }, 120_000);
 });
