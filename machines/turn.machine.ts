@@ -75,6 +75,8 @@ export interface TurnOutput {
   /** The answer text: the concatenation of the turn's deltas. */
   readonly content: string;
   readonly usage: Usage | undefined;
+  /** The object the model answered with, for a prompt with a `format`. */
+  readonly structured: unknown;
   /** Events of the turn that could not be used (see `TurnState.unusable`). */
   readonly unusable: number;
 }
@@ -141,6 +143,7 @@ export const turnMachine = setup({
         messageId: context.turn.messageId,
         maxProviderRetries: context.input.maxProviderRetries,
         children: sessionId === context.input.sessionId ? context.input.children : [],
+        adoptsCompaction: context.input.prompt.endpoint === "summarize",
       }),
     })),
     /**
@@ -226,9 +229,9 @@ export const turnMachine = setup({
   // Both final states are reached only once the codec has an outcome (the guards and `fail*` actions
   // say so); a machine that got there without one is a defect, reported as the actor's error.
   output: ({ context }) => {
-    const { outcome, content, usage, unusable } = context.turn;
+    const { outcome, content, usage, unusable, structured } = context.turn;
     if (outcome === undefined) throw new Error("the turn machine ended without an outcome");
-    return { outcome, content, usage, unusable };
+    return { outcome, content, usage, unusable, structured };
   },
   // A cancel (the host's, the adapter's deadline, or close) only records why the turn stops; each
   // state then stops in the way that is safe for it (a prompt in flight is let through first, so the

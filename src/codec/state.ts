@@ -102,6 +102,10 @@ export interface TurnState {
   readonly outcome: TurnOutcome | undefined;
   /** Events that could not be used: unknown types, or known types with missing fields. */
   readonly unusable: number;
+  /** The turn's user message is opencode's own, the one carrying its `compaction` part (a summarize turn). */
+  readonly adoptsCompaction: boolean;
+  /** The object the model answered with, for a prompt with a `format` (opencode's structured output). */
+  readonly structured: unknown;
 }
 
 export interface TurnIdentity {
@@ -111,6 +115,8 @@ export interface TurnIdentity {
   maxProviderRetries: number;
   /** Child sessions already known (a resumed subagent session asks for permission too). */
   children?: Iterable<string>;
+  /** See `TurnState.adoptsCompaction`. */
+  adoptsCompaction?: boolean;
 }
 
 export interface CodecResult {
@@ -121,7 +127,7 @@ export interface CodecResult {
 export const NONE: readonly Reply[] = Object.freeze([]);
 
 /** A literal, not a spread of the identity: V8 builds a spread of this many keys about 20 times slower. */
-export function initialTurnState({ traceId, sessionId, messageId, maxProviderRetries, children = [] }: TurnIdentity): TurnState {
+export function initialTurnState({ traceId, sessionId, messageId, maxProviderRetries, children = [], adoptsCompaction = false }: TurnIdentity): TurnState {
   return {
     traceId,
     sessionId,
@@ -145,6 +151,8 @@ export function initialTurnState({ traceId, sessionId, messageId, maxProviderRet
     stopReason: undefined,
     outcome: undefined,
     unusable: 0,
+    adoptsCompaction,
+    structured: undefined,
   };
 }
 

@@ -57,6 +57,8 @@ function withText(state: TurnState, openPart: PartTrack | undefined, parts: Read
     stopReason: state.stopReason,
     outcome: state.outcome,
     unusable: state.unusable,
+    adoptsCompaction: state.adoptsCompaction,
+    structured: state.structured,
   };
 }
 

@@ -5,7 +5,9 @@ import { resolveConfig, type AdapterConfigInput, type ResolvedConfig } from "./c
 import { asHostCall, insideHostCall } from "./host-calls.js";
 import { decidePermission, decideQuestion } from "./policies.js";
 import type { TurnPrompt } from "../opencode/prompt-body.js";
-import { checkPromptOptions, toFilePart, type Attachment } from "./prompt.js";
+import { checkPromptOptions, type Attachment, type TurnChoices } from "./prompt.js";
+import * as sessionOps from "./session-operations.js";
+import type { SessionSummary, StoredTurn, TurnStart } from "./session-operations.js";
 import { withoutSecrets } from "../contract/redact.js";
 import type { ErrorCode, ModelChange, Reply, TurnResult } from "../contract/replies.js";
 import { ReplyQueue, type Sink } from "./reply-queue.js";
@@ -14,11 +16,13 @@ import { SessionWatch } from "./session-watch.js";
 import { acquireHub, type EventHub } from "../opencode/event-hub.js";
 import { findOrCreateSession, MAX_RECONNECTS, provideTurnMachine } from "../engine/turn-actors.js";
 import { asTurnError, reasonOf, TurnError } from "../contract/turn-error.js";
+import * as api from "../opencode/api.js";
 import { safeWarn, type Warn } from "./warnings.js";
 
 export type { Sink };
 
-export interface PromptOptions {
+/** A turn's options: its files, its signal, and its own model, agent, variant, system, tools and format. */
+export interface PromptOptions extends TurnChoices {
   attachments?: Attachment[];
   /** Aborting it cancels this turn (or, if it is still queued, ends it before it starts). */
   signal?: AbortSignal;
@@ -34,7 +38,7 @@ export interface AdapterOptions {
 type TurnActor = Actor<ReturnType<typeof provideTurnMachine>>;
 
 type Ending =
-  | { outcome: "final"; content: string; usage: TurnResult["usage"] }
+  | { outcome: "final"; content: string; usage: TurnResult["usage"]; structured?: unknown }
   | { outcome: "error"; error: string; code: ErrorCode; usage: TurnResult["usage"] };
 
 /**
@@ -161,6 +165,81 @@ export class OpenCodeAdapter {
   }
 
   prompt(text: string, traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
+    return this.startTurn({ kind: "prompt", text }, traceId, options);
+  }
+
+  /**
+   * Runs a slash command configured in opencode (`name` without the slash, `args` its arguments) as
+   * a turn: the same replies and result as a prompt. Its options are a prompt's less system, tools
+   * and format, which opencode's command endpoint does not take.
+   */
+  command(name: string, args = "", traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
+    const checked = sessionOps.commandName(name);
+    const trace = traceId || randomUUID();
+    if (typeof checked !== "string") return this.refuseAtOnce(trace, "bad_request", checked.refusal);
+    return this.startTurn({ kind: "command", name: checked, arguments: String(args) }, trace, options);
+  }
+
+  /** Compacts the session (opencode writes a summary of it) as a turn: the summary is its answer. */
+  summarize(traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
+    return this.startTurn({ kind: "summarize" }, traceId, options);
+  }
+
+  /** The session's stored turns, each as a live turn would have replied, keyed by its user message; none before the first turn. */
+  history(): Promise<StoredTurn[]> {
+    return this.operate("history()", false, (sessionId, signal) => (sessionId === undefined ? Promise.resolve([]) : sessionOps.readHistory(this.hub.http, sessionId, signal)));
+  }
+
+  /** A new session with this one's messages before `messageId` (all when left out): its id, for a new adapter. */
+  fork(messageId?: string): Promise<string> {
+    return this.operate("fork()", true, (sessionId, signal) => api.forkSession(this.hub.http, sessionId!, sessionOps.messageIdOf("fork()", messageId, true), signal));
+  }
+
+  /** Undoes the session from `messageId` on (opencode drops those messages at the next prompt, unless unrevert() comes first). */
+  revert(messageId: string): Promise<void> {
+    return this.operate("revert()", true, (sessionId, signal) => api.revertSession(this.hub.http, sessionId!, sessionOps.messageIdOf("revert()", messageId, false)!, signal));
+  }
+
+  unrevert(): Promise<void> {
+    return this.operate("unrevert()", true, (sessionId, signal) => api.unrevertSession(this.hub.http, sessionId!, signal));
+  }
+
+  /** The server's sessions (of the configured directory, when there is one). */
+  sessions(): Promise<SessionSummary[]> {
+    return this.operate("sessions()", false, (_sessionId, signal) => sessionOps.listSessions(this.hub.http, signal));
+  }
+
+  /**
+   * Runs a session operation in call order with the turns: after the ones queued before it, before
+   * the ones after. Rejects with a `TurnError` (its text without the password), like ensureSession().
+   */
+  private operate<T>(what: string, needsSession: boolean, run: (sessionId: string | undefined, signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new TurnError("closed", `The adapter is closed; ${what} needs an open one.`));
+    if (insideHostCall(this)) {
+      return Promise.reject(new TurnError("bad_request", `${what} was called from inside this adapter's sink or policy, where it would wait for itself; call it after that call has returned.`));
+    }
+    const done = this.untilClosed(this.queue).then(async () => {
+      if (this.closed) throw new TurnError("closed", `The adapter was closed before ${what} ran.`);
+      const sessionId = this.sessionId;
+      if (needsSession && sessionId === undefined) throw new TurnError("session_not_found", `${what} needs a session: the adapter has none yet (prompt first, or configure sessionId).`);
+      const abandon = new AbortController();
+      const onClose = () => abandon.abort();
+      this.closeWaiters.add(onClose);
+      try {
+        return await run(sessionId, abandon.signal);
+      } catch (error) {
+        if (this.closed) throw new TurnError("closed", `The adapter was closed during ${what}.`);
+        const failure = asTurnError(error);
+        throw new TurnError(failure.code, this.redact(failure.message), failure.status);
+      } finally {
+        this.closeWaiters.delete(onClose);
+      }
+    });
+    this.queue = done.catch(() => undefined);
+    return done;
+  }
+
+  private startTurn(start: TurnStart, traceId: string | undefined, options: PromptOptions): Promise<TurnResult> {
     const trace = traceId || randomUUID();
     if (this.closed) return this.refuseAtOnce(trace, "closed", "The adapter is closed; create a new one to prompt again.");
     if (insideHostCall(this)) {
@@ -174,7 +253,7 @@ export class OpenCodeAdapter {
     // Once closed, queued turns stop waiting for the one before (its sink may never settle) and end `closed`.
     this.turnsAhead++;
     const turn = this.untilClosed(this.queue)
-      .then(() => this.runTurn(text, trace, options))
+      .then(() => this.runTurn(start, trace, options))
       .catch((error: unknown) => this.defect(trace, error))
       .finally(() => this.turnsAhead--);
     this.queue = turn;
@@ -234,7 +313,7 @@ export class OpenCodeAdapter {
     await this.releaseHub();
   }
 
-  private async runTurn(text: string, traceId: string, options: PromptOptions): Promise<TurnResult> {
+  private async runTurn(start: TurnStart, traceId: string, options: PromptOptions): Promise<TurnResult> {
     const startedAt = performance.now();
     const replies = this.replies;
     const end = async (ending: Ending): Promise<TurnResult> => {
@@ -250,7 +329,9 @@ export class OpenCodeAdapter {
     if (this.closed) return refuse("closed", "The adapter is closed; create a new one to prompt again.");
     const checked = checkPromptOptions(options, { schemes: this.#config.attachmentSchemes, types: this.#config.attachmentTypes });
     if ("refusal" in checked) return refuse("bad_request", checked.refusal);
-    const { signal, attachments } = checked;
+    const { signal } = checked;
+    const prompt = sessionOps.turnPromptOf(start, checked, this.#config);
+    if ("refusal" in prompt) return refuse("bad_request", prompt.refusal);
     if (signal?.aborted) return refuse("aborted", "The turn was cancelled before it started.");
 
     // Another adapter of this process may be running a turn on this session: this one waits for it.
@@ -263,13 +344,13 @@ export class OpenCodeAdapter {
         if (gaveUp !== undefined) return refuse(gaveUp.code, gaveUp.error);
       }
 
-      const actor = createActor(this.machine, { input: this.turnInput(text, traceId, attachments), ...(this.inspect ? { inspect: this.inspect } : {}) });
+      const actor = createActor(this.machine, { input: this.turnInput(prompt, traceId), ...(this.inspect ? { inspect: this.inspect } : {}) });
       /** The terminal reply once the machine has emitted it: a defect after it does not change the turn's end. */
       let terminal: Ending | undefined;
       actor.on("replies", ({ replies: batch }) => {
         replies.push(batch.map((reply) => withoutSecrets(reply, this.redact)));
         const last = batch.at(-1);
-        if (last?.kind === "final") terminal = { outcome: "final", content: last.content, usage: undefined };
+        if (last?.kind === "final") terminal = { outcome: "final", content: last.content, usage: undefined, ...(last.structured === undefined ? {} : { structured: last.structured }) };
         if (last?.kind === "error") terminal = { outcome: "error", error: last.error, code: last.code, usage: undefined };
       });
       actor.on("session", ({ sessionId }) => {
@@ -298,9 +379,10 @@ export class OpenCodeAdapter {
         actor.send({ type: "START" });
         const ended = await finished;
         if ("output" in ended) {
-          const { outcome, content, usage, unusable } = ended.output;
+          const { outcome, content, usage, unusable, structured } = ended.output;
           this.counters.eventsSkipped += unusable;
-          return end(outcome.kind === "final" ? { outcome: "final", content, usage } : { outcome: "error", error: outcome.error, code: outcome.code, usage });
+          if (outcome.kind === "error") return end({ outcome: "error", error: outcome.error, code: outcome.code, usage });
+          return end({ outcome: "final", content, usage, ...(structured === undefined ? {} : { structured }) });
         }
         const reason = reasonOf(ended.error);
         if (terminal === undefined) {
@@ -364,14 +446,8 @@ export class OpenCodeAdapter {
     }
   }
 
-  private turnInput(text: string, traceId: string, attachments: readonly Attachment[]): TurnInput {
-    const { providerID, modelID, agent, system, sessionTitle, maxProviderRetries, connectTimeoutMs } = this.#config;
-    const prompt: TurnPrompt = {
-      parts: [{ type: "text", text }, ...attachments.map(toFilePart)],
-      ...(providerID && modelID ? { model: { providerID, modelID } } : {}),
-      ...(agent ? { agent } : {}),
-      ...(system ? { system } : {}),
-    };
+  private turnInput(prompt: TurnPrompt, traceId: string): TurnInput {
+    const { sessionTitle, maxProviderRetries, connectTimeoutMs } = this.#config;
     return {
       traceId,
       prompt,
