@@ -2,6 +2,7 @@ import type { EventHub } from "../opencode/event-hub.js";
 import * as api from "../opencode/api.js";
 import { MessageUpdated, PartUpdated } from "../opencode/events.js";
 import type { TurnPrompt } from "../opencode/prompt-body.js";
+import { TurnError } from "../contract/turn-error.js";
 
 // The body of the machine's `sendPrompt` actor: a prompt, a slash command or a compaction, each to its endpoint.
 
@@ -23,6 +24,13 @@ export async function sendTurnPrompt(hub: EventHub, { sessionId, messageId, prom
     return api.promptAsync(hub.http, sessionId, { messageID: messageId, ...body }, signal);
   }
   const endpoint = prompt.endpoint;
+  if (prompt.endpoint === "command") {
+    // opencode answers an unknown command with a bare 500: the name is checked first, to say so.
+    const known = await api.listCommands(hub.http, signal);
+    if (!known.includes(prompt.command)) {
+      throw new TurnError("bad_request", `opencode has no slash command "${prompt.command}" (it has: ${known.join(", ") || "none"}); commands are configured in opencode.json under "command".`);
+    }
+  }
   // Not the actor's signal: the actor stops once the request is taken, and the request must go on.
   const request = new AbortController();
   const answered =
