@@ -15,8 +15,9 @@ const SUMMARY = ["SUMMARY: ", "the user said hello."];
 function respond(req: ChatRequest): { branch: string; script: Script } {
   const tools = (req.tools ?? []).map((tool) => tool.function?.name);
   const text = lastUserText(req);
-  if (text.startsWith("Here is the conversation so far")) return { branch: "compaction", script: { kind: "stream", text: SUMMARY } };
   if (isTitleRequest(req)) return { branch: "title", script: { kind: "stream", text: ["Scripted title"] } };
+  // A compaction request offers no tools (1.18.33's also starts "Here is the conversation so far").
+  if (tools.length === 0) return { branch: "compaction", script: { kind: "stream", text: SUMMARY } };
   if (tools.includes("StructuredOutput") && !text.includes("answer in prose")) {
     return { branch: "structured", script: { kind: "stream", toolCalls: [{ id: "call_s", name: "StructuredOutput", arguments: JSON.stringify(CITY) }] } };
   }
