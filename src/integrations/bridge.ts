@@ -9,6 +9,7 @@ import { PermissionAsked, QuestionAsked, type PermissionRequest, type QuestionRe
 import { Attachment } from "../host/prompt.js";
 import { ErrorCode, Reply, TurnResult } from "../contract/replies.js";
 import { asTurnError } from "../contract/turn-error.js";
+import { runSessionOp, SessionOpOutput, SessionOpsRequests, startTurnOp, TurnChoiceFields, type SessionOpRequest, type TurnOpRequest } from "./bridge-session-ops.js";
 
 // The bridge's protocol: one JSON object per line each way. These schemas are its only definition:
 // requests are parsed with them, and `bridge --describe` prints them as JSON Schema.
@@ -27,6 +28,7 @@ export const PromptRequest = z
     trace_id: z.string().min(1).optional().describe("Carried by every reply of the turn; generated when absent."),
     attachments: z.array(Attachment).optional(),
     session: SessionKey.optional(),
+    ...TurnChoiceFields,
   })
   .describe("Runs a turn. Turns of one session run one after another, in the order given.");
 
@@ -55,7 +57,7 @@ export const CloseRequest = z
   .strictObject({ id: RequestId, op: z.literal("close") })
   .describe("Ends every turn (with a `closed` error reply and its result) and then the bridge.");
 
-export const BridgeRequest = z.discriminatedUnion("op", [PromptRequest, SessionRequest, CancelRequest, AnswerRequest, CloseRequest]);
+export const BridgeRequest = z.discriminatedUnion("op", [PromptRequest, SessionRequest, CancelRequest, AnswerRequest, CloseRequest, ...SessionOpsRequests]);
 export type BridgeRequest = z.infer<typeof BridgeRequest>;
 
 const AskId = z.string().min(1);
@@ -77,6 +79,7 @@ export const BridgeOutput = z.union([
   z
     .strictObject({ id: RequestId.optional(), ask_id: AskId.optional(), error: z.string(), code: ErrorCode.optional() })
     .describe("A request that was refused (not JSON, invalid, unknown id) or failed; the bridge goes on."),
+  ...SessionOpOutput.options,
 ]);
 export type BridgeOutput = z.infer<typeof BridgeOutput>;
 
@@ -199,7 +202,15 @@ class Bridge {
     const request = parsed.data;
     switch (request.op) {
       case "prompt":
+      case "command":
+      case "summarize":
         return this.prompt(request);
+      case "history":
+      case "fork":
+      case "revert":
+      case "unrevert":
+      case "sessions":
+        return this.sessionOp(request);
       case "session":
         return this.session(request);
       case "cancel":
@@ -211,7 +222,13 @@ class Bridge {
     }
   }
 
-  private prompt(request: z.infer<typeof PromptRequest>): void {
+  private sessionOp(request: SessionOpRequest): void {
+    this.enqueue(this.agentFor(("session" in request && request.session) || DEFAULT_KEY), async (agent) => {
+      await this.write(this.ending ? { id: request.id, error: "The bridge is closing.", code: "closed" } : await runSessionOp(agent.adapter, request));
+    });
+  }
+
+  private prompt(request: z.infer<typeof PromptRequest> | TurnOpRequest): void {
     if (this.flights.has(request.id)) {
       void this.write({ id: request.id, error: "A prompt with this id is still in flight; give each prompt its own id." });
       return;
@@ -222,10 +239,11 @@ class Bridge {
       agent.current = request.id;
       let result: TurnResult;
       try {
-        result = await agent.adapter.prompt(request.text, request.trace_id, {
-          ...(request.attachments ? { attachments: request.attachments } : {}),
-          signal: flight.controller.signal,
-        });
+        if (request.op !== "prompt") result = await startTurnOp(agent.adapter, request, flight.controller.signal);
+        else {
+          const { id: _id, op: _op, text, trace_id, session: _session, ...options } = request;
+          result = await agent.adapter.prompt(text, trace_id, { ...options, signal: flight.controller.signal });
+        }
       } finally {
         agent.current = undefined;
         this.flights.delete(request.id);
