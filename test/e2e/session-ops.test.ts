@@ -6,7 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reply } from "../../src/contract/replies.js";
 import { contentText, isTitleRequest, lastUserText, startModelServer, toolResults, type ChatRequest, type ModelServer, type Script } from "../../src/embedded/model-server.js";
+import { spawn } from "node:child_process";
+import { Reply as ReplySchema } from "../../src/contract/replies.js";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
+import { CLI, cliEnv, eventually, runCli } from "../../testkit/cli.js";
 import { MODEL_ID, OTHER_MODEL_ID, PROVIDER_ID, startOpencode, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
 
 const CITY = { city: "Paris", population: 2100000 };
@@ -166,6 +169,56 @@ describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("session operations o
     const users = (await storedMessages(first.session_id!)).filter((m) => m.info.role === "user").map((m) => m.info.id);
     expect(history.map((turn) => turn.messageId)).toEqual(users);
     expect(history[0]!.replies.every((r) => r.trace_id === history[0]!.messageId)).toBe(true);
+
+    // The CLI prints the same replies (--json), or shows them as run does.
+    const connection = ["--url", server.url, "--password", server.password];
+    const json = await runCli(["history", first.session_id!, "--json", ...connection]);
+    expect(json.code).toBe(0);
+    expect(json.stdout.trim().split("\n").map((line) => ReplySchema.parse(JSON.parse(line)))).toEqual(history.flatMap((turn) => turn.replies));
+    const shown = await runCli(["history", first.session_id!, ...connection]);
+    expect(shown.stdout).toContain("> hello there\nHello from the model.");
+    expect(shown.stdout).toContain("✓ bash echo hi-from-tool → hi-from-tool");
+    const missing = await runCli(["history", "ses_missing", ...connection]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("(session_not_found)");
+  });
+
+  it("offers the operations over the bridge: a command as a turn, history, sessions", async () => {
+    const child = spawn(process.execPath, [CLI, "bridge", "--url", server.url, "--password", server.password, "--model", `${PROVIDER_ID}/${MODEL_ID}`], { env: cliEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    const lines: Array<Record<string, any>> = [];
+    let partial = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      const complete = (partial + chunk.toString("utf8")).split("\n");
+      partial = complete.pop()!;
+      for (const line of complete) lines.push(JSON.parse(line));
+    });
+    const exited = new Promise((resolve) => child.once("close", resolve));
+    const ask = async (request: Record<string, unknown>, done: (line: Record<string, any>) => boolean) => {
+      child.stdin.write(`${JSON.stringify(request)}\n`);
+      await eventually(() => lines.some((line) => line.id === request.id && done(line)), `the answer to ${String(request.op)}`, 25_000);
+      return lines.filter((line) => line.id === request.id);
+    };
+    try {
+      const command = await ask({ id: "c1", op: "command", name: "greet", arguments: "Bob", trace_id: "t-bridge" }, (line) => "result" in line);
+      expect(command.at(-1)!.result).toMatchObject({ outcome: "final", content: "Hello from the model." });
+      expect(command.filter((line) => "reply" in line).map((line) => line.reply.kind)).toEqual(["delta", "delta", "delta", "delta", "final"]);
+      const prompt = await ask({ id: "p1", op: "prompt", text: "hello", system: "BRIDGE-SYSTEM" }, (line) => "result" in line);
+      expect(prompt.at(-1)!.result).toMatchObject({ outcome: "final" });
+      expect(systemText(model.log.at(-1)!.body)).toContain("BRIDGE-SYSTEM");
+      const [history] = await ask({ id: "h1", op: "history" }, (line) => "history" in line);
+      expect(history!.history.map((turn: { text: string }) => turn.text)).toEqual(["Please greet Bob warmly.", "hello"]);
+      const [sessions] = await ask({ id: "l1", op: "sessions" }, (line) => "sessions" in line);
+      expect(sessions!.sessions.map((s: { session_id: string }) => s.session_id)).toContain(command.at(-1)!.result.session_id);
+      const [reverted] = await ask({ id: "r1", op: "revert", message_id: history!.history[1].message_id }, () => true);
+      expect(reverted).toEqual({ id: "r1", done: true });
+      expect(await ask({ id: "u1", op: "unrevert" }, () => true)).toEqual([{ id: "u1", done: true }]);
+      const [invalid] = await ask({ id: "r2", op: "revert", message_id: "nope" }, () => true);
+      expect(invalid).toMatchObject({ id: "r2", error: expect.stringContaining("message_id") });
+      await ask({ id: "x", op: "close" }, (line) => line.closed === true);
+    } finally {
+      child.stdin.end();
+      await exited;
+    }
   });
 
   it("forks, reverts and unreverts a session, and lists the server's sessions", async () => {
