@@ -77,6 +77,7 @@ export const turnMachine = setup({
         maxProviderRetries: context.input.maxProviderRetries,
         children: sessionId === context.input.sessionId ? context.input.children : [],
         vocabulary: context.input.vocabulary,
+        adoptsCompaction: context.input.prompt.endpoint === "summarize",
       }),
     })),
     /**

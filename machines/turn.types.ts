@@ -81,6 +81,8 @@ export interface TurnOutput {
   /** The answer text: the concatenation of the turn's deltas. */
   readonly content: string;
   readonly usage: Usage | undefined;
+  /** The object the model answered with, for a prompt with a `format`. */
+  readonly structured: unknown;
   /** Events of the turn that could not be used (see `TurnState.unusable`). */
   readonly unusable: number;
   /**
@@ -105,9 +107,9 @@ export interface EnsureSessionInput {
 
 /** The output of a turn whose codec has an outcome; the machine's `output`, also read from a failed actor's last snapshot. */
 export function turnOutputOf(context: TurnContext): TurnOutput | undefined {
-  const { outcome, content, usage, unusable } = context.turn;
+  const { outcome, content, usage, unusable, structured } = context.turn;
   if (outcome === undefined) return undefined;
   // A turn that ended on a refusal (no user message came for the prompt) may still be queued in opencode.
   const refused = outcome.kind === "error" && context.turn.refusal !== undefined && !context.turn.userSeen;
-  return { outcome, content, usage, unusable, orphaned: context.orphaned || refused };
+  return { outcome, content, usage, structured, unusable, orphaned: context.orphaned || refused };
 }

@@ -2,10 +2,11 @@
 /** `opencode-turns <command>`: the package's command line. Each command is one file in `src/cli/`. */
 import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "./command.js";
 import { bridgeCommand } from "./bridge.js";
+import { historyCommand } from "./history.js";
 import { replayCommand } from "./replay.js";
 import { runCommand } from "./run.js";
 
-const commands: readonly Command[] = [runCommand, bridgeCommand, replayCommand];
+const commands: readonly Command[] = [runCommand, bridgeCommand, replayCommand, historyCommand];
 
 const usage = `Usage: opencode-turns <command> [options]
 

@@ -42,7 +42,8 @@ export function onIdle(state: TurnState): CodecResult {
   if (state.lastStep?.completed !== true) return failTurn(state, answerCutOff(state));
   return {
     state: { ...state, outcome: FINAL, asks: [] },
-    replies: [{ kind: "final", trace_id: state.traceId, content: state.content }],
+    // `structured` only for a prompt that asked for it: the other turns' finals keep their exact bytes.
+    replies: [{ kind: "final", trace_id: state.traceId, content: state.content, ...(state.structured === undefined ? {} : { structured: state.structured }) }],
   };
 }
 

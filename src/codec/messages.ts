@@ -1,6 +1,8 @@
 import type { Usage } from "../contract/replies.js";
 import { MessageUpdated, type Part, PartUpdated } from "../opencode/events.js";
 import { answersTurn, type CodecResult, countUnusable, NONE, type TurnState, unchanged, without } from "./state.js";
+import { onStructured } from "./structured.js";
+import { adoptsAsUserMessage, adoptUserMessage } from "./summarize.js";
 import { onTextPart } from "./text.js";
 import { onToolPart } from "./tools.js";
 
@@ -15,6 +17,10 @@ export function onMessage(event: unknown, state: TurnState): CodecResult {
     return info.id === state.messageId && !state.userSeen ? { state: { ...state, userSeen: true, refusal: undefined }, replies: NONE } : unchanged(state);
   }
   if (info.role !== "assistant" || !answersTurn(state, info.parentID)) return unchanged(state);
+  return onStructured(info, onStep(info, state));
+}
+
+function onStep(info: { id: string; time?: { completed?: number } | undefined }, state: TurnState): CodecResult {
   const completed = info.time?.completed !== undefined;
   if (!state.assistantIds.has(info.id)) {
     return { state: { ...state, assistantIds: new Set(state.assistantIds).add(info.id), lastStep: { id: info.id, completed } }, replies: NONE };
@@ -33,6 +39,7 @@ export function onPart(event: unknown, state: TurnState): CodecResult {
     // opencode compacted the session mid-turn and goes on under its own user message.
     return { state: { ...state, continuations: new Set(state.continuations).add(part.messageID) }, replies: NONE };
   }
+  if (adoptsAsUserMessage(part, state)) return adoptUserMessage(part, state);
   if (!state.assistantIds.has(part.messageID)) {
     // Not this turn's answer: the user's own text, or a part of another turn. Its early deltas go too.
     return state.earlyDeltas.has(part.id) ? { state: { ...state, earlyDeltas: without(state.earlyDeltas, part.id) }, replies: NONE } : unchanged(state);

@@ -116,6 +116,10 @@ export interface TurnState {
   readonly nextEvents: boolean | undefined;
   /** What only the full vocabulary tracks; undefined in the core vocabulary (the six kinds). */
   readonly full: FullTrack | undefined;
+  /** The turn's user message is opencode's own, the one carrying its `compaction` part (a summarize turn). */
+  readonly adoptsCompaction: boolean;
+  /** The object the model answered with, for a prompt with a `format` (opencode's structured output). */
+  readonly structured: unknown;
 }
 
 export interface TurnIdentity {
@@ -127,6 +131,8 @@ export interface TurnIdentity {
   children?: Iterable<string>;
   /** Which replies to make (default: the core six). */
   vocabulary?: Vocabulary;
+  /** See `TurnState.adoptsCompaction`. */
+  adoptsCompaction?: boolean;
 }
 
 export interface CodecResult {
@@ -137,7 +143,7 @@ export interface CodecResult {
 export const NONE: readonly Reply[] = Object.freeze([]);
 
 /** A literal, not a spread of the identity: V8 builds a spread of this many keys about 20 times slower. */
-export function initialTurnState({ traceId, sessionId, messageId, maxProviderRetries, children = [], vocabulary = "core" }: TurnIdentity): TurnState {
+export function initialTurnState({ traceId, sessionId, messageId, maxProviderRetries, children = [], vocabulary = "core", adoptsCompaction = false }: TurnIdentity): TurnState {
   return {
     traceId,
     sessionId,
@@ -164,6 +170,8 @@ export function initialTurnState({ traceId, sessionId, messageId, maxProviderRet
     unusable: 0,
     nextEvents: undefined,
     full: vocabulary === "full" ? initialFullTrack() : undefined,
+    adoptsCompaction,
+    structured: undefined,
   };
 }
 

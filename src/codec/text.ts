@@ -60,6 +60,8 @@ function withText(state: TurnState, openPart: PartTrack | undefined, parts: Read
     unusable: state.unusable,
     nextEvents: state.nextEvents,
     full: state.full,
+    adoptsCompaction: state.adoptsCompaction,
+    structured: state.structured,
   };
 }
 

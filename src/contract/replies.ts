@@ -36,7 +36,13 @@ export const ToolResultReply = z.strictObject({
   success: z.boolean(),
   call_id: z.string().min(1),
 });
-export const FinalReply = z.strictObject({ kind: z.literal("final"), trace_id: traceId, content: z.string() });
+export const FinalReply = z.strictObject({
+  kind: z.literal("final"),
+  trace_id: traceId,
+  content: z.string(),
+  /** The object the model answered with, for a prompt given a `format` (a JSON Schema). */
+  structured: z.unknown().optional(),
+});
 export const ErrorReply = z.strictObject({
   kind: z.literal("error"),
   trace_id: traceId,
@@ -186,7 +192,7 @@ const TurnBase = {
 };
 
 export const TurnResult = z.discriminatedUnion("outcome", [
-  z.strictObject({ ...TurnBase, outcome: z.literal("final"), content: z.string() }),
+  z.strictObject({ ...TurnBase, outcome: z.literal("final"), content: z.string(), structured: z.unknown().optional() }),
   z.strictObject({ ...TurnBase, outcome: z.literal("error"), error: z.string(), code: ErrorCode }),
 ]);
 export type TurnResult = z.infer<typeof TurnResult>;

@@ -8,6 +8,7 @@ import { UPSTREAM_DOWN, type OpencodeHttp } from "../opencode/http.js";
 import * as api from "../opencode/api.js";
 import { backoffDelay, type Backoff } from "../contract/backoff.js";
 import { TurnError } from "../contract/turn-error.js";
+import { sendTurnPrompt } from "./send-prompt.js";
 
 /** What the turn machine's actors need from their host: the server's stream and the answers to asks. */
 export interface TurnServices {
@@ -26,7 +27,7 @@ export function provideTurnMachine({ hub, decidePermission, decideQuestion }: Tu
     actors: {
       ensureSession: fromPromise<string, EnsureSessionInput>(({ input, signal }) => findOrCreateSession(http, input, signal)),
       eventStream: fromCallback<TurnEvent, { sessionId: string }>(({ sendBack, input }) => followSession(hub, input.sessionId, sendBack)),
-      sendPrompt: fromPromise(({ input, signal }) => api.promptAsync(http, input.sessionId, { messageID: input.messageId, ...input.prompt }, signal)),
+      sendPrompt: fromPromise(({ input, signal }) => sendTurnPrompt(hub, input, signal)),
       answerAsk: fromPromise(async ({ input, signal }) => {
         const { ask } = input;
         if (ask.kind === "permission") {

@@ -4,7 +4,8 @@ import type { TurnMachine } from "../../machines/turn.machine.js";
 import { resolveConfig, type AdapterConfigInput, type ResolvedConfig } from "./config.js";
 import { asHostCall, insideHostCall } from "./host-calls.js";
 import { decidePermission, decideQuestion } from "./policies.js";
-import { checkPromptOptions, promptArgumentsRefusal, type Attachment } from "./prompt.js";
+import { checkPromptOptions, promptArgumentsRefusal, type Attachment, type TurnChoices } from "./prompt.js";
+import { commandName, SessionOperations, turnPromptOf, type SessionSummary, type StoredTurn, type TurnStart } from "./session-operations.js";
 import { passwordRedactable, redactedInspection, WEAK_PASSWORD_WARNING, withoutSecrets } from "../contract/redact.js";
 import { type ErrorCode, type ModelChange, type Reply, type TurnResult, Vocabulary } from "../contract/replies.js";
 import { ReplyQueue, type Sink } from "./reply-queue.js";
@@ -22,7 +23,8 @@ import { safeWarn, type Warn } from "./warnings.js";
 
 export type { Sink };
 
-export interface PromptOptions {
+/** A turn's options: its files, its vocabulary, its signal, and its own model, agent, variant, system, tools and format. */
+export interface PromptOptions extends TurnChoices {
   attachments?: Attachment[];
   /** This turn's reply vocabulary, over the config's `vocabulary`. */
   vocabulary?: Vocabulary;
@@ -60,6 +62,7 @@ export class OpenCodeAdapter {
   /** Turns never overlap on an adapter, so there is at most one. */
   private running: StartedTurn | undefined;
   private readonly sessionWait = new SessionWait(() => this.closed);
+  private readonly operations: SessionOperations;
   /** Turns prompted whose run has not begun (it begins on a later tick), oldest first: cancel() may end the next one. */
   private readonly unstarted = new Set<{ cancelled: boolean; ended?: Promise<TurnResult> }>();
   private readonly counters = { eventsSkipped: 0 };
@@ -89,6 +92,13 @@ export class OpenCodeAdapter {
     // Between turns nobody else reopens the stream; one try keeps the watch going (a turn retries on its own).
     this.watch = new SessionWatch(this.hub, baseline, () => {
       if (!this.closed && this.running === undefined) this.hub.connect().catch(() => undefined);
+    });
+    this.operations = new SessionOperations({
+      http: this.hub.http,
+      turns: this.turns,
+      sessionId: () => this.sessionId,
+      insideHostCall: () => insideHostCall(this),
+      redact: this.redact,
     });
     const warn = this.warn;
     const { permissions, questions } = this.#config;
@@ -163,9 +173,52 @@ export class OpenCodeAdapter {
   }
 
   prompt(text: string, traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
+    return this.startTurn({ kind: "prompt", text }, traceId, options, promptArgumentsRefusal(text, traceId));
+  }
+
+  /**
+   * Runs a slash command configured in opencode (`name` without the slash, `args` its arguments) as
+   * a turn: the same replies and result as a prompt. Its options are a prompt's less system, tools
+   * and format, which opencode's command endpoint does not take.
+   */
+  command(name: string, args = "", traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
+    const checked = commandName(name);
+    if (typeof checked !== "string") return this.startTurn({ kind: "command", name: String(name), arguments: "" }, traceId, options, checked.refusal);
+    return this.startTurn({ kind: "command", name: checked, arguments: String(args) }, traceId, options, promptArgumentsRefusal("", traceId));
+  }
+
+  /** Compacts the session (opencode writes a summary of it) as a turn: the summary is its answer. */
+  summarize(traceId?: string, options: PromptOptions = {}): Promise<TurnResult> {
+    return this.startTurn({ kind: "summarize" }, traceId, options, promptArgumentsRefusal("", traceId));
+  }
+
+  /** The session's stored turns, each as a live turn would have replied, keyed by its user message; none before the first turn. */
+  history(): Promise<StoredTurn[]> {
+    return this.operations.history();
+  }
+
+  /** A new session with this one's messages before `messageId` (all when left out): its id, for a new adapter. */
+  fork(messageId?: string): Promise<string> {
+    return this.operations.fork(messageId);
+  }
+
+  /** Undoes the session from `messageId` on (opencode drops those messages at the next prompt, unless unrevert() comes first). */
+  revert(messageId: string): Promise<void> {
+    return this.operations.revert(messageId);
+  }
+
+  unrevert(): Promise<void> {
+    return this.operations.unrevert();
+  }
+
+  /** The server's sessions (of the configured directory, when there is one). */
+  sessions(): Promise<SessionSummary[]> {
+    return this.operations.sessions();
+  }
+
+  private startTurn(start: TurnStart, traceId: string | undefined, options: PromptOptions, wrong: string | undefined): Promise<TurnResult> {
     // A JavaScript host can pass anything: a traceId that is not a string would be echoed into every reply.
     const trace = typeof traceId === "string" && traceId !== "" ? traceId : randomUUID();
-    const wrong = promptArgumentsRefusal(text, traceId);
     if (wrong !== undefined) return this.refuseAtOnce(trace, "bad_request", wrong);
     if (this.closed) return this.refuseAtOnce(trace, "closed", "The adapter is closed; create a new one to prompt again.");
     if (insideHostCall(this)) {
@@ -181,7 +234,7 @@ export class OpenCodeAdapter {
     this.unstarted.add(pending);
     pending.ended = this.turns.enqueue(() => {
       this.unstarted.delete(pending);
-      return this.runTurn(text, trace, options, pending.cancelled).catch((error: unknown) => this.defect(trace, error));
+      return this.runTurn(start, trace, options, pending.cancelled).catch((error: unknown) => this.defect(trace, error));
     }, { counted: true });
     return pending.ended;
   }
@@ -240,7 +293,7 @@ export class OpenCodeAdapter {
     await this.releaseHub();
   }
 
-  private async runTurn(text: string, traceId: string, options: PromptOptions, cancelled: boolean): Promise<TurnResult> {
+  private async runTurn(start: TurnStart, traceId: string, options: PromptOptions, cancelled: boolean): Promise<TurnResult> {
     const startedAt = performance.now();
     const replies = this.replies;
     const end = async (told: Told): Promise<TurnResult> => {
@@ -261,7 +314,9 @@ export class OpenCodeAdapter {
     if ("refusal" in checked) return refuse("bad_request", checked.refusal);
     const vocabulary = Vocabulary.safeParse((options as PromptOptions | null)?.vocabulary ?? this.#config.vocabulary);
     if (!vocabulary.success) return refuse("bad_request", `options.vocabulary must be "core" or "full".`);
-    const { signal, attachments } = checked;
+    const { signal } = checked;
+    const prompt = turnPromptOf(start, checked, this.#config);
+    if ("refusal" in prompt) return refuse("bad_request", prompt.refusal);
     if (signal?.aborted) return refuse("aborted", "The turn was cancelled before it started.");
 
     // Another adapter of this process may be running a turn on this session: this one waits for it.
@@ -275,7 +330,7 @@ export class OpenCodeAdapter {
       }
 
       const session = { sessionId: this.sessionId, sessionVerified: this.sessionVerified, children: this.watch.children };
-      const input = { ...turnInput(this.#config, { text, traceId, attachments, maxReconnects: MAX_RECONNECTS, vocabulary: vocabulary.data }, session), turnTimeoutMs, waitedMs: performance.now() - startedAt };
+      const input = { ...turnInput(this.#config, { prompt, traceId, maxReconnects: MAX_RECONNECTS, vocabulary: vocabulary.data }, session), turnTimeoutMs, waitedMs: performance.now() - startedAt };
       const turn = startTurn(this.machine, {
         input,
         signal,

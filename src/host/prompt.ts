@@ -53,11 +53,30 @@ function typeMatches(type: string, allowed: string): boolean {
 /** Built once: a zod schema is costly to build, and a tiny turn paid for it every time. */
 const Attachments = z.array(Attachment);
 
+const name = z.string().min(1);
+
+/** What a turn may choose for itself, over the adapter's configuration. */
+export const TurnChoices = z.strictObject({
+  model: z.strictObject({ providerID: name, modelID: name }).optional(),
+  agent: name.optional(),
+  /** A variant of the model (its reasoning effort, say), as the provider names it. */
+  variant: name.optional(),
+  system: z.string().optional(),
+  /** Tools enabled (true) or disabled (false) by name, for this turn only. */
+  tools: z.record(name, z.boolean()).optional(),
+  /** A JSON Schema: the model answers with an object of it, on the result and `final` as `structured`. */
+  format: z.record(z.string(), z.unknown()).optional(),
+});
+export type TurnChoices = z.infer<typeof TurnChoices>;
+
 /** What a turn takes from `prompt()`'s options once they are checked. */
 export interface CheckedPromptOptions {
   attachments: Attachment[];
   signal: AbortSignal | undefined;
+  choices: TurnChoices;
 }
+
+const CHOICE_KEYS = Object.keys(TurnChoices.shape) as Array<keyof TurnChoices>;
 
 /**
  * Checks `prompt()`'s options before anything is sent: a refusal is a sentence for a `bad_request`.
@@ -65,9 +84,11 @@ export interface CheckedPromptOptions {
  * fail half-started on a listener it cannot add.
  */
 export function checkPromptOptions(options: unknown, policy: AttachmentPolicy): CheckedPromptOptions | { refusal: string } {
-  if (options === undefined || options === null) return { attachments: [], signal: undefined };
-  if (typeof options !== "object") return { refusal: "The prompt options must be an object ({ attachments?, signal? })." };
+  if (options === undefined || options === null) return { attachments: [], signal: undefined, choices: {} };
+  if (typeof options !== "object") return { refusal: `The prompt options must be an object ({ attachments?, signal?, ${CHOICE_KEYS.join("?, ")}? }).` };
   const { attachments, signal } = options as { attachments?: unknown; signal?: unknown };
+  // Only the turn's choices are checked here: other keys are other layers' options.
+  const given = CHOICE_KEYS.flatMap((key) => ((options as Record<string, unknown>)[key] === undefined ? [] : [[key, (options as Record<string, unknown>)[key]]]));
   if (signal !== undefined && !isAbortSignal(signal)) {
     return { refusal: "options.signal is not an AbortSignal; pass controller.signal, not the controller." };
   }
@@ -79,7 +100,11 @@ export function checkPromptOptions(options: unknown, policy: AttachmentPolicy): 
     const refusal = attachmentRefusal(attachment, policy);
     if (refusal !== undefined) return { refusal: `Attachment ${index} was not sent: its ${refusal}.` };
   }
-  return { attachments: parsed.data, signal: signal as AbortSignal | undefined };
+  const choices = TurnChoices.safeParse(Object.fromEntries(given));
+  if (!choices.success) {
+    return { refusal: `Invalid prompt options: ${choices.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
+  }
+  return { attachments: parsed.data, signal: signal as AbortSignal | undefined, choices: choices.data };
 }
 
 function isAbortSignal(value: unknown): value is AbortSignal {

@@ -3,13 +3,12 @@ import type { Failure } from "../codec/state.js";
 import type { ModelChange, TurnResult, Vocabulary } from "../contract/replies.js";
 import type { TurnPrompt } from "../opencode/prompt-body.js";
 import type { ResolvedConfig } from "./config.js";
-import { toFilePart, type Attachment } from "./prompt.js";
 
 // What goes into a turn and what comes out of it, for the host: the machine's input from the
 // adapter's config, and the `TurnResult` prompt() resolves with.
 
 /** What of a turn's output its result tells. */
-export type Told = Pick<TurnOutput, "outcome" | "content" | "usage">;
+export type Told = Pick<TurnOutput, "outcome" | "content" | "usage"> & { structured?: unknown };
 
 /** A turn that ends with `failure` before the machine ran, or without its answer. */
 export const failedWith = (failure: Failure): Told => ({ outcome: { kind: "error", ...failure }, content: "", usage: undefined });
@@ -24,8 +23,11 @@ export interface ResultContext {
   redact(text: string): string;
 }
 
-export function turnResult({ outcome, content, usage }: Told, { traceId, sessionId, startedAt, modelChanges, redact }: ResultContext): TurnResult {
-  const end = outcome.kind === "final" ? { outcome: "final" as const, content } : { outcome: "error" as const, error: redact(outcome.error), code: outcome.code };
+export function turnResult({ outcome, content, usage, structured }: Told, { traceId, sessionId, startedAt, modelChanges, redact }: ResultContext): TurnResult {
+  const end =
+    outcome.kind === "final"
+      ? { outcome: "final" as const, content, ...(structured === undefined ? {} : { structured }) }
+      : { outcome: "error" as const, error: redact(outcome.error), code: outcome.code };
   return {
     trace_id: traceId,
     ...(sessionId ? { session_id: sessionId } : {}),
@@ -44,19 +46,13 @@ export function refusedResult(traceId: string, sessionId: string | undefined, { 
 /** What the machine is given for one turn, from the adapter's config and what it knows of the session. */
 export function turnInput(
   config: ResolvedConfig,
-  turn: { text: string; traceId: string; attachments: readonly Attachment[]; maxReconnects: number; vocabulary: Vocabulary },
+  turn: { prompt: TurnPrompt; traceId: string; maxReconnects: number; vocabulary: Vocabulary },
   { sessionId, sessionVerified, children }: Pick<TurnInput, "sessionId" | "sessionVerified" | "children">,
 ): TurnInput {
-  const { providerID, modelID, agent, system, sessionTitle, maxProviderRetries, connectTimeoutMs } = config;
-  const prompt: TurnPrompt = {
-    parts: [{ type: "text", text: turn.text }, ...turn.attachments.map(toFilePart)],
-    ...(providerID && modelID ? { model: { providerID, modelID } } : {}),
-    ...(agent ? { agent } : {}),
-    ...(system ? { system } : {}),
-  };
+  const { sessionTitle, maxProviderRetries, connectTimeoutMs } = config;
   return {
     traceId: turn.traceId,
-    prompt,
+    prompt: turn.prompt,
     sessionId,
     sessionVerified,
     sessionTitle,

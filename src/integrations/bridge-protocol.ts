@@ -4,6 +4,7 @@ import { PermissionDecision, QuestionDecision } from "../contract/decisions.js";
 import { PermissionAsked, QuestionAsked } from "../opencode/events.js";
 import { Attachment } from "../host/prompt.js";
 import { ErrorCode, Reply, TurnResult, Vocabulary } from "../contract/replies.js";
+import { SessionOpOutput, SessionOpsRequests, TurnChoiceFields } from "./bridge-session-ops.js";
 
 // The bridge's protocol: one JSON object per line each way. These schemas are its only definition:
 // requests are parsed with them, and `bridge --describe` prints them as JSON Schema.
@@ -23,6 +24,7 @@ export const PromptRequest = z
     attachments: z.array(Attachment).optional(),
     session: SessionKey.optional(),
     vocabulary: Vocabulary.optional().describe("This turn's replies: the six core kinds, or the full vocabulary (default: the bridge's)."),
+    ...TurnChoiceFields,
   })
   .describe("Runs a turn. Turns of one session run one after another, in the order given.");
 export type PromptRequest = z.infer<typeof PromptRequest>;
@@ -60,7 +62,7 @@ export const CloseRequest = z
   .strictObject({ id: RequestId, op: z.literal("close") })
   .describe("Ends every turn at once (with a `closed` error reply and its result) and then the bridge.");
 
-export const BridgeRequest = z.discriminatedUnion("op", [PromptRequest, SessionRequest, ReleaseRequest, CancelRequest, AnswerRequest, CloseRequest]);
+export const BridgeRequest = z.discriminatedUnion("op", [PromptRequest, SessionRequest, ReleaseRequest, CancelRequest, AnswerRequest, CloseRequest, ...SessionOpsRequests]);
 export type BridgeRequest = z.infer<typeof BridgeRequest>;
 
 const AskId = z.string().min(1);
@@ -83,6 +85,7 @@ export const BridgeOutput = z.union([
   z
     .strictObject({ id: RequestId.optional(), ask_id: AskId.optional(), error: z.string(), code: ErrorCode.optional() })
     .describe("A request that was refused (not UTF-8, not JSON, invalid, unknown id) or failed; the bridge goes on."),
+  ...SessionOpOutput.options,
 ]);
 export type BridgeOutput = z.infer<typeof BridgeOutput>;
 

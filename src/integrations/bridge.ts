@@ -8,6 +8,7 @@ import { asTurnError } from "../contract/turn-error.js";
 import { BridgeRequest, type PromptRequest, type SessionRequest } from "./bridge-protocol.js";
 import { NOT_UTF8, OutputLines, readLines } from "./bridge-lines.js";
 import { HostAsks } from "./bridge-asks.js";
+import { runSessionOp, startTurnOp, type SessionOpRequest, type TurnOpRequest } from "./bridge-session-ops.js";
 
 export { BridgeOutput, BridgeRequest, describeProtocol } from "./bridge-protocol.js";
 
@@ -132,7 +133,15 @@ class Bridge {
     const request = parsed.data;
     switch (request.op) {
       case "prompt":
+      case "command":
+      case "summarize":
         return this.prompt(request);
+      case "history":
+      case "fork":
+      case "revert":
+      case "unrevert":
+      case "sessions":
+        return this.sessionOp(request);
       case "session":
         return this.session(request);
       case "release":
@@ -146,7 +155,13 @@ class Bridge {
     }
   }
 
-  private prompt(request: PromptRequest): void {
+  private sessionOp(request: SessionOpRequest): void {
+    this.enqueue(this.agentFor(("session" in request && request.session) || DEFAULT_KEY), async (agent) => {
+      this.out.send(this.ending ? { id: request.id, error: "The bridge is closing.", code: "closed" } : await runSessionOp(agent.adapter, request));
+    });
+  }
+
+  private prompt(request: PromptRequest | TurnOpRequest): void {
     if (this.flights.has(request.id)) {
       return this.out.send({ id: request.id, error: "A prompt with this id is still in flight; give each prompt its own id." });
     }
@@ -156,11 +171,12 @@ class Bridge {
       agent.current = request.id;
       let result: TurnResult;
       try {
-        result = await agent.adapter.prompt(request.text, request.trace_id, {
-          ...(request.attachments ? { attachments: request.attachments } : {}),
-          ...(request.vocabulary ? { vocabulary: request.vocabulary } : {}),
-          signal: flight.signal,
-        });
+        if (request.op !== "prompt") result = await startTurnOp(agent.adapter, request, flight.signal);
+        else {
+          // The rest of the request is the turn's own options: attachments, vocabulary, model, agent...
+          const { id: _id, op: _op, text, trace_id, session: _session, ...options } = request;
+          result = await agent.adapter.prompt(text, trace_id, { ...options, signal: flight.signal });
+        }
       } finally {
         agent.current = undefined;
         this.flights.delete(request.id);

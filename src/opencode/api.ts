@@ -1,11 +1,11 @@
 import { z } from "zod";
 import type { PermissionReplyBody } from "../contract/decisions.js";
-import type { PromptBody } from "./prompt-body.js";
+import type { CommandTurn, PromptBody, SummarizeTurn } from "./prompt-body.js";
 import type { PermissionRequest, QuestionRequest } from "./events.js";
 import { TurnError } from "../contract/turn-error.js";
 import type { OpencodeHttp } from "./http.js";
 
-// The opencode endpoints a turn uses. Answers are parsed loosely: only what is used is checked.
+// The opencode endpoints a turn and the session operations use. Answers are parsed loosely: only what is used is checked.
 
 const SessionAnswer = z.looseObject({ id: z.string().min(1) });
 
@@ -37,6 +37,59 @@ export async function getSession(http: OpencodeHttp, sessionId: string, signal?:
 
 export async function promptAsync(http: OpencodeHttp, sessionId: string, body: PromptBody, signal?: AbortSignal): Promise<void> {
   await http.call("POST", `/session/${encodeURIComponent(sessionId)}/prompt_async`, { body, sessionId, signal });
+}
+
+/**
+ * Runs a configured slash command as a turn. opencode answers only once the turn is over (or
+ * aborted), so the request waits as long as the turn: its events, not its answer, tell the turn.
+ */
+export async function runCommand(http: OpencodeHttp, sessionId: string, messageId: string, turn: CommandTurn, signal?: AbortSignal): Promise<void> {
+  const { endpoint: _endpoint, ...rest } = turn;
+  await http.call("POST", `/session/${encodeURIComponent(sessionId)}/command`, { body: { messageID: messageId, ...rest }, sessionId, signal, waitsForTurn: true });
+}
+
+/** Compacts the session (opencode's summary of it), as a turn; answered once the compaction is done. */
+export async function summarizeSession(http: OpencodeHttp, sessionId: string, turn: SummarizeTurn, signal?: AbortSignal): Promise<void> {
+  const { providerID, modelID } = turn;
+  await http.call("POST", `/session/${encodeURIComponent(sessionId)}/summarize`, { body: { providerID, modelID }, sessionId, signal, waitsForTurn: true });
+}
+
+/** The slash commands the server knows (configured, built in, from MCP servers and skills). */
+export async function listCommands(http: OpencodeHttp, signal?: AbortSignal): Promise<string[]> {
+  const answer = await http.call("GET", "/command", { signal });
+  return expectAnswer(z.array(z.looseObject({ name: z.string().min(1) })), answer, http, "GET /command").map((command) => command.name);
+}
+
+export const SessionListed = z.looseObject({
+  id: z.string().min(1),
+  title: z.string().optional(),
+  parentID: z.string().optional(),
+  directory: z.string().optional(),
+  time: z.looseObject({ created: z.number().optional(), updated: z.number().optional() }).optional(),
+});
+export type SessionListed = z.infer<typeof SessionListed>;
+
+/** The server's sessions (of the directory the target names, when it names one). */
+export async function listSessions(http: OpencodeHttp, signal?: AbortSignal): Promise<SessionListed[]> {
+  return expectAnswer(z.array(SessionListed), await http.call("GET", "/session", { signal }), http, "GET /session");
+}
+
+/** A new session with the messages strictly before `messageId` (all of them when left out); its id. */
+export async function forkSession(http: OpencodeHttp, sessionId: string, messageId: string | undefined, signal?: AbortSignal): Promise<string> {
+  const body = messageId === undefined ? {} : { messageID: messageId };
+  const answer = await http.call("POST", `/session/${encodeURIComponent(sessionId)}/fork`, { body, sessionId, signal });
+  return expectAnswer(SessionAnswer, answer, http, "POST /session/{id}/fork").id;
+}
+
+/** Undoes the session from `messageId` on (its messages go at the next prompt); unrevertSession takes it back. */
+export async function revertSession(http: OpencodeHttp, sessionId: string, messageId: string, signal?: AbortSignal): Promise<void> {
+  const answer = await http.call("POST", `/session/${encodeURIComponent(sessionId)}/revert`, { body: { messageID: messageId }, sessionId, signal });
+  expectAnswer(SessionAnswer, answer, http, "POST /session/{id}/revert");
+}
+
+export async function unrevertSession(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<void> {
+  const answer = await http.call("POST", `/session/${encodeURIComponent(sessionId)}/unrevert`, { sessionId, signal });
+  expectAnswer(SessionAnswer, answer, http, "POST /session/{id}/unrevert");
 }
 
 export async function abortSession(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<void> {

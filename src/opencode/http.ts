@@ -21,6 +21,8 @@ export interface RequestOptions {
   sessionId?: string;
   /** A 404 answers `undefined` instead of failing (replying to an ask that is already settled). */
   missingIsFine?: boolean;
+  /** The answer comes only once a turn is over (a slash command, a compaction): no timeout waits for it. */
+  waitsForTurn?: boolean;
 }
 
 /** The server's own text in an error reply is clipped here: enough for its message, not for an HTML page. */
@@ -85,7 +87,7 @@ export class OpencodeHttp {
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: options.signal,
         // A server that accepts the connection but never answers is as dead as one that refuses it.
-        headersTimeout: this.target.connectTimeoutMs,
+        headersTimeout: options.waitsForTurn ? 0 : this.target.connectTimeoutMs,
         bodyTimeout: this.target.bodyTimeoutMs,
       });
       text = await this.readBody(response.body, `${method} ${path}`, response.statusCode >= 300 ? ERROR_BODY_LIMIT : Infinity);

@@ -358,12 +358,15 @@ describe("opencode-turns bridge --demo --permissions ask", () => {
 });
 
 describe("opencode-turns bridge without a server", () => {
-  it("--describe prints the protocol as JSON Schema: six requests, seven outputs", async () => {
+  it("--describe prints the protocol as JSON Schema: thirteen requests, twelve outputs", async () => {
     const run = await runCli(["bridge", "--describe"]);
     expect(run.code).toBe(0);
     const schema = JSON.parse(run.stdout) as { requests: { oneOf: Array<{ properties: { op: { const: string } } }> }; outputs: { anyOf: unknown[] } };
-    expect(schema.requests.oneOf.map((request) => request.properties.op.const)).toEqual(["prompt", "session", "release", "cancel", "answer", "close"]);
-    expect(schema.outputs.anyOf).toHaveLength(7);
+    expect(schema.requests.oneOf.map((request) => request.properties.op.const)).toEqual([
+      "prompt", "session", "release", "cancel", "answer", "close",
+      "command", "summarize", "history", "fork", "revert", "unrevert", "sessions",
+    ]);
+    expect(schema.outputs.anyOf).toHaveLength(12);
   });
 
   it("usage errors exit 2: a bad mode, a header without a URL, a bad sink URL", async () => {

@@ -1,0 +1,171 @@
+import { z } from "zod";
+import { replayHistory, type StoredTurn } from "../codec/history.js";
+import { withoutSecrets } from "../contract/redact.js";
+import { asTurnError, TurnError } from "../contract/turn-error.js";
+import * as api from "../opencode/api.js";
+import type { OpencodeHttp } from "../opencode/http.js";
+import type { CommandTurn, SummarizeTurn, TurnPrompt } from "../opencode/prompt-body.js";
+import { toFilePart, type CheckedPromptOptions } from "./prompt.js";
+import type { TurnQueue } from "./turn-queue.js";
+
+// The session operations an adapter offers besides prompting: the turns that start from another
+// endpoint (a slash command, a compaction), and the calls that read or reshape the session.
+
+export type { StoredTurn };
+
+/** One of the server's sessions, as `sessions()` lists it. */
+export const SessionSummary = z.strictObject({
+  session_id: z.string(),
+  title: z.string(),
+  parent_id: z.string().optional(),
+  directory: z.string().optional(),
+  created: z.number().optional(),
+  updated: z.number().optional(),
+});
+export type SessionSummary = z.infer<typeof SessionSummary>;
+
+/** What a turn starts from: a prompt's text, a slash command, or a compaction of the session. */
+export type TurnStart = { kind: "prompt"; text: string } | { kind: "command"; name: string; arguments: string } | { kind: "summarize" };
+
+/** The adapter's configured defaults a turn's own choices override. */
+export interface TurnDefaults {
+  providerID?: string | undefined;
+  modelID?: string | undefined;
+  agent?: string | undefined;
+  system?: string | undefined;
+}
+
+/** What is sent to opencode for a turn, or why it cannot be sent (a sentence for a `bad_request`). */
+export function turnPromptOf(start: TurnStart, { attachments, choices }: CheckedPromptOptions, defaults: TurnDefaults): TurnPrompt | { refusal: string } {
+  const model = choices.model ?? (defaults.providerID && defaults.modelID ? { providerID: defaults.providerID, modelID: defaults.modelID } : undefined);
+  const agent = choices.agent ?? defaults.agent;
+  if (start.kind === "summarize") {
+    if (model === undefined) return { refusal: "summarize() needs the model that writes the summary: pass options.model, or configure providerID and modelID." };
+    const turn: SummarizeTurn = { endpoint: "summarize", ...model };
+    return turn;
+  }
+  if (start.kind === "command") {
+    const unsupported = (["system", "tools", "format"] as const).filter((key) => choices[key] !== undefined);
+    if (unsupported.length > 0) return { refusal: `A slash command takes no ${unsupported.join(", ")}: opencode's command endpoint has no such field.` };
+    const turn: CommandTurn = {
+      endpoint: "command",
+      command: start.name,
+      arguments: start.arguments,
+      ...(agent ? { agent } : {}),
+      ...(model ? { model: `${model.providerID}/${model.modelID}` } : {}),
+      ...(choices.variant ? { variant: choices.variant } : {}),
+      ...(attachments.length > 0 ? { parts: attachments.map(toFilePart) } : {}),
+    };
+    return turn;
+  }
+  const system = choices.system ?? defaults.system;
+  return {
+    parts: [{ type: "text", text: start.text }, ...attachments.map(toFilePart)],
+    ...(model ? { model } : {}),
+    ...(agent ? { agent } : {}),
+    ...(system ? { system } : {}),
+    ...(choices.variant ? { variant: choices.variant } : {}),
+    ...(choices.tools ? { tools: choices.tools } : {}),
+    ...(choices.format ? { format: { type: "json_schema", schema: choices.format } } : {}),
+  };
+}
+
+/** A slash command's name as opencode knows it: without the slash a chat box puts in front. */
+export function commandName(name: unknown): string | { refusal: string } {
+  if (typeof name !== "string" || name.replace(/^\//, "").trim() === "") return { refusal: "command() needs the name of a slash command, such as \"review\"." };
+  return name.replace(/^\//, "").trim();
+}
+
+/**
+ * The session's stored turns, replayed as replies. Idle is read before the messages: if it was idle
+ * then, the messages read after are complete. The texts the library writes go without the password.
+ */
+export async function readHistory(http: OpencodeHttp, sessionId: string, signal: AbortSignal): Promise<StoredTurn[]> {
+  const idle = await api.isSessionIdle(http, sessionId, signal);
+  const messages = await api.listMessages(http, sessionId, signal);
+  return replayHistory(sessionId, messages, idle).map((turn) => ({ ...turn, replies: turn.replies.map((reply) => withoutSecrets(reply, http.redact)) }));
+}
+
+export async function listSessions(http: OpencodeHttp, signal: AbortSignal): Promise<SessionSummary[]> {
+  return (await api.listSessions(http, signal)).map((session) => ({
+    session_id: session.id,
+    title: session.title ?? "",
+    ...(session.parentID ? { parent_id: session.parentID } : {}),
+    ...(session.directory ? { directory: session.directory } : {}),
+    ...(session.time?.created !== undefined ? { created: session.time.created } : {}),
+    ...(session.time?.updated !== undefined ? { updated: session.time.updated } : {}),
+  }));
+}
+
+/** A message id as opencode makes them, checked before it is put in a request. */
+export function messageIdOf(what: string, messageId: unknown, optional: boolean): string | undefined {
+  if (messageId === undefined && optional) return undefined;
+  if (typeof messageId !== "string" || !/^msg_[\w-]+$/.test(messageId)) {
+    throw new TurnError("bad_request", `${what} needs a message id of the session (msg_…), as history() gives them${optional ? ", or none" : ""}.`);
+  }
+  return messageId;
+}
+
+/** What the session operations need of their adapter. */
+export interface OperationHost {
+  http: OpencodeHttp;
+  turns: TurnQueue;
+  sessionId(): string | undefined;
+  /** A call from inside the adapter's sink or policy, which would wait for itself. */
+  insideHostCall(): boolean;
+  redact(text: string): string;
+}
+
+/**
+ * The calls that read or reshape the session (`history`, `fork`, `revert`, `unrevert`, `sessions`),
+ * each run in call order with the turns: after the ones queued before it, before the ones after.
+ * They reject with a `TurnError` (its text without the password), like ensureSession().
+ */
+export class SessionOperations {
+  constructor(private readonly host: OperationHost) {}
+
+  history(): Promise<StoredTurn[]> {
+    return this.operate("history()", false, (sessionId, signal) => (sessionId === undefined ? Promise.resolve([]) : readHistory(this.host.http, sessionId, signal)));
+  }
+
+  fork(messageId?: string): Promise<string> {
+    return this.operate("fork()", true, (sessionId, signal) => api.forkSession(this.host.http, sessionId!, messageIdOf("fork()", messageId, true), signal));
+  }
+
+  revert(messageId: string): Promise<void> {
+    return this.operate("revert()", true, (sessionId, signal) => api.revertSession(this.host.http, sessionId!, messageIdOf("revert()", messageId, false)!, signal));
+  }
+
+  unrevert(): Promise<void> {
+    return this.operate("unrevert()", true, (sessionId, signal) => api.unrevertSession(this.host.http, sessionId!, signal));
+  }
+
+  sessions(): Promise<SessionSummary[]> {
+    return this.operate("sessions()", false, (_sessionId, signal) => listSessions(this.host.http, signal));
+  }
+
+  private operate<T>(what: string, needsSession: boolean, run: (sessionId: string | undefined, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const { turns, redact } = this.host;
+    if (turns.closed) return Promise.reject(new TurnError("closed", `The adapter is closed; ${what} needs an open one.`));
+    if (this.host.insideHostCall()) {
+      return Promise.reject(new TurnError("bad_request", `${what} was called from inside this adapter's sink or policy, where it would wait for itself; call it after that call has returned.`));
+    }
+    return turns.enqueue(async () => {
+      if (turns.closed) throw new TurnError("closed", `The adapter was closed before ${what} ran.`);
+      const sessionId = this.host.sessionId();
+      if (needsSession && sessionId === undefined) throw new TurnError("session_not_found", `${what} needs a session: the adapter has none yet (prompt first, or configure sessionId).`);
+      // close() does not wait for a server that is slow to answer.
+      const abandon = new AbortController();
+      const forget = turns.onClose(() => abandon.abort());
+      try {
+        return await run(sessionId, abandon.signal);
+      } catch (error) {
+        if (turns.closed) throw new TurnError("closed", `The adapter was closed during ${what}.`);
+        const failure = asTurnError(error);
+        throw new TurnError(failure.code, redact(failure.message), failure.status);
+      } finally {
+        forget();
+      }
+    });
+  }
+}

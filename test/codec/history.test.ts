@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { replayHistory } from "../../src/codec/history.js";
+
+const S = "ses_h";
+const user = (id: string, text: string, extra: Record<string, unknown> = {}) => ({
+  info: { id, sessionID: S, role: "user" },
+  parts: [{ id: `prt_${id}`, sessionID: S, messageID: id, type: "text", text, ...extra }],
+});
+const assistant = (id: string, parentID: string, parts: Array<Record<string, unknown>>, info: Record<string, unknown> = {}) => ({
+  info: { id, sessionID: S, role: "assistant", parentID, time: { created: 1, completed: 2 }, ...info },
+  parts: parts.map((part, i) => ({ id: `prt_${id}_${i}`, sessionID: S, messageID: id, ...part })),
+});
+const text = (t: string) => ({ type: "text", text: t, time: { start: 1, end: 2 } });
+const finish = { type: "step-finish", tokens: { input: 1, output: 1, reasoning: 0, cache: { read: 0, write: 0 } }, cost: 0 };
+
+describe("a session's history replayed through the codec", () => {
+  it("gives each user message's turn its replies, as a live turn would, keyed by the message", () => {
+    const messages = [
+      user("msg_1", "hello"),
+      assistant("msg_2", "msg_1", [{ type: "step-start" }, { type: "reasoning", text: "hmm", time: { start: 1, end: 2 } }, text("Hi there."), finish]),
+      user("msg_3", "use a tool"),
+      assistant("msg_4", "msg_3", [{ type: "tool", callID: "call_1", tool: "bash", state: { status: "completed", input: { command: "ls" }, output: "a\n" } }, finish], { finish: "tool-calls" }),
+      assistant("msg_5", "msg_3", [text("Done.")]),
+      user("msg_6", "fail"),
+      assistant("msg_7", "msg_6", [], { error: { name: "APIError", data: { message: "bad key" } } }),
+    ];
+    const turns = replayHistory(S, messages, true);
+    expect(turns.map((t) => [t.messageId, t.text])).toEqual([["msg_1", "hello"], ["msg_3", "use a tool"], ["msg_6", "fail"]]);
+    expect(turns[0]!.replies).toEqual([
+      { kind: "reasoning", trace_id: "msg_1", content: "hmm" },
+      { kind: "delta", trace_id: "msg_1", content: "Hi there." },
+      { kind: "final", trace_id: "msg_1", content: "Hi there." },
+    ]);
+    expect(turns[1]!.replies).toEqual([
+      { kind: "tool_call", trace_id: "msg_3", tool: "bash", args: { command: "ls" }, call_id: "call_1" },
+      { kind: "tool_result", trace_id: "msg_3", tool: "bash", result: "a\n", success: true, call_id: "call_1" },
+      { kind: "delta", trace_id: "msg_3", content: "Done." },
+      { kind: "final", trace_id: "msg_3", content: "Done." },
+    ]);
+    expect(turns[2]!.replies).toEqual([{ kind: "error", trace_id: "msg_6", error: "The model provider failed: bad key", code: "provider_error" }]);
+  });
+
+  it("leaves the newest turn of a busy session without a terminal reply, and skips opencode's own continue messages", () => {
+    const messages = [
+      user("msg_1", "first"),
+      assistant("msg_2", "msg_1", [text("One.")]),
+      user("msg_3", "Continue if you have next steps", { synthetic: true }),
+      user("msg_4", "second"),
+      assistant("msg_5", "msg_4", [{ type: "text", text: "Partly", time: { start: 1 } }], { time: { created: 1 } }),
+    ];
+    const turns = replayHistory(S, messages, false);
+    expect(turns.map((t) => t.messageId)).toEqual(["msg_1", "msg_4"]);
+    expect(turns[0]!.replies.at(-1)).toEqual({ kind: "final", trace_id: "msg_1", content: "One." });
+    expect(turns[1]!.replies.map((r) => r.kind)).toEqual([]);
+  });
+
+  it("ignores what is not a message of this session", () => {
+    expect(replayHistory(S, [null, { info: { id: "msg_x", sessionID: "ses_other", role: "user" }, parts: [] }, "junk"], true)).toEqual([]);
+  });
+});
