@@ -49,6 +49,8 @@ function firstLine(result: unknown): string {
   return oneLine(text.split("\n").find((line) => line.trim()) ?? "");
 }
 
+const TODO_MARKS: Record<string, string> = { completed: "[x]", in_progress: "[~]", cancelled: "[-]" };
+
 export class HumanOutput {
   private readonly paint;
   private readonly spinner: Spinner | undefined;
@@ -100,6 +102,10 @@ export class HumanOutput {
         const mark = reply.success ? this.paint.green("✓") : this.paint.red("✗");
         const result = firstLine(reply.result);
         this.write(`${mark} ${label}${result ? this.paint.dim(` → ${result}`) : ""}\n`);
+        // The full vocabulary's diff summary: +12 −3 src/x.ts
+        for (const f of "files" in reply ? (reply.files ?? []) : []) {
+          this.write(`  ${this.paint.green(`+${f.additions}`)} ${this.paint.red(`−${f.deletions}`)} ${f.path}\n`, `  +${f.additions} −${f.deletions} ${f.path}\n`);
+        }
         const next = [...this.running.values()].at(-1);
         if (next !== undefined) this.spinner?.start(next);
         return;
@@ -109,8 +115,45 @@ export class HumanOutput {
         this.spinner?.stop();
         this.newBlock();
         return;
+      default:
+        this.showMore(reply);
     }
   };
+
+  /** The full vocabulary's kinds: a checklist, live output under the spinner, a line per step, a subagent's work indented. */
+  private showMore(reply: Reply): void {
+    switch (reply.kind) {
+      case "todo":
+        this.newBlock();
+        for (const todo of reply.todos) this.write(`${TODO_MARKS[todo.status] ?? "[ ]"} ${todo.content}\n`);
+        return;
+      case "tool_update": {
+        const label = this.running.get(reply.call_id);
+        const last = reply.output?.trimEnd().split("\n").at(-1);
+        if (label !== undefined && this.spinner?.isSpinning) this.spinner.text = `${label}${last ? this.paint.dim(` ${oneLine(last, 60)}`) : ""}`;
+        return;
+      }
+      case "step": {
+        this.spinner?.stop();
+        this.newBlock();
+        const { input, output } = reply.tokens;
+        this.write(`${this.paint.dim(`· step ${reply.index + 1} ${reply.finish_reason}: ${input} in, ${output} out tokens · $${reply.cost.toFixed(4)}`)}\n`, "step\n");
+        const next = [...this.running.values()].at(-1);
+        if (next !== undefined) this.spinner?.start(next);
+        return;
+      }
+      case "subagent": {
+        const inner = reply.reply;
+        const line = inner.kind === "tool_result" ? `${inner.success ? "✓" : "✗"} ${inner.tool} ${firstLine(inner.result)}` : inner.kind === "final" ? firstLine(inner.content) : inner.kind === "error" ? `✗ ${inner.error}` : undefined;
+        if (line === undefined) return;
+        this.newBlock();
+        this.write(`  ${this.paint.dim("│")} ${line.trimEnd()}\n`, `  │ ${line.trimEnd()}\n`);
+        return;
+      }
+      default:
+        return;
+    }
+  }
 
   /** Stops the spinner while something else uses the terminal; the returned function restarts it. */
   pause(): () => void {

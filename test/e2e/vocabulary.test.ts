@@ -155,7 +155,10 @@ describe.each(OPENCODE_VERSIONS)("full vocabulary on opencode %s", (version) => 
     expect(core.replies.map((r) => r.kind)).toEqual(asCore(replies).map((r) => r.kind));
   }, 90_000);
 
-  it.runIf(version === "1.18.33")("run --json prints exactly the chosen vocabulary", async () => {
+  // The command line and the bridge read the same codec on both versions: proven on the current one.
+  if (version !== "1.18.33") return;
+
+  it("run --json prints exactly the chosen vocabulary", async () => {
     const connection = ["--url", server.url, "--password", server.password, "--permissions", "once"];
     const lines = async (...args: string[]) => {
       const run = await runCli(["run", ...connection, "--json", ...args, "VOCAB-TODO"]);
@@ -171,7 +174,7 @@ describe.each(OPENCODE_VERSIONS)("full vocabulary on opencode %s", (version) => 
     expect(bad.code).toBe(2);
   }, 90_000);
 
-  it.runIf(version === "1.18.33")("the bridge: the full vocabulary per prompt, or for every prompt of the bridge", async () => {
+  it("the bridge: the full vocabulary per prompt, or for every prompt of the bridge", async () => {
     const turnOver = async (config: { vocabulary?: Vocabulary }, prompt: object) => {
       const input = new PassThrough();
       const output = new PassThrough();
