@@ -1,8 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import { OpenCodeAdapter, type Sink } from "../host/adapter.js";
 import { resolveConfig, type AdapterConfigInput } from "../host/config.js";
-import type { PermissionDecision, PermissionMode, QuestionDecision, QuestionMode } from "../contract/decisions.js";
-import type { PermissionRequest, QuestionRequest } from "../opencode/events.js";
+import type { PermissionMode, QuestionMode } from "../contract/decisions.js";
 import type { TurnResult } from "../contract/replies.js";
 import { asTurnError } from "../contract/turn-error.js";
 import { BridgeRequest, type PromptRequest, type SessionRequest } from "./bridge-protocol.js";
@@ -17,21 +16,16 @@ export interface BridgeOptions {
   output: Writable;
   /** The config of every adapter; its `sessionId` binds the default session. The policies are the bridge's own. */
   config: Omit<AdapterConfigInput, "permissions" | "questions">;
-  /** `ask` sends each permission ask to the host and waits for its answer. Default `reject`. */
+  /** `ask` sends each permission ask (question) to the host and waits for its answer. Default `reject`. */
   permissions?: PermissionMode;
-  /** `ask` sends each question to the host and waits for its answer. Default `reject`. */
   questions?: QuestionMode;
   /** An ask not answered within this is rejected, so a turn never waits on a host that forgot it. */
   askTimeoutMs?: number;
-  /**
-   * A session key with nothing queued for this long has its adapter closed; the key keeps its
-   * opencode session (a later request reopens it). Default 5 minutes.
-   */
+  /** A key with nothing queued this long has its adapter closed; it keeps its session. Default 5 min. */
   idleKeyMs?: number;
   /** Every reply also goes here, in order and awaited (the webhook). */
   sink?: Sink;
-  /** Warnings: a throwing sink, an ask that timed out. Never stdout. */
-  logger?: Pick<Console, "warn">;
+  logger?: Pick<Console, "warn">; // warnings (a throwing sink, an ask that timed out); never stdout
   /** Aborting it ends every turn at once, as `close` does (the CLI's SIGINT and SIGTERM). */
   signal?: AbortSignal;
 }
@@ -39,19 +33,16 @@ export interface BridgeOptions {
 export const DEFAULT_ASK_TIMEOUT_MS = 60_000;
 export const DEFAULT_IDLE_KEY_MS = 5 * 60_000;
 
-/** Requests without `session` use this key; a host's key is never empty. */
-const DEFAULT_KEY = "";
+const DEFAULT_KEY = ""; // the key of requests without `session`: a host's key is never empty
 
 /** One adapter and the work queued on it: its prompts and session requests run one at a time, in order. */
 interface Agent {
   key: string;
   adapter: OpenCodeAdapter;
   tail: Promise<void>;
-  /** Requests queued or running: the agent is idle at 0. */
-  work: number;
+  work: number; // requests queued or running: idle at 0
   idleTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The prompt whose turn runs now: its replies and asks carry its id. */
-  current: string | undefined;
+  current: string | undefined; // the prompt whose turn runs now: its replies and asks carry its id
 }
 
 /**
@@ -65,8 +56,7 @@ export function runBridge(options: BridgeOptions): Promise<void> {
 
 class Bridge {
   private readonly agents = new Map<string, Agent>();
-  /** Every adapter not yet closed, a released key's included, so that ending closes them all. */
-  private readonly live = new Set<Agent>();
+  private readonly live = new Set<Agent>(); // every adapter not yet closed (a released key's too): end() closes them
   /** The opencode session of each key whose idle adapter was closed: the key goes on there. */
   private readonly sessionOfIdle = new Map<string, string>();
   /** Each prompt in flight (queued or running), by id: aborting it cancels the prompt. */
@@ -253,8 +243,9 @@ class Bridge {
     const config: AdapterConfigInput = {
       ...this.options.config,
       sessionId,
-      permissions: permissions === "ask" ? (request) => this.askHost(agent().current, { kind: "permission", request }) ?? "reject" : permissions,
-      questions: questions === "ask" ? (request) => this.askHost(agent().current, { kind: "question", request }) ?? "reject" : questions,
+      permissions:
+        permissions === "ask" ? (request) => (this.canAsk(agent().current) ? this.asks.ask(agent().current!, { kind: "permission", request }) : "reject") : permissions,
+      questions: questions === "ask" ? (request) => (this.canAsk(agent().current) ? this.asks.ask(agent().current!, { kind: "question", request }) : "reject") : questions,
     };
     const sink: Sink = async (reply) => {
       const id = agent().current;
@@ -301,12 +292,9 @@ class Bridge {
     }
   }
 
-  /** The host decides an ask of the prompt running, if it can still write to the host. */
-  private askHost(promptId: string | undefined, ask: { kind: "permission"; request: PermissionRequest }): Promise<PermissionDecision> | undefined;
-  private askHost(promptId: string | undefined, ask: { kind: "question"; request: QuestionRequest }): Promise<QuestionDecision> | undefined;
-  private askHost(promptId: string | undefined, ask: { kind: "permission"; request: PermissionRequest } | { kind: "question"; request: QuestionRequest }) {
-    if (promptId === undefined || !this.flights.has(promptId) || !this.out.open || this.ending) return undefined;
-    return ask.kind === "permission" ? this.asks.ask(promptId, ask) : this.asks.ask(promptId, ask);
+  /** Whether the host can decide an ask of the prompt `promptId`: it runs, and the host is still there. */
+  private canAsk(promptId: string | undefined): promptId is string {
+    return promptId !== undefined && this.flights.has(promptId) && this.out.open && !this.ending;
   }
 
   /** Ends every turn at once (running and queued ones end with `closed`), then answers `close` if it was asked for. */

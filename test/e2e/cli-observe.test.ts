@@ -60,11 +60,14 @@ describe("opencode-turns run --record / --inspect / --inspect-log, and replay", 
     const differs = await runCli(["replay", "--json", changed]);
     expect(differs.code).toBe(1);
     expect(differs.stderr).toContain(`differs from the recording at reply ${liveReplies.length}`);
+    // Both sides of the difference are shown.
+    expect(differs.stderr).toMatch(/\n {2}recorded: \{"kind":"final".*"content":"not what was said /);
+    expect(differs.stderr).toMatch(/\n {2}replayed: \{"kind":"final"/);
   });
 
-  it("replay: a file that is missing is a usage error; one that is not a recording says so", async () => {
+  it("replay: a file that is missing, or is not a recording, exits 1 (as its help says) and says so", async () => {
     const missing = await runCli(["replay", path.join(scratch, "nope.jsonl")]);
-    expect(missing.code).toBe(2);
+    expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("cannot read it (ENOENT)");
     const notRecording = path.join(scratch, "not-a-recording.jsonl");
     await writeFile(notRecording, '{"hello":"world"}\n');

@@ -189,7 +189,7 @@ console.log(JSON.stringify({ result, kinds: replies.map((reply) => reply.kind), 
       expect(version.stdout).not.toMatch(/Version 5\.9\./);
     });
 
-    it("typechecks on the pinned TypeScript with the plain tsconfig, and runs turns through the library (and its offline demo)", { timeout: 3 * MINUTES }, async () => {
+    it("typechecks on the pinned TypeScript with the plain tsconfig, and runs turns through the library (and its offline demo)", { timeout: 6 * MINUTES }, async () => {
       const typecheck = await sh("npx", ["tsc", "-p", "."], consumer);
       expect(typecheck.code, tail(typecheck)).toBe(0);
       const run = await sh("node", ["out/main.js"], consumer, userEnv({ MODEL_URL: model.url, OPENCODE_BIN: opencodeBinary("1.18.33") }));
