@@ -13,10 +13,7 @@ export * from "./turn.types.js";
 // The failures a turn can end with, for the `fail` and `stop` actions' params.
 const cancelled: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
 const cancelReason = ({ event }: { event: TurnEvent }): Failure => (event.type === "CANCEL" && event.failure) || cancelled;
-const deadlinePassed = ({ context }: { context: TurnContext }): Failure => ({
-  code: "timeout",
-  error: `The turn ran past its deadline of ${context.input.turnTimeoutMs} ms and was stopped.`,
-});
+const deadlinePassed = ({ context }: { context: TurnContext }): Failure => ({ code: "timeout", error: `The turn ran past its deadline of ${context.input.turnTimeoutMs} ms and was stopped.` });
 const stopReason = ({ context }: { context: TurnContext }): Failure => context.turn.stopReason ?? cancelled;
 const refusal = ({ context }: { context: TurnContext }): Failure => context.turn.refusal ?? cancelled;
 const errorFailure = ({ event }: { event: { error: unknown } }): Failure => ({ code: asTurnError(event.error).code, error: asTurnError(event.error).message });
@@ -264,7 +261,6 @@ export const turnMachine = setup({
                 { guard: "streamIsDown", target: "reconnecting" },
                 { guard: not("hasRefusal"), target: "receiving" },
               ],
-              // opencode may hold the prompt queued (it took it and ran nothing): it is asked to stop.
               after: { grace: { target: "#turn.errored", actions: [{ type: "fail", params: refusal }, "orphan"] } },
             },
             reconnecting: {

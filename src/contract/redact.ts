@@ -1,3 +1,4 @@
+import type { InspectionEvent, Observer } from "xstate";
 import type { Reply } from "./replies.js";
 
 /** What stands in for a credential in any text that leaves the library. */
@@ -126,4 +127,13 @@ export function redactedInspection<T extends { type: string }>(inspection: T, re
     default:
       return inspection;
   }
+}
+
+/** An inspection observer (a function or an Observer) that is given every event redacted; undefined for none. */
+export function redactedObserver(
+  observer: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined,
+  redact: (text: string) => string,
+): ((event: InspectionEvent) => void) | undefined {
+  const observe = typeof observer === "function" ? observer : observer && ((event: InspectionEvent) => observer.next?.(event));
+  return observe && ((event: InspectionEvent) => observe(redactedInspection(event, redact)));
 }

@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import type { InspectionEvent, Observer } from "xstate";
 import type { TurnMachine } from "../../machines/turn.machine.js";
 import { resolveConfig, type AdapterConfigInput, type ResolvedConfig } from "./config.js";
-import { asHostCall, insideHostCall } from "./host-calls.js";
-import { decidePermission, decideQuestion } from "./policies.js";
-import { checkPromptOptions, promptArgumentsRefusal, type Attachment, type TurnChoices } from "./prompt.js";
-import { commandName, SessionOperations, turnPromptOf, type SessionSummary, type StoredTurn, type TurnStart } from "./session-operations.js";
-import { passwordRedactable, redactedInspection, WEAK_PASSWORD_WARNING, withoutSecrets } from "../contract/redact.js";
-import { type ErrorCode, type ModelChange, type Reply, type TurnResult, Vocabulary } from "../contract/replies.js";
+import { calledFromInside, insideHostCall } from "./host-calls.js";
+import { hostPolicies } from "./policies.js";
+import { promptArgumentsRefusal, type Attachment, type TurnChoices } from "./prompt.js";
+import { commandName, prepareTurn, SessionOperations, type SessionSummary, type StoredTurn, type TurnStart } from "./session-operations.js";
+import { passwordRedactable, redactedObserver, WEAK_PASSWORD_WARNING, withoutSecrets } from "../contract/redact.js";
+import type { ErrorCode, ModelChange, Reply, TurnResult, Vocabulary } from "../contract/replies.js";
 import { ReplyQueue, type Sink } from "./reply-queue.js";
 import { claimSession, type SessionClaim } from "./session-claims.js";
 import { SessionWait } from "./session-wait.js";
@@ -18,7 +18,7 @@ import type { EventHub } from "../opencode/event-hub.js";
 import { acquireHub } from "../opencode/shared-hub.js";
 import { abandonTurn, findOrCreateSession, MAX_RECONNECTS, provideTurnMachine } from "../engine/turn-actors.js";
 import { startTurn, type StartedTurn } from "../engine/turn-runner.js";
-import { asTurnError, reasonOf, TurnError } from "../contract/turn-error.js";
+import { reasonOf } from "../contract/turn-error.js";
 import { safeWarn, type Warn } from "./warnings.js";
 
 export type { Sink };
@@ -63,11 +63,7 @@ export class OpenCodeAdapter {
   private running: StartedTurn | undefined;
   private readonly sessionWait = new SessionWait(() => this.closed);
   private readonly operations: SessionOperations;
-  /** Turns prompted whose run has not begun (it begins on a later tick), oldest first: cancel() may end the next one. */
-  private readonly unstarted = new Set<{ cancelled: boolean; ended?: Promise<TurnResult> }>();
   private readonly counters = { eventsSkipped: 0 };
-  /** modelChanges up to here were reported by an earlier turn. */
-  private reportedChanges = 0;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -84,29 +80,16 @@ export class OpenCodeAdapter {
     this.warn = safeWarn(options.logger ?? console, this.redact);
     if (password !== undefined && password !== "" && !passwordRedactable(password)) this.warn(WEAK_PASSWORD_WARNING);
     // What an observer writes out (a recording, an inspection log, the live inspector) is redacted as the replies are, and more.
-    const observer = options.inspect;
-    const observe = typeof observer === "function" ? observer : observer && ((event: InspectionEvent) => observer.next?.(event));
-    this.inspect = observe && ((event: InspectionEvent) => observe(redactedInspection(event, this.redact)));
+    this.inspect = redactedObserver(options.inspect, this.redact);
     this.replies = new ReplyQueue(sink, this.warn, this);
     const baseline = providerID && modelID ? { id: modelID, providerID } : undefined;
     // Between turns nobody else reopens the stream; one try keeps the watch going (a turn retries on its own).
     this.watch = new SessionWatch(this.hub, baseline, () => {
       if (!this.closed && this.running === undefined) this.hub.connect().catch(() => undefined);
     });
-    this.operations = new SessionOperations({
-      http: this.hub.http,
-      turns: this.turns,
-      sessionId: () => this.sessionId,
-      insideHostCall: () => insideHostCall(this),
-      redact: this.redact,
-    });
-    const warn = this.warn;
-    const { permissions, questions } = this.#config;
-    this.machine = provideTurnMachine({
-      hub: this.hub,
-      decidePermission: (request) => asHostCall(this, (asked) => decidePermission(permissions, asked, warn), request),
-      decideQuestion: (request) => asHostCall(this, (asked) => decideQuestion(questions, asked, warn), request),
-    });
+    const { http } = this.hub;
+    this.operations = new SessionOperations({ http, turns: this.turns, sessionId: () => this.sessionId, insideHostCall: () => insideHostCall(this), redact: this.redact });
+    this.machine = provideTurnMachine({ hub: this.hub, ...hostPolicies(this, this.#config, this.warn) });
   }
 
   private get closed(): boolean {
@@ -130,41 +113,15 @@ export class OpenCodeAdapter {
    * says why (`session_not_found`, `unauthorized`, `unreachable`, `closed`...).
    */
   ensureSession(): Promise<string> {
-    if (this.closed) return Promise.reject(new TurnError("closed", "The adapter is closed; create a new one to use a session."));
-    if (insideHostCall(this)) {
-      // Like a prompt there: it would wait for the running turn, and the turn for this call.
-      return Promise.reject(
-        new TurnError("bad_request", "ensureSession() was called from inside this adapter's sink or policy, where it would wait for itself; call it after that call has returned."),
-      );
-    }
-    // The turns after it wait for it, and do not fail with it.
-    return this.turns.enqueue(() => this.establishSession());
-  }
-
-  private async establishSession(): Promise<string> {
-    const closedError = () => new TurnError("closed", "The adapter was closed before its session was ready.");
-    if (this.closed) throw closedError();
-    // close() does not wait for a server that is slow to answer.
-    const abandon = new AbortController();
-    const forget = this.turns.onClose(() => abandon.abort());
-    try {
+    return this.operations.ensureSession(async (signal) => {
       const input = { sessionId: this.sessionId, verified: this.sessionVerified, title: this.#config.sessionTitle };
-      const sessionId = await findOrCreateSession(this.hub.http, input, abandon.signal);
-      if (this.closed) throw closedError();
-      // What a turn does with the session it found or created: the adapter follows it from now on,
-      // on an open stream, so the watch sees its model changes. A stream that does not open is the
-      // next turn's to report.
-      this.watch.watch(sessionId);
+      const sessionId = await findOrCreateSession(this.hub.http, input, signal);
+      // As a turn does with the session it found or created: the adapter follows it from now on, on an
+      // open stream, so the watch sees its model changes (a stream that does not open is the next turn's to report).
+      if (!this.closed) this.watch.watch(sessionId);
       await this.hub.connect().catch(() => undefined);
-      if (this.closed) throw closedError();
       return sessionId;
-    } catch (error) {
-      if (this.closed) throw closedError();
-      const failure = asTurnError(error);
-      throw new TurnError(failure.code, this.redact(failure.message));
-    } finally {
-      forget();
-    }
+    });
   }
 
   /** Every model change seen on the session, also between turns, for the host to reconcile. */
@@ -217,32 +174,16 @@ export class OpenCodeAdapter {
   }
 
   private startTurn(start: TurnStart, traceId: string | undefined, options: PromptOptions, wrong: string | undefined): Promise<TurnResult> {
-    // A JavaScript host can pass anything: a traceId that is not a string would be echoed into every reply.
     const trace = typeof traceId === "string" && traceId !== "" ? traceId : randomUUID();
     if (wrong !== undefined) return this.refuseAtOnce(trace, "bad_request", wrong);
     if (this.closed) return this.refuseAtOnce(trace, "closed", "The adapter is closed; create a new one to prompt again.");
-    if (insideHostCall(this)) {
-      // Awaited there, this turn would wait for the sink or policy call, and that call for this turn.
-      return this.refuseAtOnce(
-        trace,
-        "bad_request",
-        "prompt() was called from inside this adapter's sink or policy, where it would wait for itself; call it after that call has returned.",
-      );
-    }
+    // Awaited there, this turn would wait for the sink or policy call, and that call for this turn.
+    if (insideHostCall(this)) return this.refuseAtOnce(trace, "bad_request", calledFromInside("prompt()"));
     // Once closed, queued turns stop waiting for the one before (its sink may never settle) and end `closed`.
-    const pending: { cancelled: boolean; ended?: Promise<TurnResult> } = { cancelled: false };
-    this.unstarted.add(pending);
-    pending.ended = this.turns.enqueue(() => {
-      this.unstarted.delete(pending);
-      return this.runTurn(start, trace, options, pending.cancelled).catch((error: unknown) => this.defect(trace, error));
-    }, { counted: true });
-    return pending.ended;
+    return this.turns.enqueueTurn((cancelled) => this.runTurn(start, trace, options, cancelled).catch((error: unknown) => this.defect(trace, error)));
   }
 
-  /**
-   * Ends a prompt without running it and without waiting: the result is known now, and its error
-   * reply reaches the sink in turn, after the replies of the turns before it.
-   */
+  /** Ends a prompt at once, without running it: its error reply reaches the sink after the replies of the turns before it. */
   private refuseAtOnce(traceId: string, code: ErrorCode, error: string): Promise<TurnResult> {
     const reply: Reply = { kind: "error", trace_id: traceId, error, code };
     if (this.turns.idle) this.replies.push([reply]);
@@ -266,10 +207,7 @@ export class OpenCodeAdapter {
       return;
     }
     // prompt() returned, but its turn begins on a later tick: that turn is the one cancelled.
-    const next = waited ? undefined : this.unstarted.values().next().value;
-    if (next === undefined) return;
-    next.cancelled = true;
-    await next.ended;
+    if (!waited) await this.turns.cancelNext();
   }
 
   /**
@@ -300,9 +238,7 @@ export class OpenCodeAdapter {
       // The result waits for the sink to take the turn's replies, unless the adapter is closed: a sink
       // that never settles must not hold a closed adapter's prompts.
       await this.turns.untilClosed(replies.drained());
-      const modelChanges = this.modelChanges.slice(this.reportedChanges);
-      this.reportedChanges = this.modelChanges.length;
-      return turnResult(told, { traceId, sessionId: this.sessionId, startedAt, modelChanges, redact: this.redact });
+      return turnResult(told, { traceId, sessionId: this.sessionId, startedAt, modelChanges: this.watch.unreportedChanges(), redact: this.redact });
     };
     const refuse = (code: ErrorCode, error: string): Promise<TurnResult> => {
       replies.push([{ kind: "error", trace_id: traceId, error, code }]);
@@ -310,14 +246,9 @@ export class OpenCodeAdapter {
     };
     if (this.closed) return refuse("closed", "The adapter is closed; create a new one to prompt again.");
     if (cancelled) return refuse("aborted", "The turn was cancelled before it started.");
-    const checked = checkPromptOptions(options, { schemes: this.#config.attachmentSchemes, types: this.#config.attachmentTypes });
-    if ("refusal" in checked) return refuse("bad_request", checked.refusal);
-    const vocabulary = Vocabulary.safeParse((options as PromptOptions | null)?.vocabulary ?? this.#config.vocabulary);
-    if (!vocabulary.success) return refuse("bad_request", `options.vocabulary must be "core" or "full".`);
-    const { signal } = checked;
-    const prompt = turnPromptOf(start, checked, this.#config);
-    if ("refusal" in prompt) return refuse("bad_request", prompt.refusal);
-    if (signal?.aborted) return refuse("aborted", "The turn was cancelled before it started.");
+    const prepared = prepareTurn(start, options, this.#config);
+    if ("code" in prepared) return refuse(prepared.code, prepared.error);
+    const { prompt, signal, vocabulary } = prepared;
 
     // Another adapter of this process may be running a turn on this session: this one waits for it.
     const { turnTimeoutMs } = this.#config;
@@ -330,7 +261,7 @@ export class OpenCodeAdapter {
       }
 
       const session = { sessionId: this.sessionId, sessionVerified: this.sessionVerified, children: this.watch.children };
-      const input = { ...turnInput(this.#config, { prompt, traceId, maxReconnects: MAX_RECONNECTS, vocabulary: vocabulary.data }, session), turnTimeoutMs, waitedMs: performance.now() - startedAt };
+      const input = { ...turnInput(this.#config, { prompt, traceId, maxReconnects: MAX_RECONNECTS, vocabulary }, session), turnTimeoutMs, waitedMs: performance.now() - startedAt };
       const turn = startTurn(this.machine, {
         input,
         signal,

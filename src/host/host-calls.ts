@@ -42,3 +42,8 @@ export function insideHostCall(owner: object): boolean {
   const call = hostCalls.getStore();
   return call !== undefined && call.owner === owner && !call.settled;
 }
+
+/** Why a call made from inside the adapter's own sink or policy is refused: awaited there, it would wait for itself. */
+export function calledFromInside(what: string): string {
+  return `${what} was called from inside this adapter's sink or policy, where it would wait for itself; call it after that call has returned.`;
+}

@@ -2,6 +2,7 @@ import { type ResolvedConfig } from "./config.js";
 import { DEFAULT_REJECT_MESSAGE, PermissionDecision, QuestionDecision, type PermissionReplyBody } from "../contract/decisions.js";
 import type { PermissionRequest, QuestionRequest } from "../opencode/events.js";
 import type { Warn } from "./warnings.js";
+import { asHostCall } from "./host-calls.js";
 import { reasonOf } from "../contract/turn-error.js";
 
 // The host's answers to opencode's asks. A policy that throws rejects the ask: an unanswered ask
@@ -47,4 +48,15 @@ export async function decideQuestion(
     warn(`opencode-turns: the question policy threw; rejecting the question: ${reasonOf(error)}`);
     return "reject";
   }
+}
+
+/**
+ * The config's policies as the turn actors ask them, each call marked as the host's own (so a
+ * prompt() made from inside one is refused instead of waiting for itself).
+ */
+export function hostPolicies(owner: object, { permissions, questions }: Pick<ResolvedConfig, "permissions" | "questions">, warn: Warn) {
+  return {
+    decidePermission: (request: PermissionRequest) => asHostCall(owner, (asked) => decidePermission(permissions, asked, warn), request),
+    decideQuestion: (request: QuestionRequest) => asHostCall(owner, (asked) => decideQuestion(questions, asked, warn), request),
+  };
 }

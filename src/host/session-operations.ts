@@ -5,8 +5,12 @@ import { asTurnError, TurnError } from "../contract/turn-error.js";
 import * as api from "../opencode/api.js";
 import type { OpencodeHttp } from "../opencode/http.js";
 import type { CommandTurn, SummarizeTurn, TurnPrompt } from "../opencode/prompt-body.js";
-import { toFilePart, type CheckedPromptOptions } from "./prompt.js";
+import { checkPromptOptions, toFilePart, type CheckedPromptOptions } from "./prompt.js";
+import type { ResolvedConfig } from "./config.js";
+import type { Failure } from "../codec/state.js";
+import { Vocabulary } from "../contract/replies.js";
 import type { TurnQueue } from "./turn-queue.js";
+import { calledFromInside } from "./host-calls.js";
 
 // The session operations an adapter offers besides prompting: the turns that start from another
 // endpoint (a slash command, a compaction), and the calls that read or reshape the session.
@@ -106,6 +110,25 @@ export function messageIdOf(what: string, messageId: unknown, optional: boolean)
   return messageId;
 }
 
+/** A turn ready to run: what opencode is sent, the turn's signal, and its reply vocabulary. */
+export interface PreparedTurn {
+  prompt: TurnPrompt;
+  signal: AbortSignal | undefined;
+  vocabulary: Vocabulary;
+}
+
+/** Checks a turn's start and options against the config before anything is sent: the turn, or why it cannot start. */
+export function prepareTurn(start: TurnStart, options: unknown, config: ResolvedConfig): PreparedTurn | Failure {
+  const checked = checkPromptOptions(options, { schemes: config.attachmentSchemes, types: config.attachmentTypes });
+  if ("refusal" in checked) return { code: "bad_request", error: checked.refusal };
+  const vocabulary = Vocabulary.safeParse((options as { vocabulary?: unknown } | null)?.vocabulary ?? config.vocabulary);
+  if (!vocabulary.success) return { code: "bad_request", error: `options.vocabulary must be "core" or "full".` };
+  const prompt = turnPromptOf(start, checked, config);
+  if ("refusal" in prompt) return { code: "bad_request", error: prompt.refusal };
+  if (checked.signal?.aborted) return { code: "aborted", error: "The turn was cancelled before it started." };
+  return { prompt, signal: checked.signal, vocabulary: vocabulary.data };
+}
+
 /** What the session operations need of their adapter. */
 export interface OperationHost {
   http: OpencodeHttp;
@@ -117,12 +140,18 @@ export interface OperationHost {
 }
 
 /**
- * The calls that read or reshape the session (`history`, `fork`, `revert`, `unrevert`, `sessions`),
+ * The calls that find, read or reshape the session (`ensureSession`, `history`, `fork`, `revert`,
+ * `unrevert`, `sessions`),
  * each run in call order with the turns: after the ones queued before it, before the ones after.
  * They reject with a `TurnError` (its text without the password), like ensureSession().
  */
 export class SessionOperations {
   constructor(private readonly host: OperationHost) {}
+
+  /** The session's id once `establish` has found or created it. */
+  ensureSession(establish: (signal: AbortSignal) => Promise<string>): Promise<string> {
+    return this.operate("ensureSession()", false, (_sessionId, signal) => establish(signal));
+  }
 
   history(): Promise<StoredTurn[]> {
     return this.operate("history()", false, (sessionId, signal) => (sessionId === undefined ? Promise.resolve([]) : readHistory(this.host.http, sessionId, signal)));
@@ -148,7 +177,7 @@ export class SessionOperations {
     const { turns, redact } = this.host;
     if (turns.closed) return Promise.reject(new TurnError("closed", `The adapter is closed; ${what} needs an open one.`));
     if (this.host.insideHostCall()) {
-      return Promise.reject(new TurnError("bad_request", `${what} was called from inside this adapter's sink or policy, where it would wait for itself; call it after that call has returned.`));
+      return Promise.reject(new TurnError("bad_request", calledFromInside(what)));
     }
     return turns.enqueue(async () => {
       if (turns.closed) throw new TurnError("closed", `The adapter was closed before ${what} ran.`);
@@ -158,7 +187,9 @@ export class SessionOperations {
       const abandon = new AbortController();
       const forget = turns.onClose(() => abandon.abort());
       try {
-        return await run(sessionId, abandon.signal);
+        const done = await run(sessionId, abandon.signal);
+        if (turns.closed) throw new TurnError("closed", `The adapter was closed during ${what}.`);
+        return done;
       } catch (error) {
         if (turns.closed) throw new TurnError("closed", `The adapter was closed during ${what}.`);
         const failure = asTurnError(error);

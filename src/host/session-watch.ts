@@ -10,6 +10,15 @@ import type { EventHub } from "../opencode/event-hub.js";
 export class SessionWatch {
   /** Every model change seen on the session, oldest first. */
   readonly modelChanges: ModelChange[] = [];
+  /** modelChanges up to here were reported by an earlier turn. */
+  private reported = 0;
+
+  /** The model changes since the last call: what a turn's result reports. */
+  unreportedChanges(): ModelChange[] {
+    const changes = this.modelChanges.slice(this.reported);
+    this.reported = this.modelChanges.length;
+    return changes;
+  }
   private readonly childIds = new Set<string>();
   private model: ModelRef | undefined;
   private sessionId: string | undefined;

@@ -1,3 +1,8 @@
+interface Unstarted {
+  cancelled: boolean;
+  ended: Promise<unknown>;
+}
+
 /**
  * The order of an adapter's turns and what its close() cuts short. Turns run one at a time in call
  * order; once closed, nothing waits any more for a turn ahead or a sink that never settles.
@@ -9,6 +14,8 @@ export class TurnQueue {
   /** Turns queued or running whose replies are not all handed over: a refusal's reply goes after theirs. */
   private ahead = 0;
   private isClosed = false;
+  /** Turns queued whose run has not begun, oldest first. */
+  private readonly unstarted = new Set<Unstarted>();
 
   get closed(): boolean {
     return this.isClosed;
@@ -26,6 +33,29 @@ export class TurnQueue {
     const settled = counted ? run.finally(() => this.ahead--) : run;
     this.tail = settled.catch(() => undefined);
     return settled;
+  }
+
+  /**
+   * Queues a turn that may be cancelled before it begins: `run` is told whether cancelNext() came
+   * between the call and the turn's start (a turn begins on a later tick than its prompt()).
+   */
+  enqueueTurn<T>(run: (cancelled: boolean) => Promise<T>): Promise<T> {
+    const pending: Unstarted = { cancelled: false, ended: Promise.resolve() };
+    this.unstarted.add(pending);
+    const ended = this.enqueue(() => {
+      this.unstarted.delete(pending);
+      return run(pending.cancelled);
+    }, { counted: true });
+    pending.ended = ended;
+    return ended;
+  }
+
+  /** Cancels the oldest turn queued but not yet begun, if any; resolves once it has ended. */
+  async cancelNext(): Promise<void> {
+    const next = this.unstarted.values().next().value;
+    if (next === undefined) return;
+    next.cancelled = true;
+    await next.ended;
   }
 
   /** Calls `wake` on close(); returns what forgets it. */

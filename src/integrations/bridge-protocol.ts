@@ -89,6 +89,21 @@ export const BridgeOutput = z.union([
 ]);
 export type BridgeOutput = z.infer<typeof BridgeOutput>;
 
+/** One line of the host's input as a request, or the error line that refuses it (not JSON, not a valid request). */
+export function parseRequest(line: string): BridgeRequest | { id?: string; error: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return { error: "The line is not JSON." };
+  }
+  const parsed = BridgeRequest.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const id = (raw as { id?: unknown } | null)?.id;
+  const issues = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(request)"}: ${issue.message}`).join("; ");
+  return { ...(typeof id === "string" && id.length > 0 ? { id } : {}), error: `Invalid request: ${issues}` };
+}
+
 /** The protocol as JSON Schema, from the schemas above. */
 export function describeProtocol(): { requests: unknown; outputs: unknown } {
   return {

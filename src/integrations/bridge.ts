@@ -4,7 +4,7 @@ import { resolveConfig, type AdapterConfigInput } from "../host/config.js";
 import type { PermissionMode, QuestionMode } from "../contract/decisions.js";
 import type { TurnResult } from "../contract/replies.js";
 import { asTurnError } from "../contract/turn-error.js";
-import { BridgeRequest, type PromptRequest, type SessionRequest } from "./bridge-protocol.js";
+import { parseRequest, type PromptRequest, type SessionRequest } from "./bridge-protocol.js";
 import { NOT_UTF8, OutputLines, readLines } from "./bridge-lines.js";
 import { HostAsks } from "./bridge-asks.js";
 import { runSessionOp, startTurnOp, type SessionOpRequest, type TurnOpRequest } from "./bridge-session-ops.js";
@@ -108,30 +108,13 @@ class Bridge {
     if (this.ending) return;
     if (line === NOT_UTF8) return this.out.send({ error: "The line is not valid UTF-8." });
     if (line.trim() === "") return;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch {
-      return this.out.send({ error: "The line is not JSON." });
-    }
-    const parsed = BridgeRequest.safeParse(raw);
-    if (!parsed.success) {
-      const id = (raw as { id?: unknown } | null)?.id;
-      const issues = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(request)"}: ${issue.message}`).join("; ");
-      return this.out.send({ ...(typeof id === "string" && id.length > 0 ? { id } : {}), error: `Invalid request: ${issues}` });
-    }
-    const request = parsed.data;
+    const request = parseRequest(line);
+    if ("error" in request) return this.out.send(request);
     switch (request.op) {
       case "prompt":
       case "command":
       case "summarize":
         return this.prompt(request);
-      case "history":
-      case "fork":
-      case "revert":
-      case "unrevert":
-      case "sessions":
-        return this.sessionOp(request);
       case "session":
         return this.session(request);
       case "release":
@@ -141,7 +124,9 @@ class Bridge {
       case "answer":
         return this.asks.answer(request);
       case "close":
-        void this.end(request.id);
+        return void this.end(request.id);
+      default:
+        return this.sessionOp(request);
     }
   }
 
