@@ -51,7 +51,8 @@ export function onPart(event: unknown, state: TurnState): CodecResult {
     case "tool":
       return onToolPart(part, state);
     case "step-finish":
-      return { state: { ...state, usage: addUsage(state.usage, part) }, replies: NONE };
+      if (state.stepsCounted.has(part.id)) return unchanged(state);
+      return { state: { ...state, usage: addUsage(state.usage, part), stepsCounted: new Set(state.stepsCounted).add(part.id) }, replies: NONE };
     default:
       return unchanged(state);
   }

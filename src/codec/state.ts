@@ -101,6 +101,8 @@ export interface TurnState {
   readonly calls: CallMap<CallTrack>;
   readonly content: string;
   readonly usage: Usage | undefined;
+  /** The step-finish parts already added to `usage`: a reconcile after a gap replays the stored ones. */
+  readonly stepsCounted: ReadonlySet<string>;
   /** Permission and question asks waiting for an answer, oldest first. */
   readonly asks: readonly Ask[];
   /** Why the turn is being stopped (cancel, deadline, retry cap), once it is: its end is this error. */
@@ -164,6 +166,7 @@ export function initialTurnState({ traceId, sessionId, messageId, maxProviderRet
     calls: CallMap.empty(),
     content: "",
     usage: undefined,
+    stepsCounted: new Set(),
     asks: [],
     stopReason: undefined,
     outcome: undefined,

@@ -54,6 +54,7 @@ function withText(state: TurnState, openPart: PartTrack | undefined, parts: Read
     calls: state.calls,
     content,
     usage: state.usage,
+    stepsCounted: state.stepsCounted,
     asks: state.asks,
     stopReason: state.stopReason,
     outcome: state.outcome,

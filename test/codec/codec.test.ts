@@ -536,6 +536,13 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
     expect(state.content).toBe("Hello wide wonderful world");
   });
 
+  it("a step that finished before the gap is counted once: the stored step-finish the reconcile replays adds nothing", () => {
+    const finish = { id: "sf1", sessionID: S, messageID: A, type: "step-finish", reason: "stop", cost: 0.5, tokens: { input: 10, output: 4, reasoning: 0, cache: { read: 0, write: 0 } } };
+    const live = feed([E.stepFinish(S, A, "sf1", 10, 4, 0.5)], streaming()).state;
+    const { state } = reconcile(streamGap(live), snap([stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide world!", true), finish], completed)], true));
+    expect(state.usage).toEqual({ tokens: { input: 10, output: 4, reasoning: 0, cache: { read: 0, write: 0 } }, cost: 0.5 });
+  });
+
   it("a turn that ended while the stream was away ends from the stored messages: the missing text, then final", () => {
     const { replies } = reconcile(streamGap(streaming()), snap([stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide world!", true)], completed)], true));
     expect(show([...replies])).toEqual(["delta:world!", "final:Hello wide world!"]);
