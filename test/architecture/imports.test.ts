@@ -99,7 +99,8 @@ describe("the direction of dependency", () => {
   });
 
   it("no source file is over 300 lines: a longer one holds more than one job", () => {
-    const long = files.map((file) => ({ file, lines: readFileSync(path.join(root, file), "utf8").split("\n").length })).filter(({ lines }) => lines > 300);
+    const lineCount = (text: string) => text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+    const long = files.map((file) => ({ file, lines: lineCount(readFileSync(path.join(root, file), "utf8")) })).filter(({ lines }) => lines > 300);
     expect(long).toEqual([]);
   });
 });
