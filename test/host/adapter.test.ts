@@ -1,24 +1,16 @@
 import { createServer } from "node:net";
 import { inspect } from "node:util";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { MAX_RECONNECTS } from "../../src/engine/turn-actors.js";
 import { ConfigError } from "../../src/host/config.js";
 import { TurnError } from "../../src/contract/turn-error.js";
 import { Reply, TurnResult } from "../../src/contract/replies.js";
 import * as E from "../../testkit/events.js";
-import { FakeOpencode, type FakeOpencodeOptions, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
+import { FakeOpencode, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
+import { closedAfterEach } from "../../testkit/closing.js";
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  for (const thing of open.splice(0).reverse()) await thing.close();
-});
-
-async function fake(options: FakeOpencodeOptions = {}): Promise<FakeOpencode> {
-  const server = await FakeOpencode.start(options);
-  open.push(server);
-  return server;
-}
+const { open, fake } = closedAfterEach();
 
 function adapterFor(server: FakeOpencode, config: Record<string, unknown> = {}, sink?: (r: Reply) => unknown) {
   const replies: Reply[] = [];

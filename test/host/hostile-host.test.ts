@@ -4,23 +4,15 @@
  * secret reaches the host.
  */
 import type { ServerResponse } from "node:http";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { Reply, TurnResult } from "../../src/contract/replies.js";
 import { REDACTED } from "../../src/contract/redact.js";
 import * as E from "../../testkit/events.js";
-import { FakeOpencode, type FakeOpencodeOptions, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
+import { FakeOpencode, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
+import { closedAfterEach } from "../../testkit/closing.js";
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  for (const thing of open.splice(0).reverse()) await thing.close();
-});
-
-async function fake(options: FakeOpencodeOptions = {}): Promise<FakeOpencode> {
-  const server = await FakeOpencode.start(options);
-  open.push(server);
-  return server;
-}
+const { open, fake } = closedAfterEach();
 
 const answer = (p: ReceivedPrompt, words: string[]): Step[] => E.textTurn(p.sessionId, p.body.messageID, `msg_a_${p.body.messageID}`, words);
 const kinds = (replies: Reply[]) => replies.map((r) => `${r.trace_id}:${r.kind}`);

@@ -2,22 +2,14 @@
  * A stream that lives but brings nothing for the turn (heartbeats only), against the loopback
  * stand-in: the turn's progress is watched, not the socket's, and the server is asked.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { Reply } from "../../src/contract/replies.js";
 import * as E from "../../testkit/events.js";
-import { FakeOpencode, type FakeOpencodeOptions, type Step } from "../../testkit/fake-opencode.js";
+import { FakeOpencode, type Step } from "../../testkit/fake-opencode.js";
+import { closedAfterEach } from "../../testkit/closing.js";
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  for (const thing of open.splice(0).reverse()) await thing.close();
-});
-
-async function fake(options: FakeOpencodeOptions = {}): Promise<FakeOpencode> {
-  const server = await FakeOpencode.start(options);
-  open.push(server);
-  return server;
-}
+const { open, fake } = closedAfterEach();
 
 function adapterFor(server: FakeOpencode, config: Record<string, unknown> = {}) {
   const replies: Reply[] = [];

@@ -5,25 +5,17 @@
  */
 import type { ServerResponse } from "node:http";
 import { inspect } from "node:util";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { ConfigError, MAX_TIMER_MS } from "../../src/host/config.js";
 import { Reply } from "../../src/contract/replies.js";
 import { REDACTED } from "../../src/contract/redact.js";
 import { SseFrames } from "../../src/opencode/sse.js";
 import * as E from "../../testkit/events.js";
-import { FakeOpencode, type FakeOpencodeOptions, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
+import { FakeOpencode, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
+import { closedAfterEach } from "../../testkit/closing.js";
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  for (const thing of open.splice(0).reverse()) await thing.close();
-});
-
-async function fake(options: FakeOpencodeOptions = {}): Promise<FakeOpencode> {
-  const server = await FakeOpencode.start(options);
-  open.push(server);
-  return server;
-}
+const { open, fake } = closedAfterEach();
 
 function adapterFor(server: FakeOpencode, config: Record<string, unknown> = {}) {
   const replies: Reply[] = [];

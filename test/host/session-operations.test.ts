@@ -1,20 +1,12 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ServerResponse } from "node:http";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { Reply } from "../../src/contract/replies.js";
 import * as E from "../../testkit/events.js";
-import { FakeOpencode, type FakeOpencodeOptions } from "../../testkit/fake-opencode.js";
+import { FakeOpencode } from "../../testkit/fake-opencode.js";
+import { closedAfterEach } from "../../testkit/closing.js";
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  for (const thing of open.splice(0).reverse()) await thing.close();
-});
-
-async function fake(options: FakeOpencodeOptions = {}): Promise<FakeOpencode> {
-  const server = await FakeOpencode.start(options);
-  open.push(server);
-  return server;
-}
+const { open, fake } = closedAfterEach();
 
 function adapterFor(server: FakeOpencode, config: Record<string, unknown> = {}) {
   const replies: Reply[] = [];

@@ -1,20 +1,12 @@
 import { PassThrough } from "node:stream";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { BridgeOutput, runBridge, type BridgeOptions } from "../../src/integrations/bridge.js";
 import * as E from "../../testkit/events.js";
-import { FakeOpencode, type FakeOpencodeOptions, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
+import { FakeOpencode, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
+import { closedAfterEach } from "../../testkit/closing.js";
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  for (const thing of open.splice(0).reverse()) await thing.close();
-});
-
-async function fake(options: FakeOpencodeOptions = {}): Promise<FakeOpencode> {
-  const server = await FakeOpencode.start(options);
-  open.push(server);
-  return server;
-}
+const { open, fake } = closedAfterEach();
 
 /** The bridge over in-memory streams: `send` a request, `next` waits for an output line. */
 function bridge(server: FakeOpencode, options: Partial<BridgeOptions> = {}, output = new PassThrough()) {
