@@ -3,17 +3,18 @@
  * (the user's message, then its replies), or with --json one reply object per line; every reply's
  * `trace_id` is the id of its turn's user message.
  */
-import { parseArgs } from "node:util";
 import { createColors } from "picocolors";
 import { OpenCodeAdapter } from "../host/adapter.js";
 import { asTurnError } from "../contract/turn-error.js";
-import { EXIT, UsageError, type Command, type CommandIO } from "./command.js";
+import { EXIT, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
+import { Vocabulary } from "../contract/replies.js";
 import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 
 const options = {
   ...connectionOptions,
   json: { type: "boolean" },
+  vocabulary: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -25,25 +26,29 @@ streamed in.
 
 Options:
   --json                    one reply object per line on stdout (trace_id = the turn's user message id)
+  --vocabulary core|full    the replies to show: the six core kinds (default), or also what the
+                            stored parts tell (steps, tool titles and diffs; docs/vocabulary.md)
   -h, --help                this text
 ${connectionUsage}`;
 
 export const historyCommand: Command = { name: "history", summary: "show a session's turns as run showed them", usage, run };
 
 async function run(args: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parse(args);
+  const { values, positionals } = parseCommandLine(args, options, true);
   if (values.help) {
     io.stdout.write(`${usage}\n`);
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError("Give one session id (ses...).");
+  const vocabulary = Vocabulary.safeParse(values.vocabulary ?? "core");
+  if (!vocabulary.success) throw new UsageError(`--vocabulary is core or full, not ${JSON.stringify(values.vocabulary)}.`);
   const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
   let connection: Connection | undefined;
   let adapter: OpenCodeAdapter | undefined;
   try {
     connection = await connect({ ...values, session: positionals[0] }, { env: io.env, ...(values.verbose ? { log: diagnostic } : {}) });
     adapter = new OpenCodeAdapter(connection.config, () => undefined);
-    const turns = await adapter.history();
+    const turns = await adapter.history({ vocabulary: vocabulary.data });
     const colour = wantsColour(io.stdout, io.env);
     const paint = createColors(colour);
     for (const turn of turns) {
@@ -68,13 +73,5 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   } finally {
     await adapter?.close();
     await connection?.stop();
-  }
-}
-
-function parse(args: string[]) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
   }
 }

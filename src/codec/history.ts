@@ -1,4 +1,4 @@
-import type { Reply } from "../contract/replies.js";
+import type { Reply, Vocabulary } from "../contract/replies.js";
 import { StoredMessage } from "../opencode/events.js";
 import { promptSent } from "./ending.js";
 import { reconcile } from "./reconcile.js";
@@ -22,8 +22,10 @@ export interface StoredTurn {
  * the assistant steps that answer it; user messages opencode writes itself to continue after a
  * compaction are not turns of their own. `idle`: whether the session was idle when (before) the
  * messages were read; if not, its newest turn is still running and ends without a terminal reply.
+ * In the full `vocabulary` each turn also carries what its stored parts tell (steps, tool titles and
+ * diffs); what only live events carried (todo updates, retries, a subagent's own session) is not stored.
  */
-export function replayHistory(sessionId: string, messages: readonly unknown[], idle: boolean): StoredTurn[] {
+export function replayHistory(sessionId: string, messages: readonly unknown[], idle: boolean, vocabulary: Vocabulary = "core"): StoredTurn[] {
   const stored = messages.flatMap((raw) => {
     const parsed = StoredMessage.safeParse(raw);
     return parsed.success && parsed.data.info.sessionID === sessionId ? [parsed.data] : [];
@@ -31,7 +33,7 @@ export function replayHistory(sessionId: string, messages: readonly unknown[], i
   const users = stored.filter((message) => message.info.role === "user" && !isSynthetic(message.parts));
   return users.map((user, index) => {
     const messageId = user.info.id;
-    const start = promptSent(initialTurnState({ traceId: messageId, sessionId, messageId, maxProviderRetries: Infinity }));
+    const start = promptSent(initialTurnState({ traceId: messageId, sessionId, messageId, maxProviderRetries: Infinity, vocabulary }));
     const last = index === users.length - 1;
     const { replies } = reconcile(start, { children: [], permissions: [], questions: [], messages: stored, sessionIdle: idle || !last });
     const text = user.parts.flatMap((part) => (part.type === "text" && part.text !== undefined ? [part.text] : [])).join("");

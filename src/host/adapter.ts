@@ -150,8 +150,8 @@ export class OpenCodeAdapter {
   }
 
   /** The session's stored turns, each as a live turn would have replied, keyed by its user message; none before the first turn. */
-  history(): Promise<StoredTurn[]> {
-    return this.operations.history();
+  history({ vocabulary = this.#config.vocabulary }: { vocabulary?: Vocabulary } = {}): Promise<StoredTurn[]> {
+    return this.operations.history(vocabulary);
   }
 
   /** A new session with this one's messages before `messageId` (all when left out): its id, for a new adapter. */

@@ -84,10 +84,10 @@ export function commandName(name: unknown): string | { refusal: string } {
  * The session's stored turns, replayed as replies. Idle is read before the messages: if it was idle
  * then, the messages read after are complete. The texts the library writes go without the password.
  */
-export async function readHistory(http: OpencodeHttp, sessionId: string, signal: AbortSignal): Promise<StoredTurn[]> {
+export async function readHistory(http: OpencodeHttp, sessionId: string, vocabulary: Vocabulary, signal: AbortSignal): Promise<StoredTurn[]> {
   const idle = await api.isSessionIdle(http, sessionId, signal);
   const messages = await api.listMessages(http, sessionId, signal);
-  return replayHistory(sessionId, messages, idle).map((turn) => ({ ...turn, replies: turn.replies.map((reply) => withoutSecrets(reply, http.redact)) }));
+  return replayHistory(sessionId, messages, idle, vocabulary).map((turn) => ({ ...turn, replies: turn.replies.map((reply) => withoutSecrets(reply, http.redact)) }));
 }
 
 export async function listSessions(http: OpencodeHttp, signal: AbortSignal): Promise<SessionSummary[]> {
@@ -153,8 +153,8 @@ export class SessionOperations {
     return this.operate("ensureSession()", false, (_sessionId, signal) => establish(signal));
   }
 
-  history(): Promise<StoredTurn[]> {
-    return this.operate("history()", false, (sessionId, signal) => (sessionId === undefined ? Promise.resolve([]) : readHistory(this.host.http, sessionId, signal)));
+  history(vocabulary: Vocabulary): Promise<StoredTurn[]> {
+    return this.operate("history()", false, (sessionId, signal) => (sessionId === undefined ? Promise.resolve([]) : readHistory(this.host.http, sessionId, vocabulary, signal)));
   }
 
   fork(messageId?: string): Promise<string> {

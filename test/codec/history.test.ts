@@ -54,6 +54,15 @@ describe("a session's history replayed through the codec", () => {
     expect(turns[1]!.replies.map((r) => r.kind)).toEqual([]);
   });
 
+  it("in the full vocabulary, a turn also carries its steps, which sum to what its core replay does not show", () => {
+    const messages = [user("msg_1", "hello"), assistant("msg_2", "msg_1", [{ type: "step-start" }, text("Hi."), { ...finish, reason: "stop" }])];
+    const [core] = replayHistory(S, messages, true);
+    const [full] = replayHistory(S, messages, true, "full");
+    expect(core!.replies.map((r) => r.kind)).toEqual(["delta", "final"]);
+    expect(full!.replies.map((r) => r.kind)).toEqual(["delta", "step", "final"]);
+    expect(full!.replies[1]).toMatchObject({ kind: "step", index: 0, finish_reason: "stop", tokens: { input: 1, output: 1 } });
+  });
+
   it("ignores what is not a message of this session", () => {
     expect(replayHistory(S, [null, { info: { id: "msg_x", sessionID: "ses_other", role: "user" }, parts: [] }, "junk"], true)).toEqual([]);
   });
