@@ -8,7 +8,7 @@ import { createColors } from "picocolors";
 import { OpenCodeAdapter } from "../host/adapter.js";
 import { asTurnError } from "../contract/turn-error.js";
 import { EXIT, UsageError, type Command, type CommandIO } from "./command.js";
-import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
+import { connect, connectionOptions, connectionUsage, type ServerConnection } from "./connection.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 
 const options = {
@@ -38,7 +38,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError("Give one session id (ses...).");
   const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
-  let connection: Connection | undefined;
+  let connection: ServerConnection | undefined;
   let adapter: OpenCodeAdapter | undefined;
   try {
     connection = await connect({ ...values, session: positionals[0] }, { env: io.env, ...(values.verbose ? { log: diagnostic } : {}) });

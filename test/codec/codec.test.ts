@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { answeredAsk } from "../../src/codec/asks.js";
 import { failTurn, promptSent, stopTurn } from "../../src/codec/ending.js";
 import { mapOpencodeEvents } from "../../src/codec/map.js";
-import { reconcile, type SessionSnapshot, streamGap } from "../../src/codec/reconcile.js";
+import { reconcile, type StoredSession, streamGap } from "../../src/codec/reconcile.js";
 import { initialTurnState, type TurnState } from "../../src/codec/state.js";
 import { Reply, type ModelChange } from "../../src/contract/replies.js";
 import { trackModel } from "../../src/host/session-watch.js";
@@ -514,7 +514,7 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
     info: { id, sessionID: S, role, ...(role === "assistant" ? { parentID: U } : {}), ...extra },
     parts,
   });
-  const snap = (messages: unknown[], sessionIdle: boolean, more: Partial<SessionSnapshot> = {}): SessionSnapshot => ({
+  const snap = (messages: unknown[], sessionIdle: boolean, more: Partial<StoredSession> = {}): StoredSession => ({
     children: [],
     permissions: [],
     questions: [],
@@ -650,7 +650,7 @@ describe("an idle ends the turn well only once its answer was finished", () => {
       info: { id: A, sessionID: S, role: "assistant", parentID: U, time: { created: 1 } },
       parts: [{ id: "t1", sessionID: S, messageID: A, type: "text", text: "Half an ", time: { start: 1 } }],
     };
-    const snapshot: SessionSnapshot = { children: [], permissions: [], questions: [], messages: [{ info: { id: U, sessionID: S, role: "user" }, parts: [] }, unfinished], sessionIdle: true };
+    const snapshot: StoredSession = { children: [], permissions: [], questions: [], messages: [{ info: { id: U, sessionID: S, role: "user" }, parts: [] }, unfinished], sessionIdle: true };
     const { replies } = reconcile(streamGap(feed(answering).state), snapshot);
     expect(show([...replies])).toEqual([cutOff(8)]);
     const done = { ...unfinished, info: { ...unfinished.info, time: { created: 1, completed: 2 }, finish: "stop" } };

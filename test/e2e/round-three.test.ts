@@ -16,7 +16,7 @@ import { startModelServer, isTitleRequest, lastUserText, toolResults, type ChatR
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { InspectionLog } from "../../src/observe/inspection-log.js";
 import { TurnRecorder } from "../../src/observe/recording.js";
-import { OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { OPENCODE_VERSIONS, startTestOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
 import type { ScriptedModel } from "../../testkit/scripted-model.js";
 
 function respond(req: ChatRequest): { branch: string; script: Script } {
@@ -85,7 +85,7 @@ for (const version of OPENCODE_VERSIONS) describe(`opencode ${version}: round th
 
   beforeAll(async () => {
     model = await startModelServer(respond, ["scripted-model", "other-model"]);
-    server = await startOpencode({ version, modelUrl: model.url, permission: { bash: "allow" } });
+    server = await startTestOpencode({ version, modelUrl: model.url, permission: { bash: "allow" } });
     await warmUp(server);
   });
 

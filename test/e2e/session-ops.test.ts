@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { Reply as ReplySchema } from "../../src/contract/replies.js";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { CLI, cliEnv, eventually, runCli } from "../../testkit/cli.js";
-import { MODEL_ID, OTHER_MODEL_ID, PROVIDER_ID, startOpencode, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
+import { MODEL_ID, OTHER_MODEL_ID, PROVIDER_ID, startTestOpencode, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
 
 const CITY = { city: "Paris", population: 2100000 };
 const SUMMARY = ["SUMMARY: ", "the user said hello."];
@@ -73,7 +73,7 @@ describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("session operations o
 
   beforeAll(async () => {
     model = await startModelServer(respond, [MODEL_ID, OTHER_MODEL_ID]);
-    server = await startOpencode({
+    server = await startTestOpencode({
       version,
       modelUrl: model.url,
       permission: { bash: "allow" },

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startModelServer, lastUserText, isTitleRequest, type ChatRequest, type ModelServer, type Script } from "../../src/embedded/model-server.js";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { CoreReply, Reply, type TurnResult, type Vocabulary } from "../../src/contract/replies.js";
-import { MODEL_ID, OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { MODEL_ID, OPENCODE_VERSIONS, startTestOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { asCore, summedSteps } from "../../testkit/vocabulary.js";
 import { runCli } from "../../testkit/cli.js";
 import { PassThrough } from "node:stream";
@@ -78,7 +78,7 @@ describe.each(OPENCODE_VERSIONS)("full vocabulary on opencode %s", (version) => 
   beforeAll(async () => {
     model = await startModelServer(scripts(() => server.directory), [MODEL_ID]);
     // bash asks, so every bash call (the child's too) is an answered ask; edits are allowed.
-    server = await startOpencode({ version, modelUrl: model.url, permission: { bash: "ask", edit: "allow" } });
+    server = await startTestOpencode({ version, modelUrl: model.url, permission: { bash: "ask", edit: "allow" } });
     await warmUp(server);
   }, 120_000);
 
