@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reply } from "../../src/contract/replies.js";
-import { contentText, isTitleRequest, lastUserText, startModelServer, toolResults, type ChatRequest, type ModelServer, type Script } from "../../src/embedded/model-server.js";
+import { contentText, isTitleRequest, lastUserText, toolResults, type ChatRequest, type Script } from "../../src/embedded/model-server.js";
+import { startRecordedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 import { spawn } from "node:child_process";
 import { Reply as ReplySchema } from "../../src/contract/replies.js";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
@@ -49,7 +50,7 @@ function joined(replies: readonly Reply[]): unknown[] {
 }
 
 describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("session operations on opencode %s", (version) => {
-  let model: ModelServer;
+  let model: ScriptedModel;
   let server: OpencodeServer;
   const adapters: OpenCodeAdapter[] = [];
 
@@ -72,7 +73,7 @@ describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("session operations o
   }
 
   beforeAll(async () => {
-    model = await startModelServer(respond, [MODEL_ID, OTHER_MODEL_ID]);
+    model = await startRecordedModel(respond, [MODEL_ID, OTHER_MODEL_ID]);
     server = await startTestOpencode({
       version,
       modelUrl: model.url,

@@ -4,7 +4,8 @@
  * are checked against what opencode did. Both versions have every one of these features.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startModelServer, lastUserText, isTitleRequest, type ChatRequest, type ModelServer, type Script } from "../../src/embedded/model-server.js";
+import { lastUserText, isTitleRequest, type ChatRequest, type Script } from "../../src/embedded/model-server.js";
+import { startRecordedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { CoreReply, Reply, type TurnResult, type Vocabulary } from "../../src/contract/replies.js";
 import { MODEL_ID, OPENCODE_VERSIONS, startTestOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
@@ -71,12 +72,12 @@ function expectInvariants({ result, replies }: Turn, vocabulary: Vocabulary): vo
 }
 
 describe.each(OPENCODE_VERSIONS)("full vocabulary on opencode %s", (version) => {
-  let model: ModelServer;
+  let model: ScriptedModel;
   let server: OpencodeServer;
   const adapters: OpenCodeAdapter[] = [];
 
   beforeAll(async () => {
-    model = await startModelServer(scripts(() => server.directory), [MODEL_ID]);
+    model = await startRecordedModel(scripts(() => server.directory), [MODEL_ID]);
     // bash asks, so every bash call (the child's too) is an answered ask; edits are allowed.
     server = await startTestOpencode({ version, modelUrl: model.url, permission: { bash: "ask", edit: "allow" } });
     await warmUp(server);
