@@ -12,7 +12,7 @@ import { EventHub } from "../src/opencode/event-hub.js";
 import { OpencodeHttp } from "../src/opencode/http.js";
 import { abandonTurn, provideTurnMachine } from "../src/engine/turn-actors.js";
 import { runTurn } from "../src/engine/turn-runner.js";
-import { startOpencode, type OpencodeServer } from "../testkit/opencode-server.js";
+import { startTestOpencode, type OpencodeServer } from "../testkit/opencode-server.js";
 import { startScriptedModel } from "../testkit/scripted-model.js";
 import { createParser } from "eventsource-parser";
 import { cpu, createSession, openRawReader, pairedRatio, percentile, round, rounds, turnInput, type Row, type Server, type Size } from "./measure.js";
@@ -28,7 +28,7 @@ export async function realOpencodeBench(size: Size): Promise<{ rows: Row[]; scal
   const model = await startScriptedModel();
   let server: OpencodeServer | undefined;
   try {
-    server = await startOpencode({ modelUrl: model.url });
+    server = await startTestOpencode({ modelUrl: model.url });
     const rows = [...(await latency(server, size)), ...(await ownLatency(server, size))];
     const scale = await scaling(server, size);
     for (const point of scale) {

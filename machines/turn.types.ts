@@ -1,5 +1,5 @@
 // The turn machine's types: its input, context, events, what it emits and what it outputs (and how).
-import type { SessionSnapshot as StoredSession } from "../src/codec/reconcile.js";
+import type { StoredSession } from "../src/codec/reconcile.js";
 import type { Ask, CodecResult, Failure, TurnOutcome, TurnState } from "../src/codec/state.js";
 import type { TurnPrompt } from "../src/opencode/prompt-body.js";
 import type { Usage, Vocabulary } from "../src/contract/replies.js";

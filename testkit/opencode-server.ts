@@ -6,7 +6,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { modelProviderConfig } from "../src/embedded/model-server.js";
-import { isolatedDirs, startOpencode as startEmbedded, type OpencodeProcess } from "../src/embedded/server.js";
+import { isolatedDirs, startOpencode, type OpencodeProcess } from "../src/embedded/server.js";
 import { OpenCodeAdapter } from "../src/host/adapter.js";
 
 export { freePort } from "../src/embedded/server.js";
@@ -28,7 +28,7 @@ export function opencodeBinary(version: OpencodeVersion): string {
   return fileURLToPath(BINARIES[version]);
 }
 
-export interface StartOpencodeOptions {
+export interface StartTestOpencodeOptions {
   /** Default "1.18.33". */
   version?: OpencodeVersion;
   /** Base URL of the OpenAI-compatible model, e.g. `ScriptedModel.url`. */
@@ -93,7 +93,7 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
 }
 
 /** The opencode config for a server wired to the scripted model. */
-export function scriptedConfig(options: Pick<StartOpencodeOptions, "modelUrl" | "permission" | "extraConfig">) {
+export function scriptedConfig(options: Pick<StartTestOpencodeOptions, "modelUrl" | "permission" | "extraConfig">) {
   const config: Record<string, unknown> = {
     $schema: "https://opencode.ai/config.json",
     autoupdate: false,
@@ -108,11 +108,11 @@ export function scriptedConfig(options: Pick<StartOpencodeOptions, "modelUrl" | 
   return options.extraConfig ? deepMerge(config, options.extraConfig) : config;
 }
 
-export async function startOpencode(options: StartOpencodeOptions): Promise<OpencodeServer> {
+export async function startTestOpencode(options: StartTestOpencodeOptions): Promise<OpencodeServer> {
   const version = options.version ?? "1.18.33";
   const started = performance.now();
   const launch = (more: { password?: string; port?: number; directory?: string; env?: Record<string, string> }) =>
-    startEmbedded({
+    startOpencode({
       bin: opencodeBinary(version),
       isolated: true,
       config: scriptedConfig(options),

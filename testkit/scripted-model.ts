@@ -14,8 +14,26 @@ import {
   type Script,
 } from "../src/embedded/model-server.js";
 
-export type { RecordedRequest } from "../src/embedded/model-server.js";
-export type ScriptedModel = ModelServer;
+/** What the scripted model recorded about one chat-completions request (tests read it; the shipped server keeps no log). */
+export interface RecordedRequest {
+  /** `Date.now()` when the request body had arrived. */
+  at: number;
+  /** The branch of the script that answered it. */
+  branch: string;
+  model: string | undefined;
+  stream: boolean;
+  /** Text of the last user message (string content or the joined text parts). */
+  lastUserText: string;
+  /** Names of the tools offered in the request. */
+  tools: string[];
+  /** The parsed request body, verbatim. */
+  body: unknown;
+}
+
+export type ScriptedModel = ModelServer & {
+  /** Every chat-completions request received, in arrival order. */
+  readonly log: readonly RecordedRequest[];
+};
 
 export const DEFAULT_TEXT = "Hello from the scripted model.";
 export const UNICODE_TEXT = "Héllo wörld — 你好, 世界 🎉👍🏽 done.";
@@ -134,6 +152,29 @@ function chooseScript(req: ChatRequest): { branch: string; script: Script } {
 }
 
 
+/** A script that names each choice, so the request log says which branch answered. */
+export type BranchingRespond = (request: ChatRequest) => { branch: string; script: Script };
+
+/** The shipped model server answering from `respond`, with a log of every request (for tests to read). */
+export async function startRecordedModel(respond: BranchingRespond, modelIds: readonly string[]): Promise<ScriptedModel> {
+  const log: RecordedRequest[] = [];
+  const recorded = (request: ChatRequest): Script => {
+    const { branch, script } = respond(request);
+    log.push({
+      at: Date.now(),
+      branch,
+      model: request.model,
+      stream: request.stream === true,
+      lastUserText: lastUserText(request),
+      tools: (request.tools ?? []).map((t) => t.function?.name ?? "?"),
+      body: request,
+    });
+    return script;
+  };
+  // Object.assign keeps the server's getters (requests, streaming) live.
+  return Object.assign(await startModelServer(recorded, modelIds), { log });
+}
+
 export function startScriptedModel(): Promise<ScriptedModel> {
-  return startModelServer(chooseScript, ["scripted-model", "other-model"]);
+  return startRecordedModel(chooseScript, ["scripted-model", "other-model"]);
 }

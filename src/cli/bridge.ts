@@ -8,7 +8,7 @@ import { PermissionMode, QuestionMode } from "../contract/decisions.js";
 import { Vocabulary } from "../contract/replies.js";
 import { OpencodeStartError } from "../embedded/server.js";
 import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
-import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
+import { connect, connectionOptions, connectionUsage, type ServerConnection } from "./connection.js";
 import { onInterrupt } from "./interrupt.js";
 import { openWebhook, sinkOptions, sinkUsage } from "./sink-options.js";
 
@@ -82,7 +82,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   const webhook = openWebhook(values, diagnostic);
   const stop = new AbortController();
   const stopListening = onInterrupt(() => stop.abort(), diagnostic);
-  let connection: Connection | undefined;
+  let connection: ServerConnection | undefined;
   try {
     try {
       // The bridge decides asks itself; the connection takes every other option.

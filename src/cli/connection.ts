@@ -79,7 +79,7 @@ export interface ConnectOptions {
   progress?: (stage: string) => void;
 }
 
-export interface Connection {
+export interface ServerConnection {
   /** The config for `new OpenCodeAdapter(config, sink)`: server, credentials and turn settings. */
   config: AdapterConfigInput;
   /** What serves the turns: the server at `--url`, one started here, or the offline demo. */
@@ -93,7 +93,7 @@ export interface Connection {
  * offline model). Throws `UsageError` for an invalid option before starting anything, and
  * `OpencodeStartError` when opencode cannot be started.
  */
-export async function connect(values: ConnectionValues, options: ConnectOptions = {}): Promise<Connection> {
+export async function connect(values: ConnectionValues, options: ConnectOptions = {}): Promise<ServerConnection> {
   const env = options.env ?? process.env;
   const log = options.log ?? (() => {});
   const progress = options.progress ?? (() => {});

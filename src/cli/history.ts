@@ -8,7 +8,7 @@ import { OpenCodeAdapter } from "../host/adapter.js";
 import { asTurnError } from "../contract/turn-error.js";
 import { EXIT, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { Vocabulary } from "../contract/replies.js";
-import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
+import { connect, connectionOptions, connectionUsage, type ServerConnection } from "./connection.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 
 const options = {
@@ -43,7 +43,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   const vocabulary = Vocabulary.safeParse(values.vocabulary ?? "core");
   if (!vocabulary.success) throw new UsageError(`--vocabulary is core or full, not ${JSON.stringify(values.vocabulary)}.`);
   const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
-  let connection: Connection | undefined;
+  let connection: ServerConnection | undefined;
   let adapter: OpenCodeAdapter | undefined;
   try {
     connection = await connect({ ...values, session: positionals[0] }, { env: io.env, ...(values.verbose ? { log: diagnostic } : {}) });

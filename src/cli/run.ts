@@ -12,7 +12,7 @@ import type { Attachment } from "../host/prompt.js";
 import { type TurnResult, Vocabulary } from "../contract/replies.js";
 import { OpencodeStartError } from "../embedded/server.js";
 import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
-import { connect, connectionOptions, connectionUsage, type Connection } from "./connection.js";
+import { connect, connectionOptions, connectionUsage, type ServerConnection } from "./connection.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 import { onInterrupt } from "./interrupt.js";
 import { Progress } from "./progress.js";
@@ -111,7 +111,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     if (human) human.notice(`opencode-turns: ${line}`);
     else diagnostic(line);
   });
-  let connection: Connection | undefined;
+  let connection: ServerConnection | undefined;
   let observers: Observers | undefined;
   try {
     observers = await startObservers(values, diagnostic, cancel.signal);

@@ -25,7 +25,7 @@ export function streamGap(state: TurnState): TurnState {
 }
 
 /** What opencode holds for a session, read after a gap in the stream (opencode does not replay events). */
-export interface SessionSnapshot {
+export interface StoredSession {
   /** `GET /session/{id}/children`: sessions the turn's subagents run in. */
   readonly children: readonly string[];
   /** `GET /permission` and `GET /question`: asks waiting for an answer (an unanswered ask hangs the turn). */
@@ -48,7 +48,7 @@ const NOTHING_RAN = {
  * new stream while the snapshot was read. The stored truth goes through the same rules as live
  * events, so nothing is sent twice, and the order of the replies stays the order of the answer.
  */
-export function reconcile(state: TurnState, snapshot: SessionSnapshot, queued: readonly unknown[] = []): CodecResult {
+export function reconcile(state: TurnState, snapshot: StoredSession, queued: readonly unknown[] = []): CodecResult {
   let current = state;
   const replies: Reply[] = [];
   const apply = (...events: unknown[]) => {

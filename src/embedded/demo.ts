@@ -103,44 +103,38 @@ function quoted(text: string, limit = 80): string {
  * The demo's answer: first reasoning and a `bash` call, then (with the tool's output in hand)
  * reasoning again and an answer that quotes the output. Titles get a fixed title.
  */
-function demoScript(deltaDelayMs: number): (request: ChatRequest) => { branch: string; script: Script } {
+function demoScript(deltaDelayMs: number): (request: ChatRequest) => Script {
   return (request) => {
-    if (isTitleRequest(request)) return { branch: "title", script: { kind: "stream", text: ["Offline demo"] } };
+    if (isTitleRequest(request)) return { kind: "stream", text: ["Offline demo"] };
     const results = toolResults(request);
     const asked = quoted(lastUserText(request));
     if (results === undefined) {
       return {
-        branch: "look",
-        script: {
-          kind: "stream",
-          deltaDelayMs,
-          reasoning: pieces(
-            `The question is "${asked}". I am the offline demo model: no network and no real language model, ` +
-              "so I cannot read much, but I can show every kind of reply. Let me look at the directory opencode runs me in.",
-          ),
-          toolCalls: [
-            { id: "call_demo_1", name: "bash", arguments: JSON.stringify({ command: DEMO_COMMAND, description: "Show the working directory" }) },
-          ],
-        },
+        kind: "stream",
+        deltaDelayMs,
+        reasoning: pieces(
+          `The question is "${asked}". I am the offline demo model: no network and no real language model, ` +
+            "so I cannot read much, but I can show every kind of reply. Let me look at the directory opencode runs me in.",
+        ),
+        toolCalls: [
+          { id: "call_demo_1", name: "bash", arguments: JSON.stringify({ command: DEMO_COMMAND, description: "Show the working directory" }) },
+        ],
       };
     }
     const output = results.join("\n").trim();
     const shown = output.split("\n").slice(0, 6).map((line) => `    ${line}`).join("\n");
     return {
-      branch: "answer",
-      script: {
-        kind: "stream",
-        deltaDelayMs,
-        reasoning: pieces("opencode ran the command for real; now I can answer with what it printed."),
-        text: pieces(
-          `This is the offline demo of opencode-turns, answering "${asked}".\n\n` +
-            `opencode ran \`${DEMO_COMMAND}\` in a temporary directory, which printed:\n\n${shown}\n\n` +
-            "Everything you saw was a real opencode turn: my thinking came as `reasoning` replies, the command as a " +
-            "`tool_call` and its output as a `tool_result`, and this text as `delta` replies, ending with one `final`. " +
-            "Only the model is a script. Run without --demo to use your own opencode and its providers, " +
-            "or give --url to drive a running `opencode serve`.\n",
-        ),
-      },
+      kind: "stream",
+      deltaDelayMs,
+      reasoning: pieces("opencode ran the command for real; now I can answer with what it printed."),
+      text: pieces(
+        `This is the offline demo of opencode-turns, answering "${asked}".\n\n` +
+          `opencode ran \`${DEMO_COMMAND}\` in a temporary directory, which printed:\n\n${shown}\n\n` +
+          "Everything you saw was a real opencode turn: my thinking came as `reasoning` replies, the command as a " +
+          "`tool_call` and its output as a `tool_result`, and this text as `delta` replies, ending with one `final`. " +
+          "Only the model is a script. Run without --demo to use your own opencode and its providers, " +
+          "or give --url to drive a running `opencode serve`.\n",
+      ),
     };
   };
 }

@@ -8,33 +8,15 @@
  */
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { lastUserText, type ChatRequest } from "./chat-request.js";
+import type { ChatRequest } from "./chat-request.js";
 import { completionJson, frames, type Ctx } from "./chat-completion.js";
 export { chunksOf, contentText, isTitleRequest, lastUserText, modelProviderConfig, toolResults, type ChatMessage, type ChatRequest } from "./chat-request.js";
-
-/** What the server recorded about one chat-completions request. */
-export interface RecordedRequest {
-  /** `Date.now()` when the request body had arrived. */
-  at: number;
-  /** The branch of the script that answered it. */
-  branch: string;
-  model: string | undefined;
-  stream: boolean;
-  /** Text of the last user message (string content or the joined text parts). */
-  lastUserText: string;
-  /** Names of the tools offered in the request. */
-  tools: string[];
-  /** The parsed request body, verbatim. */
-  body: unknown;
-}
 
 export interface ModelServer {
   /** Base URL to give the provider, e.g. `http://127.0.0.1:PORT/v1`. */
   url: string;
   /** Number of `POST /v1/chat/completions` requests received so far (title requests included). */
   readonly requests: number;
-  /** Every chat-completions request received, in arrival order. */
-  readonly log: readonly RecordedRequest[];
   /** Streamed answers still being written (0 once every client went away or got its `[DONE]`). */
   readonly streaming: number;
   close(): Promise<void>;
@@ -56,8 +38,8 @@ export type Script =
       splitUtf8?: boolean;
     };
 
-/** Chooses the answer to a request; `branch` names the choice in the request log. */
-export type Respond = (request: ChatRequest) => { branch: string; script: Script };
+/** Chooses the answer to a request. */
+export type Respond = (request: ChatRequest) => Script;
 
 
 /** Byte offsets that fall strictly inside multi-byte UTF-8 sequences of `buf`. */
@@ -136,7 +118,6 @@ async function streamAnswer(
 /** Starts the server on a free loopback port; every request is answered by `respond`. */
 export async function startModelServer(respond: Respond, modelIds: readonly string[] = []): Promise<ModelServer> {
   const sockets = new Set<Socket>();
-  const log: RecordedRequest[] = [];
   let requests = 0;
   let seq = 0;
   const inflight = new Set<AbortController>();
@@ -168,16 +149,7 @@ export async function startModelServer(respond: Respond, modelIds: readonly stri
         res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "bad json" } }));
         return;
       }
-      const { branch, script } = respond(body);
-      log.push({
-        at: Date.now(),
-        branch,
-        model: body.model,
-        stream: body.stream === true,
-        lastUserText: lastUserText(body),
-        tools: (body.tools ?? []).map((t) => t.function?.name ?? "?"),
-        body,
-      });
+      const script = respond(body);
 
       if (script.kind === "http-error") {
         res
@@ -218,7 +190,6 @@ export async function startModelServer(respond: Respond, modelIds: readonly stri
     get requests() {
       return requests;
     },
-    log,
     get streaming() {
       return inflight.size;
     },

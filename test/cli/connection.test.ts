@@ -1,8 +1,7 @@
-/** The CLI's connection options to an adapter config (`--url` given: nothing is started), and the env the library reads. */
+/** The CLI's connection options to an adapter config (`--url` given: nothing is started). */
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/cli/command.js";
 import { connect } from "../../src/cli/connection.js";
-import { resolveConfig } from "../../src/host/config.js";
 
 describe("connect() with a server URL", () => {
   it("maps every option onto the adapter config", async () => {
@@ -69,14 +68,5 @@ describe("connect() with a server URL", () => {
     const attempt = connect({ url: "http://127.0.0.1:4096", ...values }, { env: {} });
     await expect(attempt).rejects.toThrow(UsageError);
     await expect(attempt).rejects.toThrow(message);
-  });
-});
-
-describe("the library's credentials from the environment", () => {
-  it("reads OPENCODE_SERVER_USERNAME like OPENCODE_SERVER_PASSWORD; the config wins", () => {
-    const env = { OPENCODE_SERVER_USERNAME: "env-user", OPENCODE_SERVER_PASSWORD: "env-secret" };
-    expect(resolveConfig({ baseUrl: "http://127.0.0.1:1" }, env)).toMatchObject({ username: "env-user", password: "env-secret" });
-    expect(resolveConfig({ baseUrl: "http://127.0.0.1:1", username: "given" }, env)).toMatchObject({ username: "given" });
-    expect(resolveConfig({ baseUrl: "http://127.0.0.1:1" }, {})).toMatchObject({ username: "opencode", password: undefined });
   });
 });

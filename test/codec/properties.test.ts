@@ -5,7 +5,6 @@ import { mapOpencodeEvent, mapOpencodeEvents } from "../../src/codec/map.js";
 import { initialTurnState } from "../../src/codec/state.js";
 import { isPartDelta, PartDelta } from "../../src/opencode/events.js";
 import { Reply } from "../../src/contract/replies.js";
-import { SseFrames } from "../../src/opencode/sse.js";
 import * as E from "../../testkit/events.js";
 import { FakeOpencode, type Step } from "../../testkit/fake-opencode.js";
 
@@ -229,27 +228,5 @@ describe("the hand-written delta guard", () => {
       { numRuns: 2000 },
     );
     expect(valid).toBeGreaterThan(100);
-  });
-});
-
-describe("SSE framing properties", () => {
-  const data = fc.string({ maxLength: 40, unit: fc.constantFrom("a", "{", "}", '"', ":", " ", "é", "世", "🎉", "\\") });
-
-  it("every frame comes out whole and once, however the bytes are split", () => {
-    fc.assert(
-      fc.property(fc.array(data, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 30 }), fc.constantFrom("\n", "\r\n"), (frames, cuts, eol) => {
-        const wire = Buffer.from(frames.map((f) => `: comment${eol}data: ${f}${eol}${eol}`).join(""), "utf8");
-        const positions = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
-        const reader = new SseFrames();
-        const out: string[] = [];
-        let from = 0;
-        for (const at of [...positions, wire.length]) {
-          out.push(...reader.push(wire.subarray(from, at)));
-          from = at;
-        }
-        expect(out).toEqual(frames);
-      }),
-      { numRuns: 500 },
-    );
   });
 });

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BridgeOutput } from "../../src/integrations/bridge.js";
 import { Reply, TurnResult } from "../../src/contract/replies.js";
 import { alive, CLI, cliEnv, eventually, runCli } from "../../testkit/cli.js";
-import { MODEL_ID, PROVIDER_ID, startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { MODEL_ID, PROVIDER_ID, startTestOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 type Line = Record<string, any>;
@@ -107,7 +107,7 @@ describe("opencode-turns bridge against a running opencode", () => {
 
   beforeAll(async () => {
     model = await startScriptedModel();
-    server = await startOpencode({ modelUrl: model.url, permission: { bash: "ask" } });
+    server = await startTestOpencode({ modelUrl: model.url, permission: { bash: "ask" } });
   });
 
   afterAll(async () => {

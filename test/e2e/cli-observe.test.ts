@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { Reply } from "../../src/contract/replies.js";
 import { eventually, runCli, spawnCli } from "../../testkit/cli.js";
-import { startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { startTestOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 const ESCAPE = "\u001b";
@@ -24,7 +24,7 @@ describe("opencode-turns run --record / --inspect / --inspect-log, and replay", 
 
   beforeAll(async () => {
     model = await startScriptedModel();
-    server = await startOpencode({ modelUrl: model.url, permission: { bash: "ask" } });
+    server = await startTestOpencode({ modelUrl: model.url, permission: { bash: "ask" } });
     scratch = await mkdtemp(path.join(os.tmpdir(), "cli-observe-"));
   });
 

@@ -11,7 +11,7 @@ import { stripVTControlCharacters } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Reply } from "../../src/contract/replies.js";
 import { alive, CLI, cliEnv, eventually, runCli, spawnCli } from "../../testkit/cli.js";
-import { opencodeBinary, scriptedConfig, startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { opencodeBinary, scriptedConfig, startTestOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 /** stdout of --json as replies, each checked against the contract's schema. */
@@ -33,7 +33,7 @@ describe("opencode-turns run against a running opencode (--url)", () => {
 
   beforeAll(async () => {
     model = await startScriptedModel();
-    server = await startOpencode({ modelUrl: model.url, permission: { bash: "ask" } });
+    server = await startTestOpencode({ modelUrl: model.url, permission: { bash: "ask" } });
     scratch = await mkdtemp(path.join(os.tmpdir(), "cli-test-"));
   });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { Reply } from "../../src/contract/replies.js";
 import { CuttingProxy } from "../../testkit/cutting-proxy.js";
-import { OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { OPENCODE_VERSIONS, startTestOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 /**
@@ -30,7 +30,7 @@ for (const version of OPENCODE_VERSIONS) {
 
     beforeAll(async () => {
       model = await startScriptedModel();
-      server = await startOpencode({ version, modelUrl: model.url });
+      server = await startTestOpencode({ version, modelUrl: model.url });
       // The turn crashed is not the first, slow one.
       await warmUp(server);
     });

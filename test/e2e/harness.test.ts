@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEventStream, sessionOf, type EventStream } from "../../testkit/event-stream.js";
-import { basicAuthHeaders, OPENCODE_VERSIONS, startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { basicAuthHeaders, OPENCODE_VERSIONS, startTestOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 describe.each(OPENCODE_VERSIONS)("opencode %s harness", (version) => {
@@ -13,7 +13,7 @@ describe.each(OPENCODE_VERSIONS)("opencode %s harness", (version) => {
 
   beforeAll(async () => {
     model = await startScriptedModel();
-    server = await startOpencode({ version, modelUrl: model.url });
+    server = await startTestOpencode({ version, modelUrl: model.url });
   });
 
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import type { AdapterConfigInput } from "../../src/host/config.js";
 import { Reply } from "../../src/contract/replies.js";
-import { OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { OPENCODE_VERSIONS, startTestOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 /** Short, to keep the test short; long enough that a loaded machine's pauses before the answer streams are not losses. */
@@ -29,7 +29,7 @@ for (const version of OPENCODE_VERSIONS) {
 
     beforeAll(async () => {
       model = await startScriptedModel();
-      server = await startOpencode({ version, modelUrl: model.url });
+      server = await startTestOpencode({ version, modelUrl: model.url });
       // The turn frozen is not the first, slow one; the warm-up's adapter is closed, so the frozen
       // turn's adapter opens the shared stream with its own heartbeat timeout.
       await warmUp(server);

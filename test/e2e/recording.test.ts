@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { RecordingEntry, RecordingHeader, recordedReplies, replay, TurnRecorder } from "../../src/observe/recording.js";
 import { Reply } from "../../src/contract/replies.js";
-import { startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { startTestOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 describe("recording a real turn and replaying it offline", () => {
@@ -18,7 +18,7 @@ describe("recording a real turn and replaying it offline", () => {
 
   beforeAll(async () => {
     model = await startScriptedModel();
-    server = await startOpencode({ modelUrl: model.url, permission: { bash: "ask" } });
+    server = await startTestOpencode({ modelUrl: model.url, permission: { bash: "ask" } });
   });
 
   afterAll(async () => {

@@ -12,12 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Reply } from "../../src/contract/replies.js";
-import { startModelServer, isTitleRequest, lastUserText, toolResults, type ChatRequest, type Script } from "../../src/embedded/model-server.js";
+import { isTitleRequest, lastUserText, toolResults, type ChatRequest, type Script } from "../../src/embedded/model-server.js";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { InspectionLog } from "../../src/observe/inspection-log.js";
 import { TurnRecorder } from "../../src/observe/recording.js";
-import { OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
-import type { ScriptedModel } from "../../testkit/scripted-model.js";
+import { OPENCODE_VERSIONS, startTestOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { startRecordedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 function respond(req: ChatRequest): { branch: string; script: Script } {
   if (isTitleRequest(req)) return { branch: "title", script: { kind: "stream", text: ["Title"] } };
@@ -84,8 +84,8 @@ for (const version of OPENCODE_VERSIONS) describe(`opencode ${version}: round th
   const dir = mkdtempSync(join(tmpdir(), "opencode-turns-round-three-"));
 
   beforeAll(async () => {
-    model = await startModelServer(respond, ["scripted-model", "other-model"]);
-    server = await startOpencode({ version, modelUrl: model.url, permission: { bash: "allow" } });
+    model = await startRecordedModel(respond, ["scripted-model", "other-model"]);
+    server = await startTestOpencode({ version, modelUrl: model.url, permission: { bash: "allow" } });
     await warmUp(server);
   });
 

@@ -8,7 +8,7 @@ import { OpenCodeAdapter, type PromptOptions } from "../../src/host/adapter.js";
 import type { AdapterConfigInput } from "../../src/host/config.js";
 import { Reply, TurnResult } from "../../src/contract/replies.js";
 import { CuttingProxy } from "../../testkit/cutting-proxy.js";
-import { freePort, MODEL_ID, OTHER_MODEL_ID, PROVIDER_ID, startOpencode, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
+import { freePort, MODEL_ID, OTHER_MODEL_ID, PROVIDER_ID, startTestOpencode, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, UNICODE_TEXT, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 type Turn = { result: TurnResult; replies: Reply[] };
@@ -22,7 +22,7 @@ export function describeScenarios(version: OpencodeVersion): void {
     beforeAll(async () => {
       model = await startScriptedModel();
       // bash asks for permission, so every tool scenario goes through the permission policy.
-      server = await startOpencode({ version, modelUrl: model.url, permission: { bash: "ask" } });
+      server = await startTestOpencode({ version, modelUrl: model.url, permission: { bash: "ask" } });
     });
 
     afterAll(async () => {

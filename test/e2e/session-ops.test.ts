@@ -5,12 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reply } from "../../src/contract/replies.js";
-import { contentText, isTitleRequest, lastUserText, startModelServer, toolResults, type ChatRequest, type ModelServer, type Script } from "../../src/embedded/model-server.js";
+import { contentText, isTitleRequest, lastUserText, toolResults, type ChatRequest, type Script } from "../../src/embedded/model-server.js";
+import { startRecordedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 import { spawn } from "node:child_process";
 import { Reply as ReplySchema } from "../../src/contract/replies.js";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { CLI, cliEnv, eventually, runCli } from "../../testkit/cli.js";
-import { MODEL_ID, OTHER_MODEL_ID, PROVIDER_ID, startOpencode, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
+import { MODEL_ID, OTHER_MODEL_ID, PROVIDER_ID, startTestOpencode, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
 
 const CITY = { city: "Paris", population: 2100000 };
 const SUMMARY = ["SUMMARY: ", "the user said hello."];
@@ -49,7 +50,7 @@ function joined(replies: readonly Reply[]): unknown[] {
 }
 
 describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("session operations on opencode %s", (version) => {
-  let model: ModelServer;
+  let model: ScriptedModel;
   let server: OpencodeServer;
   const adapters: OpenCodeAdapter[] = [];
 
@@ -72,8 +73,8 @@ describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("session operations o
   }
 
   beforeAll(async () => {
-    model = await startModelServer(respond, [MODEL_ID, OTHER_MODEL_ID]);
-    server = await startOpencode({
+    model = await startRecordedModel(respond, [MODEL_ID, OTHER_MODEL_ID]);
+    server = await startTestOpencode({
       version,
       modelUrl: model.url,
       permission: { bash: "allow" },

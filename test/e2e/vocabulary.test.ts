@@ -4,10 +4,11 @@
  * are checked against what opencode did. Both versions have every one of these features.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startModelServer, lastUserText, isTitleRequest, type ChatRequest, type ModelServer, type Script } from "../../src/embedded/model-server.js";
+import { lastUserText, isTitleRequest, type ChatRequest, type Script } from "../../src/embedded/model-server.js";
+import { startRecordedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { CoreReply, Reply, type TurnResult, type Vocabulary } from "../../src/contract/replies.js";
-import { MODEL_ID, OPENCODE_VERSIONS, startOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { MODEL_ID, OPENCODE_VERSIONS, startTestOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { asCore, summedSteps } from "../../testkit/vocabulary.js";
 import { runCli } from "../../testkit/cli.js";
 import { PassThrough } from "node:stream";
@@ -71,14 +72,14 @@ function expectInvariants({ result, replies }: Turn, vocabulary: Vocabulary): vo
 }
 
 describe.each(OPENCODE_VERSIONS)("full vocabulary on opencode %s", (version) => {
-  let model: ModelServer;
+  let model: ScriptedModel;
   let server: OpencodeServer;
   const adapters: OpenCodeAdapter[] = [];
 
   beforeAll(async () => {
-    model = await startModelServer(scripts(() => server.directory), [MODEL_ID]);
+    model = await startRecordedModel(scripts(() => server.directory), [MODEL_ID]);
     // bash asks, so every bash call (the child's too) is an answered ask; edits are allowed.
-    server = await startOpencode({ version, modelUrl: model.url, permission: { bash: "ask", edit: "allow" } });
+    server = await startTestOpencode({ version, modelUrl: model.url, permission: { bash: "ask", edit: "allow" } });
     await warmUp(server);
   }, 120_000);
 

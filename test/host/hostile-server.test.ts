@@ -7,10 +7,9 @@ import type { ServerResponse } from "node:http";
 import { inspect } from "node:util";
 import { describe, expect, it, vi } from "vitest";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
-import { ConfigError, MAX_TIMER_MS } from "../../src/host/config.js";
+import { MAX_TIMER_MS } from "../../src/host/config.js";
 import { Reply } from "../../src/contract/replies.js";
 import { REDACTED } from "../../src/contract/redact.js";
-import { SseFrames } from "../../src/opencode/sse.js";
 import * as E from "../../testkit/events.js";
 import { FakeOpencode, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
 import { closedAfterEach } from "../../testkit/closing.js";
@@ -152,28 +151,6 @@ describe("a stream of bytes but no events", () => {
     // Cut at the cap, the stream was reopened (and cut again), not given up at once.
     expect(server.eventConnections).toBeGreaterThan(1);
   });
-
-  it("the SSE layer holds at most the cap for an unfinished event, whatever arrives", () => {
-    const cap = 4096;
-    const frames = new SseFrames(cap);
-    const encoder = new TextEncoder();
-    expect(frames.push(encoder.encode('data: {"ok":1}\n\ndata: '))).toEqual(['{"ok":1}']);
-    let fed = 0;
-    const feed = () => {
-      for (;;) {
-        frames.push(encoder.encode("b".repeat(1000)));
-        fed += 1000;
-      }
-    };
-    expect(feed).toThrow(/longer than 4096 characters/);
-    // It gave up within one chunk past the cap: it never held more.
-    expect(fed).toBeLessThanOrEqual(cap);
-    // Many data lines of one event count together.
-    const lines = new SseFrames(cap);
-    expect(() => {
-      for (let i = 0; i < 100; i++) lines.push(encoder.encode(`data: ${"c".repeat(100)}\n`));
-    }).toThrow(/longer than/);
-  });
 });
 
 describe("credentials never leave the library", () => {
@@ -218,13 +195,6 @@ describe("credentials never leave the library", () => {
       expect(text).not.toContain(token(server.password));
     }
   });
-
-  it("credentials both in baseUrl and as options are refused by the config, without showing them", () => {
-    const build = () => new OpenCodeAdapter({ baseUrl: "http://opencode:hunter22@127.0.0.1:1", password: "other-secret" }, () => undefined);
-    expect(build).toThrow(ConfigError);
-    expect(build).toThrow(/baseUrl: holds credentials/);
-    expect(build).not.toThrow(/hunter22|other-secret/);
-  });
 });
 
 describe("error codes that say what happened", () => {
@@ -262,12 +232,6 @@ describe("error codes that say what happened", () => {
 });
 
 describe("config limits", () => {
-  it("timeouts beyond setTimeout's range are refused (a 30-day deadline would fire after 1 ms)", () => {
-    for (const key of ["turnTimeoutMs", "connectTimeoutMs", "heartbeatTimeoutMs", "bodyTimeoutMs"]) {
-      const build = () => new OpenCodeAdapter({ baseUrl: "http://127.0.0.1:1", [key]: 30 * 24 * 3600 * 1000 }, () => undefined);
-      expect(build).toThrow(new RegExp(`${key}: at most ${MAX_TIMER_MS} ms`));
-    }
-  });
 
   it("the largest timer delay is accepted and honoured: the turn is not cut short", async () => {
     const server = await fake({ onPrompt: (p) => [{ wait: 50 }, ...answer(p, ["still here"])] });

@@ -10,7 +10,7 @@ import { Pool } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { Reply, type TurnResult } from "../../src/contract/replies.js";
-import { startOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { startTestOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 const SEQUENTIAL_TURNS = Number(process.env.OPENCODE_TURNS_SOAK_TURNS ?? 1_000);
@@ -68,7 +68,7 @@ describe("soak: real opencode 1.18.33", () => {
 
   beforeAll(async () => {
     model = await startScriptedModel();
-    server = await startOpencode({ modelUrl: model.url });
+    server = await startTestOpencode({ modelUrl: model.url });
     await settle();
     before = handles(port(model.url));
     children = childProcesses();
