@@ -6,6 +6,7 @@
  */
 import { createColors } from "picocolors";
 import yoctoSpinner, { type Spinner } from "yocto-spinner";
+import { oneLine } from "../contract/one-line.js";
 import type { ErrorCode, Reply, TurnResult } from "../contract/replies.js";
 
 /** Colour and spinner only on a terminal, and not with NO_COLOR (https://no-color.org) or TERM=dumb. */
@@ -29,11 +30,6 @@ const ADVICE: Record<ErrorCode, string> = {
 
 const LINE_LIMIT = 100;
 
-function oneLine(text: string, limit = LINE_LIMIT): string {
-  const line = text.replace(/\s+/g, " ").trim();
-  return line.length > limit ? `${line.slice(0, limit - 1)}…` : line;
-}
-
 /** The part of a tool's arguments a person recognises it by. */
 function describeArgs(args: Record<string, unknown>): string {
   for (const key of ["command", "filePath", "path", "pattern", "url", "query", "description"]) {
@@ -46,7 +42,7 @@ function describeArgs(args: Record<string, unknown>): string {
 /** The first non-empty line of a tool's result. */
 function firstLine(result: unknown): string {
   const text = typeof result === "string" ? result : result === undefined ? "" : JSON.stringify(result);
-  return oneLine(text.split("\n").find((line) => line.trim()) ?? "");
+  return oneLine(text.split("\n").find((line) => line.trim()) ?? "", LINE_LIMIT);
 }
 
 const TODO_MARKS: Record<string, string> = { completed: "[x]", in_progress: "[~]", cancelled: "[-]" };

@@ -5,10 +5,12 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import type { Writable } from "node:stream";
 import { format } from "node:util";
 import { lookup } from "mrmime";
 import { OpenCodeAdapter, type Sink } from "../host/adapter.js";
 import type { Attachment } from "../host/prompt.js";
+import { writeOrWait } from "../contract/backpressure.js";
 import { type TurnResult, Vocabulary } from "../contract/replies.js";
 import { OpencodeStartError } from "../embedded/server.js";
 import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
@@ -182,15 +184,7 @@ async function readAttachment(file: string): Promise<Attachment> {
 }
 
 /** One line, waiting for the stream to drain when it asks to (a slow reader of --json), or to fail. */
-function writeLine(stream: NodeJS.WritableStream, line: string): void | Promise<void> {
-  if (stream.write(`${line}\n`)) return;
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off("drain", done);
-      stream.off("error", done);
-      resolve();
-    };
-    stream.once("drain", done);
-    stream.once("error", done);
-  });
+function writeLine(stream: NodeJS.WritableStream & Writable, line: string): void | Promise<void> {
+  const written = writeOrWait(stream, `${line}\n`);
+  return written === true ? undefined : written.then(() => undefined);
 }

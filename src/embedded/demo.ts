@@ -14,6 +14,7 @@ import {
   type ChatRequest,
   type Script,
 } from "./model-server.js";
+import { oneLine } from "../contract/one-line.js";
 import { startOpencode, type OpencodeProcess } from "./server.js";
 
 export const DEMO_PROVIDER_ID = "opencode-turns-demo";
@@ -94,11 +95,6 @@ function pieces(text: string, size = 12): string[] {
   return out;
 }
 
-function quoted(text: string, limit = 80): string {
-  const line = text.replace(/\s+/g, " ").trim();
-  return line.length > limit ? `${line.slice(0, limit - 1)}…` : line;
-}
-
 /**
  * The demo's answer: first reasoning and a `bash` call, then (with the tool's output in hand)
  * reasoning again and an answer that quotes the output. Titles get a fixed title.
@@ -107,7 +103,7 @@ function demoScript(deltaDelayMs: number): (request: ChatRequest) => Script {
   return (request) => {
     if (isTitleRequest(request)) return { kind: "stream", text: ["Offline demo"] };
     const results = toolResults(request);
-    const asked = quoted(lastUserText(request));
+    const asked = oneLine(lastUserText(request), 80);
     if (results === undefined) {
       return {
         kind: "stream",

@@ -7,7 +7,9 @@
  * providers send them. The `--demo` model and the test suite's scripted model are both built on it.
  */
 import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
+import { writeOrWait } from "../contract/backpressure.js";
+import { listenOnLoopback } from "../contract/loopback.js";
 import type { ChatRequest } from "./chat-request.js";
 import { completionJson, frames, type Ctx } from "./chat-completion.js";
 export { chunksOf, contentText, isTitleRequest, lastUserText, modelProviderConfig, toolResults, type ChatMessage, type ChatRequest } from "./chat-request.js";
@@ -67,23 +69,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Write, honouring backpressure; resolves false if the response is gone. */
-function write(res: http.ServerResponse, data: string | Buffer, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted || res.destroyed) return Promise.resolve(false);
-  if (res.write(data)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const onDrain = () => finish(true);
-    const onAbort = () => finish(false);
-    function finish(ok: boolean) {
-      res.off("drain", onDrain);
-      signal.removeEventListener("abort", onAbort);
-      resolve(ok && !signal.aborted);
-    }
-    res.once("drain", onDrain);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 async function streamAnswer(
   res: http.ServerResponse,
   ctx: Ctx,
@@ -101,7 +86,7 @@ async function streamAnswer(
     const body = Buffer.from(list.map((f) => f.data).join(""), "utf8");
     let start = 0;
     for (const cut of [...cutsInsideCharacters(body), body.length]) {
-      if (!(await write(res, body.subarray(start, cut), signal))) return;
+      if (!(await writeOrWait(res, body.subarray(start, cut), signal))) return;
       start = cut;
       // Let each slice leave as its own chunk / TCP segment.
       await sleep(2, signal);
@@ -109,7 +94,7 @@ async function streamAnswer(
   } else {
     for (const f of list) {
       if (f.paced && script.deltaDelayMs) await sleep(script.deltaDelayMs, signal);
-      if (!(await write(res, f.data, signal))) return;
+      if (!(await writeOrWait(res, f.data, signal))) return;
     }
   }
   if (!signal.aborted) res.end();
@@ -175,14 +160,7 @@ export async function startModelServer(respond: Respond, modelIds: readonly stri
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   let closing: Promise<void> | undefined;
   return {

@@ -12,6 +12,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import which from "which";
+import { listenOnLoopback } from "../contract/loopback.js";
 import { guardProcess } from "./process-guard.js";
 
 export interface StartOpencodeOptions {
@@ -120,17 +121,13 @@ function installedPackageBinary(): string | undefined {
 }
 
 /** A loopback port that was free a moment ago (listen on 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error("the system gave no free port"))));
-    });
-  });
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.unref();
+  const port = await listenOnLoopback(server);
+  await new Promise((closed) => server.close(closed));
+  if (!port) throw new Error("the system gave no free port");
+  return port;
 }
 
 /** opencode lost the port we chose to another process (its "ServeError"); the only failure retried. */

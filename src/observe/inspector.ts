@@ -4,11 +4,11 @@
  * inspector (a web page on stately.ai) and posts them into it. Unlike the package's own server this
  * one listens on loopback only and on a free port: the events hold the prompt and the answer.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer } from "node:http";
 import type { StatelyInspectionEvent } from "@statelyai/inspect";
 import type { InspectionEvent, Observer } from "xstate";
 import type { WebSocket } from "ws";
+import { listenOnLoopback } from "../contract/loopback.js";
 import { toJsonSafe } from "./inspection-log.js";
 
 /** Where the page loads the inspector from. */
@@ -30,9 +30,11 @@ export interface LiveInspector {
 export async function startInspector(): Promise<LiveInspector> {
   // Loaded here, not with the package: only a host that inspects pays for them.
   const [{ createInspector }, { WebSocketServer }] = await Promise.all([import("@statelyai/inspect"), import("ws")]);
+  // Known once it listens; a page is only asked for after that.
+  let port = 0;
   const http = createServer((req, res) => {
     res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-    res.end(bridgePage(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/`));
+    res.end(bridgePage(`ws://127.0.0.1:${port}/`));
   });
   const sockets = new WebSocketServer({ server: http });
   const kept: string[] = [];
@@ -54,9 +56,9 @@ export async function startInspector(): Promise<LiveInspector> {
     // Actor references, Maps and errors in snapshots become plain JSON, without secrets.
     { serialize: (event) => toJsonSafe(event) as StatelyInspectionEvent },
   );
-  await listen(http);
+  port = await listenOnLoopback(http);
   return {
-    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
+    url: `http://127.0.0.1:${port}/`,
     inspect: inspector.inspect,
     viewerConnected,
     async close() {
@@ -68,16 +70,6 @@ export async function startInspector(): Promise<LiveInspector> {
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
-}
-
-function listen(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
 }
 
 /** Closes a viewer's connection after what was sent to it, or at once if it does not answer. */
