@@ -60,6 +60,7 @@ PermissionPolicy = Union[str, Callable[[Dict[str, Any]], Any]]
 QuestionPolicy = Union[str, Callable[[Dict[str, Any]], Any]]
 
 _PERMISSION_REPLIES = ("once", "always", "reject")
+_VOCABULARIES = ("core", "full")
 #: How long close() waits for the bridge to end its turns and exit before it is terminated.
 _CLOSE_GRACE_SECONDS = 5.0
 #: stderr lines of the bridge kept to explain why it stopped.
@@ -105,6 +106,9 @@ class OpenCodeConfig:
     demo: bool = False
     """With ``base_url=""``: the opencode the bridge starts gets a built-in offline model (the
     bridge's ``--demo``), to try the adapter with no provider configured."""
+    vocabulary: str = "core"
+    """The replies of every turn: ``"core"`` (the six core kinds) or ``"full"`` (also todos, steps,
+    live tool output, diffs, subagent work, asks, retries); a prompt's ``vocabulary`` wins."""
 
     def __repr__(self) -> str:
         # The generated repr, with a password in base_url masked (server_password is left out).
@@ -174,7 +178,8 @@ def _config_problem(cfg: "OpenCodeConfig") -> Optional[str]:
 
 
 class OpenCodeError(Exception):
-    """``ensure_session()`` could not get a session; ``code`` is one of the reply contract's codes."""
+    """``ensure_session()`` could not get a session, or a session operation (history, fork, revert,
+    unrevert, sessions) failed; ``code`` is one of the reply contract's codes."""
 
     def __init__(self, message: str, code: str = "internal") -> None:
         super().__init__(message)
@@ -200,6 +205,8 @@ def _settings(config: Any) -> OpenCodeConfig:
         raise ValueError('permissions must be "once", "always", "reject" or a callable')
     if not (callable(settings.questions) or settings.questions == "reject"):
         raise ValueError('questions must be "reject" or a callable')
+    if settings.vocabulary not in _VOCABULARIES:
+        raise ValueError('vocabulary must be "core" or "full"')
     return settings
 
 
@@ -331,6 +338,8 @@ def _bridge_args(cfg: OpenCodeConfig, session_id: Optional[str]) -> List[str]:
     args += ["--connect-timeout", str(cfg.connect_timeout), "--heartbeat-timeout", str(cfg.read_timeout)]
     if cfg.turn_timeout:
         args += ["--timeout", str(cfg.turn_timeout)]
+    if cfg.vocabulary != "core":
+        args += ["--vocabulary", cfg.vocabulary]
     if cfg.demo:
         args += ["--demo"]
     return args
@@ -492,8 +501,101 @@ class OpenCodeAdapter:
         self._session_id = answer["session_id"]
         return self._session_id
 
-    async def prompt(self, text: str, trace_id: Optional[str] = None, attachments: Optional[List[dict]] = None) -> dict:
-        """Runs one turn and returns its TurnResult dict. Never raises (but lets a cancellation through)."""
+    async def prompt(
+        self,
+        text: str,
+        trace_id: Optional[str] = None,
+        attachments: Optional[List[dict]] = None,
+        *,
+        vocabulary: Optional[str] = None,
+        model: Optional[Dict[str, str]] = None,
+        agent: Optional[str] = None,
+        variant: Optional[str] = None,
+        system: Optional[str] = None,
+        tools: Optional[Dict[str, bool]] = None,
+        format: Optional[dict] = None,  # noqa: A002 - the bridge's name for it
+    ) -> dict:
+        """Runs one turn and returns its TurnResult dict. Never raises (but lets a cancellation through).
+
+        The keyword options are this turn's only (the config's agent and system otherwise):
+        ``vocabulary`` "core" or "full"; ``model`` ``{"providerID", "modelID"}``; ``agent``;
+        ``variant`` (the model's reasoning variant); ``system``; ``tools`` ``{name: enabled}``;
+        ``format`` a JSON Schema the answer must follow (the result's ``structured``). An option
+        the bridge refuses ends the turn with a ``bad_request`` error."""
+        fields: dict = {"op": "prompt", "text": text}
+        if attachments:
+            fields["attachments"] = list(attachments)
+        fields.update(_turn_options(vocabulary=vocabulary, model=model, agent=agent, variant=variant, system=system, tools=tools, format=format))
+        return await self._turn(trace_id, fields)
+
+    async def command(
+        self,
+        name: str,
+        arguments: str = "",
+        trace_id: Optional[str] = None,
+        *,
+        model: Optional[Dict[str, str]] = None,
+        agent: Optional[str] = None,
+        variant: Optional[str] = None,
+        system: Optional[str] = None,
+        tools: Optional[Dict[str, bool]] = None,
+        format: Optional[dict] = None,  # noqa: A002 - the bridge's name for it
+    ) -> dict:
+        """Runs opencode's command ``name`` (``/name arguments``) as a turn, like prompt(): its replies
+        go to the sink, its TurnResult dict is returned; never raises."""
+        fields: dict = {"op": "command", "name": name}
+        if arguments:
+            fields["arguments"] = arguments
+        fields.update(_turn_options(model=model, agent=agent, variant=variant, system=system, tools=tools, format=format))
+        return await self._turn(trace_id, fields)
+
+    async def summarize(self, trace_id: Optional[str] = None, model: Optional[Dict[str, str]] = None) -> dict:
+        """Compacts the session (opencode's summary of it, with ``model`` or the session's) as a turn,
+        like prompt(): its replies go to the sink, its TurnResult dict is returned; never raises."""
+        return await self._turn(trace_id, {"op": "summarize", **_turn_options(model=model)})
+
+    async def history(self) -> List[dict]:
+        """The session's turns, oldest first: ``{"message_id", "text", "replies"}`` each (``text`` the
+        host's prompt, ``replies`` its turn's replies). Raises OpenCodeError."""
+        return (await self._operation("history"))["history"]
+
+    async def fork(self, message_id: Optional[str] = None) -> str:
+        """A new opencode session holding this one's turns (up to ``message_id``, a history()
+        ``message_id``; all without it); returns its id. This adapter stays on its session. Raises OpenCodeError."""
+        return (await self._operation("fork", **({"message_id": message_id} if message_id else {})))["forked"]
+
+    async def revert(self, message_id: str) -> None:
+        """Undoes the session from the turn ``message_id`` (a history() ``message_id``) on: its
+        messages and file changes. Raises OpenCodeError (``bad_request`` for an unknown id)."""
+        await self._operation("revert", message_id=message_id)
+
+    async def unrevert(self) -> None:
+        """Brings back what the last revert() undid. Raises OpenCodeError."""
+        await self._operation("unrevert")
+
+    async def sessions(self) -> List[dict]:
+        """The opencode server's sessions, as it lists them (each with its ``id``). Raises OpenCodeError."""
+        return (await self._operation("sessions"))["sessions"]
+
+    async def _operation(self, op: str, **fields: Any) -> dict:
+        """Sends a one-line session operation and returns its answer; an ``error`` line raises OpenCodeError."""
+        if self._closed:
+            raise OpenCodeError("The adapter is closed; create a new one.", "closed")
+        if _inside_host_call(self):
+            # The bridge answers after the running turn, whose lines wait for this call.
+            raise OpenCodeError(
+                f"{op}() was called from inside this adapter's sink or policy, where it would wait for itself; "
+                "call it after that call has returned.",
+                "bad_request",
+            )
+        other_loop = self._other_loop()
+        if other_loop is not None:
+            raise OpenCodeError(other_loop, "bad_request")
+        bridge = await self._start()
+        return await self._request(bridge, {"op": op, **fields})
+
+    async def _turn(self, trace_id: Optional[str], fields: dict) -> dict:
+        """Runs the turn request ``fields`` (prompt, command, summarize) as prompt() says."""
         loop = asyncio.get_running_loop()
         turn = _Turn(trace_id or str(uuid.uuid4()), loop.create_future())
         if self._closed:
@@ -513,17 +615,15 @@ class OpenCodeAdapter:
         # right after the task running this prompt() was made (in the same tick) finds it.
         self._asked[turn] = None
         try:
-            return await self._run(turn, text, attachments)
+            return await self._run(turn, fields)
         finally:
             if turn.bridge is None and not turn.result.done():
                 # Given up before it was sent (the task was cancelled): nothing will end it.
                 self._asked.pop(turn, None)
 
-    async def _run(self, turn: _Turn, text: str, attachments: Optional[List[dict]]) -> dict:
+    async def _run(self, turn: _Turn, fields: dict) -> dict:
         prompt_id = f"p{next(self._ids)}"
-        request: dict = {"id": prompt_id, "op": "prompt", "text": text, "trace_id": turn.trace_id}
-        if attachments:
-            request["attachments"] = list(attachments)
+        request: dict = {"id": prompt_id, **fields, "trace_id": turn.trace_id}
         try:
             json.dumps(request)
         except (TypeError, ValueError) as error:
@@ -768,7 +868,8 @@ class OpenCodeAdapter:
                 del bridge.turns[key]
                 await self._end(turn, message.get("code") or "bad_request", str(message["error"]))
             elif isinstance(key, str) and key in bridge.requests:
-                bridge.requests.pop(key).set_exception(OpenCodeError(str(message["error"]), message.get("code") or "internal"))
+                # A line without a code is a request the bridge refused (invalid): the host's bad request.
+                bridge.requests.pop(key).set_exception(OpenCodeError(str(message["error"]), message.get("code") or "bad_request"))
             else:
                 self._log.warning("opencode-turns bridge: %s", message["error"])
         elif isinstance(key, str) and key in bridge.requests:
@@ -882,6 +983,11 @@ class OpenCodeAdapter:
             self._log.warning("opencode-turns: the %s policy returned %r; rejecting the ask", kind, decision)
             decision = "reject"
         await bridge.send({"op": "answer", "ask_id": ask.get("ask_id"), "decision": decision})
+
+
+def _turn_options(**options: Any) -> dict:
+    """The turn options given (not None), as the bridge's request fields."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _inside_host_call(owner: object) -> bool:

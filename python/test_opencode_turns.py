@@ -583,6 +583,80 @@ class BridgeLifetime(unittest.IsolatedAsyncioTestCase):
 
 
 
+class TurnOptionsAndSessionOperations(unittest.IsolatedAsyncioTestCase):
+    """A turn's own options, and the session operations, against the bridge's own opencode with the
+    offline demo model (base_url "" and demo=True)."""
+
+    async def asyncSetUp(self) -> None:
+        self.sink = Recorder()
+        self.adapter = OpenCodeAdapter(OpenCodeConfig(base_url="", demo=True), self.sink)
+
+    async def asyncTearDown(self) -> None:
+        await self.adapter.close()
+
+    async def test_a_prompt_s_system_and_vocabulary_reach_the_bridge_and_history_holds_the_turn(self) -> None:
+        core = await asyncio.wait_for(self.adapter.prompt("What is here?", "core", system="Answer in one line."), 120)
+        self.assertEqual(core["outcome"], "final", core)
+        self.assertNotIn("step", self.sink.kinds())
+        del self.sink.replies[:]
+        full = await asyncio.wait_for(self.adapter.prompt("What is here?", "full", vocabulary="full"), 120)
+        self.assertEqual(full["outcome"], "final", full)
+        self.assertIn("step", self.sink.kinds())
+        self.assertEqual(self.sink.replies[-1], {"kind": "final", "trace_id": "full", "content": full["content"]})
+        # An option the bridge refuses ends the turn as any refused prompt does: forwarded, not dropped.
+        refused = await asyncio.wait_for(self.adapter.prompt("What is here?", "bad", tools={"bash": "yes"}), HANG)  # type: ignore[dict-item]
+        self.assertEqual((refused["outcome"], refused["code"]), ("error", "bad_request"), refused)
+
+        history = await asyncio.wait_for(self.adapter.history(), HANG)
+        self.assertEqual([turn["text"] for turn in history], ["What is here?", "What is here?"])
+        self.assertTrue(all(turn["message_id"].startswith("msg_") for turn in history), history)
+        last = history[-1]["replies"]
+        self.assertEqual(last[-1]["kind"], "final")
+        self.assertEqual(last[-1]["content"], full["content"])
+        self.assertEqual("".join(r["content"] for r in last if r["kind"] == "delta"), full["content"])
+
+    async def test_fork_makes_a_new_session_that_sessions_lists_beside_this_one(self) -> None:
+        result = await asyncio.wait_for(self.adapter.prompt("What is here?", "t"), 120)
+        self.assertEqual(result["outcome"], "final", result)
+        first = (await asyncio.wait_for(self.adapter.history(), HANG))[0]["message_id"]
+        forked = await asyncio.wait_for(self.adapter.fork(), HANG)
+        self.assertTrue(forked.startswith("ses_"), forked)
+        self.assertNotEqual(forked, self.adapter.session_id)
+        listed = [s["session_id"] for s in await asyncio.wait_for(self.adapter.sessions(), HANG)]
+        self.assertIn(self.adapter.session_id, listed)
+        self.assertIn(forked, listed)
+        self.assertNotEqual(await asyncio.wait_for(self.adapter.fork(first), HANG), forked)
+        # Reverting to the first turn, then taking it back, leaves the session with that turn.
+        await asyncio.wait_for(self.adapter.revert(first), HANG)
+        await asyncio.wait_for(self.adapter.unrevert(), HANG)
+        self.assertEqual([turn["message_id"] for turn in await self.adapter.history()], [first])
+
+    async def test_a_revert_to_what_is_not_a_message_id_raises_with_the_bridge_s_code(self) -> None:
+        await asyncio.wait_for(self.adapter.ensure_session(), 120)
+        with self.assertRaises(OpenCodeError) as raised:
+            await asyncio.wait_for(self.adapter.revert("not-a-message"), HANG)
+        self.assertEqual(raised.exception.code, "bad_request")
+        # The adapter goes on: the next operation is answered.
+        self.assertEqual(await asyncio.wait_for(self.adapter.history(), HANG), [])
+
+    async def test_a_command_and_a_summarize_run_as_turns_and_never_raise(self) -> None:
+        unknown = await asyncio.wait_for(self.adapter.command("no-such-command", "x", "cmd"), 120)
+        self.assertEqual((unknown["outcome"], unknown["code"], unknown["trace_id"]), ("error", "bad_request", "cmd"), unknown)
+        self.assertIn("no-such-command", unknown["error"])
+        self.assertEqual(self.sink.replies[-1]["kind"], "error")
+        summary = await asyncio.wait_for(self.adapter.summarize("sum"), 120)
+        self.assertEqual(summary["trace_id"], "sum")
+        self.assertIn(summary["outcome"], ("final", "error"))
+        self.assertEqual(self.sink.replies[-1]["trace_id"], "sum")
+
+    def test_the_config_s_vocabulary_is_the_bridge_s_flag(self) -> None:
+        self.assertNotIn("--vocabulary", opencode_turns._bridge_args(OpenCodeConfig(base_url=URL), None))
+        args = opencode_turns._bridge_args(OpenCodeConfig(base_url=URL, vocabulary="full"), None)
+        self.assertEqual(args[args.index("--vocabulary") + 1], "full")
+        with self.assertRaises(ValueError):
+            OpenCodeAdapter({"base_url": URL, "vocabulary": "loud"}, print)
+
+
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
 

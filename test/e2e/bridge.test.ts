@@ -98,7 +98,7 @@ async function replyRoute() {
 
 const PYTHON_DIR = fileURLToPath(new URL("../../python/", import.meta.url));
 /** The test methods of python/test_opencode_turns.py: each must run and pass, none be skipped. */
-const PYTHON_TESTS = 32;
+const PYTHON_TESTS = 37;
 
 describe("opencode-turns bridge against a running opencode", () => {
   let model: ScriptedModel;
