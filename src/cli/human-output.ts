@@ -167,7 +167,11 @@ export class HumanOutput {
    */
   notice(line: string): void {
     this.spinner?.stop();
+    const midLine = !this.atLineStart;
     this.newBlock();
+    // A terminal echoes Ctrl-C (^C) where the cursor stands, also at a line's start or after a
+    // spinner it cleared: the notice goes below that echo.
+    if (this.spinner !== undefined && !midLine) this.err.write("\n");
     this.err.write(`${this.paint.yellow(line)}\n`);
   }
 
