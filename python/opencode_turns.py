@@ -537,16 +537,14 @@ class OpenCodeAdapter:
         model: Optional[Dict[str, str]] = None,
         agent: Optional[str] = None,
         variant: Optional[str] = None,
-        system: Optional[str] = None,
-        tools: Optional[Dict[str, bool]] = None,
-        format: Optional[dict] = None,  # noqa: A002 - the bridge's name for it
     ) -> dict:
         """Runs opencode's command ``name`` (``/name arguments``) as a turn, like prompt(): its replies
-        go to the sink, its TurnResult dict is returned; never raises."""
+        go to the sink, its TurnResult dict is returned; never raises. It takes no system, tools or
+        format: opencode's command endpoint has no such fields."""
         fields: dict = {"op": "command", "name": name}
         if arguments:
             fields["arguments"] = arguments
-        fields.update(_turn_options(model=model, agent=agent, variant=variant, system=system, tools=tools, format=format))
+        fields.update(_turn_options(model=model, agent=agent, variant=variant))
         return await self._turn(trace_id, fields)
 
     async def summarize(self, trace_id: Optional[str] = None, model: Optional[Dict[str, str]] = None) -> dict:

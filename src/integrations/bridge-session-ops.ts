@@ -14,8 +14,10 @@ const SessionKey = z.string().min(1).describe("The adapter (one opencode session
 const TraceId = z.string().min(1).optional().describe("Carried by every reply of the turn; generated when absent.");
 const MessageId = z.string().regex(/^msg_/).describe("A message id of the session, as `history` gives them.");
 
-/** A turn's own choices, added to `prompt` (and, less system/tools/format, to `command`). */
+/** A turn's own choices, added to `prompt`. */
 export const TurnChoiceFields = TurnChoices.shape;
+/** What of them a slash command takes: opencode's command endpoint has no system, tools or format. */
+const CommandChoiceFields = TurnChoices.omit({ system: true, tools: true, format: true }).shape;
 
 export const CommandRequest = z
   .strictObject({
@@ -26,7 +28,7 @@ export const CommandRequest = z
     trace_id: TraceId,
     attachments: z.array(Attachment).optional(),
     session: SessionKey.optional(),
-    ...TurnChoiceFields,
+    ...CommandChoiceFields,
   })
   .describe("Runs a slash command as a turn: replies, asks and a result, as a prompt.");
 
