@@ -13,6 +13,7 @@ import {
   type ModelServer,
   type Script,
 } from "../src/embedded/model-server.js";
+import { startUtf8SplittingProxy } from "./utf8-splitting-proxy.js";
 
 /** What the scripted model recorded about one chat-completions request (tests read it; the shipped server keeps no log). */
 export interface RecordedRequest {
@@ -143,7 +144,8 @@ function chooseScript(req: ChatRequest): { branch: string; script: Script } {
     return { branch: "long-answer", script: { kind: "stream", text } };
   }
   if (has("unicode")) {
-    return { branch: "unicode", script: { kind: "stream", text: chunksOf(UNICODE_TEXT, 4), splitUtf8: true } };
+    // Its bytes reach opencode cut inside characters (see `startScriptedModel`).
+    return { branch: "unicode", script: { kind: "stream", text: chunksOf(UNICODE_TEXT, 4) } };
   }
   const id = /\[id:([^\]\s]+)\]/.exec(text);
   const answer = ["Hello ", "from ", "the ", "scripted ", "model."];
@@ -175,6 +177,30 @@ export async function startRecordedModel(respond: BranchingRespond, modelIds: re
   return Object.assign(await startModelServer(recorded, modelIds), { log });
 }
 
-export function startScriptedModel(): Promise<ScriptedModel> {
-  return startRecordedModel(chooseScript, ["scripted-model", "other-model"]);
+/** The scripted model behind a proxy that cuts the "unicode" branch's bytes inside characters. */
+export type SplittingScriptedModel = ScriptedModel & {
+  /** Cuts inside a character written to opencode so far. */
+  readonly cutsInsideCharacters: number;
+};
+
+export async function startScriptedModel(): Promise<SplittingScriptedModel> {
+  const model = await startRecordedModel(chooseScript, ["scripted-model", "other-model"]);
+  const proxy = await startUtf8SplittingProxy(model.url, (request) => chooseScript(request).branch === "unicode");
+  return {
+    url: proxy.url,
+    log: model.log,
+    get requests() {
+      return model.requests;
+    },
+    get streaming() {
+      return model.streaming;
+    },
+    get cutsInsideCharacters() {
+      return proxy.cutsInsideCharacters;
+    },
+    async close() {
+      await proxy.close();
+      await model.close();
+    },
+  };
 }

@@ -36,25 +36,11 @@ export type Script =
       toolCalls?: ToolCall[];
       /** Milliseconds to wait before each reasoning or text delta. */
       deltaDelayMs?: number;
-      /** Write the SSE body as byte slices cut inside multi-byte UTF-8 sequences. */
-      splitUtf8?: boolean;
     };
 
 /** Chooses the answer to a request. */
 export type Respond = (request: ChatRequest) => Script;
 
-
-/** Byte offsets that fall strictly inside multi-byte UTF-8 sequences of `buf`. */
-function cutsInsideCharacters(buf: Buffer): number[] {
-  const cuts: number[] = [];
-  for (let i = 1; i < buf.length; i++) {
-    const b = buf[i]!;
-    // A continuation byte (10xxxxxx): cutting before it splits a character.
-    if ((b & 0xc0) === 0x80) cuts.push(i);
-  }
-  // Every other split point: still plenty of splits, and slices that are not all 1 byte long.
-  return cuts.filter((_, k) => k % 2 === 0);
-}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -81,21 +67,9 @@ async function streamAnswer(
     connection: "keep-alive",
   });
   res.flushHeaders();
-  const list = frames(ctx, script);
-  if (script.splitUtf8) {
-    const body = Buffer.from(list.map((f) => f.data).join(""), "utf8");
-    let start = 0;
-    for (const cut of [...cutsInsideCharacters(body), body.length]) {
-      if (!(await writeOrWait(res, body.subarray(start, cut), signal))) return;
-      start = cut;
-      // Let each slice leave as its own chunk / TCP segment.
-      await sleep(2, signal);
-    }
-  } else {
-    for (const f of list) {
-      if (f.paced && script.deltaDelayMs) await sleep(script.deltaDelayMs, signal);
-      if (!(await writeOrWait(res, f.data, signal))) return;
-    }
+  for (const f of frames(ctx, script)) {
+    if (f.paced && script.deltaDelayMs) await sleep(script.deltaDelayMs, signal);
+    if (!(await writeOrWait(res, f.data, signal))) return;
   }
   if (!signal.aborted) res.end();
 }

@@ -9,13 +9,13 @@ import type { AdapterConfigInput } from "../../src/host/config.js";
 import { Reply, TurnResult } from "../../src/contract/replies.js";
 import { CuttingProxy } from "../../testkit/cutting-proxy.js";
 import { freePort, MODEL_ID, OTHER_MODEL_ID, PROVIDER_ID, startTestOpencode, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
-import { DEFAULT_TEXT, startScriptedModel, UNICODE_TEXT, type ScriptedModel } from "../../testkit/scripted-model.js";
+import { DEFAULT_TEXT, startScriptedModel, UNICODE_TEXT, type SplittingScriptedModel } from "../../testkit/scripted-model.js";
 
 type Turn = { result: TurnResult; replies: Reply[] };
 
 export function describeScenarios(version: OpencodeVersion): void {
   describe(`opencode ${version} end to end`, () => {
-    let model: ScriptedModel;
+    let model: SplittingScriptedModel;
     let server: OpencodeServer;
     const adapters: OpenCodeAdapter[] = [];
 
@@ -89,7 +89,10 @@ export function describeScenarios(version: OpencodeVersion): void {
     });
 
     it("1b. multi-byte text split inside characters arrives whole", async () => {
+      const cutsBefore = model.cutsInsideCharacters;
       const t = await turn("unicode please");
+      // The model's bytes did reach opencode cut inside characters.
+      expect(model.cutsInsideCharacters - cutsBefore).toBeGreaterThan(5);
       expectInvariants(t);
       expect(t.result).toMatchObject({ outcome: "final", content: UNICODE_TEXT });
     });

@@ -1,0 +1,106 @@
+/**
+ * An HTTP proxy in front of the scripted model that, for the requests `split` picks, re-writes the
+ * model's response as byte slices cut inside multi-byte UTF-8 sequences, each slice its own write a
+ * few ms apart (so its own TCP segment): a provider whose bytes arrive split mid-character, made here
+ * in the test fixture so the shipped model server needs no option for it.
+ */
+import http from "node:http";
+import type { Socket } from "node:net";
+import { writeOrWait } from "../src/contract/backpressure.js";
+import { listenOnLoopback } from "../src/contract/loopback.js";
+import type { ChatRequest } from "../src/embedded/model-server.js";
+
+export interface Utf8SplittingProxy {
+  /** The proxy's base URL, with the target's path (e.g. `http://127.0.0.1:PORT/v1`). */
+  url: string;
+  /** Slices written that end inside a character, over every split response so far. */
+  readonly cutsInsideCharacters: number;
+  close(): Promise<void>;
+}
+
+/** Byte offsets that fall strictly inside multi-byte UTF-8 sequences of `buf`. */
+export function cutsInsideCharacters(buf: Uint8Array): number[] {
+  const cuts: number[] = [];
+  for (let i = 1; i < buf.length; i++) {
+    // A continuation byte (10xxxxxx): cutting before it splits a character.
+    if ((buf[i]! & 0xc0) === 0x80) cuts.push(i);
+  }
+  // Every other split point: still plenty of splits, and slices that are not all 1 byte long.
+  return cuts.filter((_, k) => k % 2 === 0);
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Starts the proxy on a free loopback port, forwarding every request to `target` (a base URL). */
+export async function startUtf8SplittingProxy(target: string, split: (request: ChatRequest) => boolean): Promise<Utf8SplittingProxy> {
+  const upstream = new URL(target);
+  const sockets = new Set<Socket>();
+  let cuts = 0;
+
+  const server = http.createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on("data", (b: Buffer) => parts.push(b));
+    req.on("end", () => {
+      const body = Buffer.concat(parts);
+      let splitting = false;
+      try {
+        splitting = req.method === "POST" && split(JSON.parse(body.toString("utf8")) as ChatRequest);
+      } catch {
+        // Not JSON: the model server answers it (400); nothing to split.
+      }
+      const forwarded = http.request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          res.flushHeaders();
+          if (!splitting) {
+            answer.pipe(res);
+            return;
+          }
+          void relaySplit(answer, res).catch(() => res.destroy());
+        },
+      );
+      forwarded.on("error", () => res.destroy());
+      // opencode went away: the model server sees its client go too.
+      res.on("close", () => forwarded.destroy());
+      forwarded.end(body);
+    });
+  });
+
+  async function relaySplit(answer: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    for await (const chunk of answer as AsyncIterable<Buffer>) {
+      let start = 0;
+      const inside = cutsInsideCharacters(chunk);
+      for (const cut of [...inside, chunk.length]) {
+        if (!(await writeOrWait(res, chunk.subarray(start, cut)))) return;
+        start = cut;
+        await pause(2);
+      }
+      cuts += inside.length;
+    }
+    res.end();
+  }
+
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  const port = await listenOnLoopback(server);
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}${upstream.pathname.replace(/\/$/, "")}`,
+    get cutsInsideCharacters() {
+      return cuts;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        sockets.clear();
+      });
+      return closing;
+    },
+  };
+}
