@@ -81,6 +81,37 @@ describe("the state diagrams", async () => {
     expect(overlaps).toEqual([]);
   });
 
+  it("no name or line is wider than its box, whatever font the viewer has: each text is drawn at the width Graphviz measured (textLength)", () => {
+    const svg = read("visualizations/turn.machine.svg");
+    const fonts = new Set([...svg.matchAll(/font-family="([^"]+)"/g)].map((m) => m[1]));
+    // A family a viewer without Helvetica still has; textLength makes its widths not matter.
+    expect([...fonts]).toEqual(["Helvetica,Arial,sans-serif"]);
+    const problems: string[] = [];
+    let checked = 0;
+    // One segment per Graphviz group (the graph, each cluster, node and edge): its first shape, then its texts.
+    for (const group of svg.split(/(?=<g id=")/).slice(1)) {
+      const kind = /class="([a-z]+)"/.exec(group)?.[1];
+      for (const [, attributes, text] of group.matchAll(/<text ([^>]*)>([^<]*)<\/text>/g)) {
+        const attr = (name: string) => new RegExp(`\\b${name}="([^"]+)"`).exec(attributes!)?.[1];
+        const length = Number(attr("textLength"));
+        if (!(length > 0) || attr("lengthAdjust") !== "spacingAndGlyphs") {
+          problems.push(`"${text}" has no textLength: a wider font than Helvetica draws it wider than its box`);
+          continue;
+        }
+        if (kind === "edge") continue;
+        const x = Number(attr("x"));
+        const anchor = attr("text-anchor");
+        const x0 = anchor === "start" ? x : anchor === "end" ? x - length : x - length / 2;
+        const shape = /<(?:path|polygon)[^>]* (?:d|points)="([^"]+)"/.exec(group)![1]!;
+        const xs = [...shape.matchAll(/(-?[\d.]+),(-?[\d.]+)/g)].map((m) => Number(m[1]));
+        checked++;
+        if (x0 < Math.min(...xs) || x0 + length > Math.max(...xs)) problems.push(`"${text}" (${kind}) runs out of its box`);
+      }
+    }
+    expect(checked).toBeGreaterThan(states.length);
+    expect(problems).toEqual([]);
+  });
+
   it("fits the README: at most 880 points wide, so text shows at three quarters of its size or more in a 880-pixel column", () => {
     const [, , width] = String(layout.bb).split(",").map(Number);
     expect(width).toBeLessThanOrEqual(880);
