@@ -250,12 +250,12 @@ export class OpenCodeAdapter {
     if ("code" in prepared) return refuse(prepared.code, prepared.error);
     const { prompt, signal, vocabulary } = prepared;
 
-    // Another adapter of this process may be running a turn on this session: this one waits for it.
+    // Another adapter of this process may be running a turn on this session: this one waits for it
+    // (a free claim has nothing to wait for: the turn starts in this tick, with no wait to set up).
     const { turnTimeoutMs } = this.#config;
-    const knownSession = this.sessionId;
-    let claim: SessionClaim | undefined = knownSession === undefined ? undefined : claimSession(this.#config.baseUrl, knownSession);
+    let claim: SessionClaim | undefined = this.sessionId === undefined ? undefined : claimSession(this.#config.baseUrl, this.sessionId);
     try {
-      if (claim !== undefined) {
+      if (claim !== undefined && !claim.free) {
         const gaveUp = await this.sessionWait.wait(claim, signal, turnTimeoutMs);
         if (gaveUp !== undefined) return refuse(gaveUp.code, gaveUp.error);
       }

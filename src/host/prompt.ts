@@ -88,11 +88,16 @@ export function checkPromptOptions(options: unknown, policy: AttachmentPolicy): 
   if (typeof options !== "object") return { refusal: `The prompt options must be an object ({ attachments?, signal?, ${CHOICE_KEYS.join("?, ")}? }).` };
   const { attachments, signal } = options as { attachments?: unknown; signal?: unknown };
   // Only the turn's choices are checked here: other keys are other layers' options.
-  const given = CHOICE_KEYS.flatMap((key) => ((options as Record<string, unknown>)[key] === undefined ? [] : [[key, (options as Record<string, unknown>)[key]]]));
+  let given: Record<string, unknown> | undefined;
+  for (const key of CHOICE_KEYS) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined) (given ??= {})[key] = value;
+  }
   if (signal !== undefined && !isAbortSignal(signal)) {
     return { refusal: "options.signal is not an AbortSignal; pass controller.signal, not the controller." };
   }
-  const parsed = Attachments.safeParse(attachments ?? []);
+  // What is left out needs no schema run: most turns give no attachments and no choices of their own.
+  const parsed = attachments === undefined || attachments === null ? { success: true as const, data: [] } : Attachments.safeParse(attachments);
   if (!parsed.success) {
     return { refusal: `Invalid attachments: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
   }
@@ -100,7 +105,7 @@ export function checkPromptOptions(options: unknown, policy: AttachmentPolicy): 
     const refusal = attachmentRefusal(attachment, policy);
     if (refusal !== undefined) return { refusal: `Attachment ${index} was not sent: its ${refusal}.` };
   }
-  const choices = TurnChoices.safeParse(Object.fromEntries(given));
+  const choices = given === undefined ? { success: true as const, data: {} } : TurnChoices.safeParse(given);
   if (!choices.success) {
     return { refusal: `Invalid prompt options: ${choices.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
   }

@@ -7,10 +7,13 @@
 
 /** The claim that was taken last on each session: the next one waits for it. */
 const lastClaims = new Map<string, Promise<void>>();
+const RESOLVED = Promise.resolve();
 
 export interface SessionClaim {
   /** Settles when every earlier claim on the session has been released. */
   readonly ready: Promise<void>;
+  /** No claim on the session was held when this one was taken: its turn has come already, nothing to wait for. */
+  readonly free: boolean;
   /** Resolves true once the claim's turn has come, false if `signal` is aborted first. */
   wait(signal: AbortSignal): Promise<boolean>;
   /** Lets the next claim go; also before `ready`, for a turn that gave up waiting. Idempotent. */
@@ -20,11 +23,12 @@ export interface SessionClaim {
 /** Queues for the session `sessionId` of the server `origin`. */
 export function claimSession(origin: string, sessionId: string): SessionClaim {
   const key = `${origin} ${sessionId}`;
-  const ready = lastClaims.get(key) ?? Promise.resolve();
+  const ahead = lastClaims.get(key);
+  const ready = ahead ?? RESOLVED;
   let letGo!: () => void;
   const released = new Promise<void>((resolve) => (letGo = resolve));
   // A claim released before its turn came still holds the next one until the claims ahead are gone.
-  const done = ready.then(() => released);
+  const done = ahead === undefined ? released : ahead.then(() => released);
   lastClaims.set(key, done);
   // The last claim of a session, once released, leaves nothing behind.
   void done.then(() => {
@@ -40,5 +44,5 @@ export function claimSession(origin: string, sessionId: string): SessionClaim {
         resolve(!signal.aborted);
       });
     });
-  return { ready, wait, release: letGo };
+  return { ready, free: ahead === undefined, wait, release: letGo };
 }

@@ -121,7 +121,9 @@ export interface PreparedTurn {
 export function prepareTurn(start: TurnStart, options: unknown, config: ResolvedConfig): PreparedTurn | Failure {
   const checked = checkPromptOptions(options, { schemes: config.attachmentSchemes, types: config.attachmentTypes });
   if ("refusal" in checked) return { code: "bad_request", error: checked.refusal };
-  const vocabulary = Vocabulary.safeParse((options as { vocabulary?: unknown } | null)?.vocabulary ?? config.vocabulary);
+  // The config's vocabulary was checked with the config: only a turn's own is checked here.
+  const own = (options as { vocabulary?: unknown } | null)?.vocabulary;
+  const vocabulary = own === undefined || own === null ? { success: true as const, data: config.vocabulary } : Vocabulary.safeParse(own);
   if (!vocabulary.success) return { code: "bad_request", error: `options.vocabulary must be "core" or "full".` };
   const prompt = turnPromptOf(start, checked, config);
   if ("refusal" in prompt) return { code: "bad_request", error: prompt.refusal };

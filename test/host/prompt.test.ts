@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { checkPromptOptions } from "../../src/host/prompt.js";
-import { commandName, turnPromptOf } from "../../src/host/session-operations.js";
+import { resolveConfig } from "../../src/host/config.js";
+import { commandName, prepareTurn, turnPromptOf } from "../../src/host/session-operations.js";
 
 const policy = { schemes: ["data", "https"], types: ["text/*", "image/*"] };
 
@@ -30,6 +31,18 @@ describe("a turn's own options", () => {
       tools: { bash: false, read: true },
       format: { type: "object", properties: { a: { type: "string" } } },
     });
+  });
+
+  it("left out, undefined or null, are nothing given: no attachments, no choices, the config's vocabulary", () => {
+    const nothing = { attachments: [], signal: undefined, choices: {} };
+    expect(checked({})).toEqual(nothing);
+    expect(checked({ attachments: null, model: undefined, agent: undefined, signal: undefined })).toEqual(nothing);
+    const config = resolveConfig({ baseUrl: "http://127.0.0.1:1", vocabulary: "full" });
+    for (const vocabulary of [undefined, null]) {
+      expect(prepareTurn({ kind: "prompt", text: "hi" }, { vocabulary }, config)).toMatchObject({ vocabulary: "full" });
+    }
+    expect(prepareTurn({ kind: "prompt", text: "hi" }, { vocabulary: "core" }, config)).toMatchObject({ vocabulary: "core" });
+    expect(prepareTurn({ kind: "prompt", text: "hi" }, { vocabulary: "most" }, config)).toMatchObject({ code: "bad_request" });
   });
 
   it.each([

@@ -23,6 +23,8 @@ describe("claimSession", () => {
     const second = claimSession("http://a", "ses_1");
     const third = claimSession("http://a", "ses_1");
     const elsewhere = claimSession("http://b", "ses_1");
+    // Only a claim with none held before it is free (its turn needs no wait).
+    expect([first.free, second.free, third.free, elsewhere.free]).toEqual([true, false, false, true]);
     expect(await settled(first.ready)).toBe(true);
     expect(await settled(elsewhere.ready)).toBe(true);
     expect(await settled(second.ready)).toBe(false);
@@ -41,6 +43,7 @@ describe("claimSession", () => {
     const quitter = claimSession("http://a", "ses_2");
     quitter.release();
     const next = claimSession("http://a", "ses_2");
+    expect(next.free).toBe(false);
     expect(await settled(next.ready)).toBe(false);
     first.release();
     expect(await settled(next.ready)).toBe(true);
