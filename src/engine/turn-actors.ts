@@ -38,7 +38,11 @@ export function provideTurnMachine({ hub, decidePermission, decideQuestion }: Tu
         if (answers === "reject") await api.rejectQuestion(http, ask.request, signal);
         else await api.replyQuestion(http, ask.request, answers, signal);
       }),
-      abortSession: fromPromise(({ input, signal }) => api.abortSession(http, input.sessionId, signal)),
+      abortSession: fromPromise(({ input, signal }) => {
+        // A stopping turn reads its end (the abort's error, idle) at once, even from a stream a slow sink holds.
+        hub.pause.lift(http.target.connectTimeoutMs);
+        return api.abortSession(http, input.sessionId, signal);
+      }),
       reconnect: fromPromise(async ({ input, signal }) => {
         await reopenStream(hub, signal);
         // The stream is back before anything is read, so nothing falls between the two. Idle is
