@@ -3,7 +3,8 @@ import { type Ask, type CodecResult, NONE, type TurnState, unchanged } from "./s
 // Permission and question asks: queued for the machine to answer, oldest first.
 
 export function addAsk(state: TurnState, ask: Ask): CodecResult {
-  if (state.outcome || state.asks.some((a) => a.request.id === ask.request.id)) return unchanged(state);
+  const id = ask.request.id;
+  if (state.outcome || state.answeredAsks.has(id) || state.asks.some((a) => a.request.id === id)) return unchanged(state);
   return { state: { ...state, asks: [...state.asks, ask] }, replies: NONE };
 }
 
@@ -16,5 +17,7 @@ export function settleAsk(state: TurnState, requestId: string): CodecResult {
 
 /** Drops the oldest ask once it has been answered. */
 export function answeredAsk(state: TurnState): TurnState {
-  return state.asks.length === 0 ? state : { ...state, asks: state.asks.slice(1) };
+  const [answered, ...rest] = state.asks;
+  if (answered === undefined) return state;
+  return { ...state, asks: rest, answeredAsks: new Set(state.answeredAsks).add(answered.request.id) };
 }

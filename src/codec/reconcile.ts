@@ -31,6 +31,9 @@ export interface StoredSession {
   /** `GET /permission` and `GET /question`: asks waiting for an answer (an unanswered ask hangs the turn). */
   readonly permissions: readonly unknown[];
   readonly questions: readonly unknown[];
+  /** `GET /api/session/{id}/permission` and `/question` of the turn's session and its children: v2 asks waiting. */
+  readonly permissionsV2?: readonly unknown[];
+  readonly questionsV2?: readonly unknown[];
   /** `GET /session/{id}/message`: the stored messages and their parts. */
   readonly messages: readonly unknown[];
   /** Whether the session was idle when (before) the messages were read: then they are complete. */
@@ -60,6 +63,9 @@ export function reconcile(state: TurnState, snapshot: StoredSession, queued: rea
   for (const child of snapshot.children) apply({ type: "session.created", properties: { sessionID: child, info: { id: child, parentID: sessionID } } });
   for (const request of snapshot.permissions) apply({ type: "permission.asked", properties: request });
   for (const request of snapshot.questions) apply({ type: "question.asked", properties: request });
+  // After the v1 lists: an ask listed in both keeps the endpoint of the list that names it first.
+  for (const request of snapshot.permissionsV2 ?? []) apply({ type: "permission.v2.asked", properties: request });
+  for (const request of snapshot.questionsV2 ?? []) apply({ type: "question.v2.asked", properties: request });
   for (const raw of snapshot.messages) {
     const stored = StoredMessage.safeParse(raw);
     if (!stored.success || stored.data.info.sessionID !== sessionID) continue;

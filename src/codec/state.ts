@@ -105,6 +105,8 @@ export interface TurnState {
   readonly stepsCounted: ReadonlySet<string>;
   /** Permission and question asks waiting for an answer, oldest first. */
   readonly asks: readonly Ask[];
+  /** Asks already answered: a list read back after a gap may still hold one, and none is answered twice. */
+  readonly answeredAsks: ReadonlySet<string>;
   /** Why the turn is being stopped (cancel, deadline, retry cap), once it is: its end is this error. */
   readonly stopReason: Failure | undefined;
   /** How the turn ended; set once, with the terminal reply, and never changed after. */
@@ -168,6 +170,7 @@ export function initialTurnState({ traceId, sessionId, messageId, maxProviderRet
     usage: undefined,
     stepsCounted: new Set(),
     asks: [],
+    answeredAsks: new Set(),
     stopReason: undefined,
     outcome: undefined,
     unusable: 0,

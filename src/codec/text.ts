@@ -56,6 +56,7 @@ function withText(state: TurnState, openPart: PartTrack | undefined, parts: Read
     usage: state.usage,
     stepsCounted: state.stepsCounted,
     asks: state.asks,
+    answeredAsks: state.answeredAsks,
     stopReason: state.stopReason,
     outcome: state.outcome,
     unusable: state.unusable,

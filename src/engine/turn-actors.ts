@@ -38,20 +38,28 @@ export function provideTurnMachine({ hub, decidePermission, decideQuestion }: Tu
         if (answers === "reject") await api.rejectQuestion(http, ask.request, signal);
         else await api.replyQuestion(http, ask.request, answers, signal);
       }),
-      abortSession: fromPromise(({ input, signal }) => api.abortSession(http, input.sessionId, signal)),
+      abortSession: fromPromise(({ input, signal }) => {
+        // A stopping turn reads its end (the abort's error, idle) at once, even from a stream a slow sink holds.
+        hub.pause.lift(http.target.connectTimeoutMs);
+        return api.abortSession(http, input.sessionId, signal);
+      }),
       reconnect: fromPromise(async ({ input, signal }) => {
         await reopenStream(hub, signal);
         // The stream is back before anything is read, so nothing falls between the two. Idle is
         // read before the messages: if it was idle then, the messages read after are complete.
         const children = await api.listChildren(http, input.sessionId, signal);
         for (const child of children) hub.adopt(child, input.sessionId);
-        const [permissions, questions, sessionIdle] = await Promise.all([
+        // v2 asks are listed per session: the turn's and each of its subagents'.
+        const [permissions, questions, sessionIdle, ...asksV2] = await Promise.all([
           api.listPermissions(http, signal),
           api.listQuestions(http, signal),
           api.isSessionIdle(http, input.sessionId, signal),
+          ...[input.sessionId, ...children].map((session) => api.listAsksV2(http, session, signal)),
         ]);
         const messages = await api.listMessages(http, input.sessionId, signal);
-        return { children, permissions, questions, messages, sessionIdle };
+        const permissionsV2 = asksV2.flatMap((asks) => asks.permissions);
+        const questionsV2 = asksV2.flatMap((asks) => asks.questions);
+        return { children, permissions, questions, permissionsV2, questionsV2, messages, sessionIdle };
       }),
     },
   });

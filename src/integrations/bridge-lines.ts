@@ -57,14 +57,28 @@ function joinable(line: BridgeOutput): line is ReplyLine {
   return "reply" in line && (line.reply.kind === "delta" || line.reply.kind === "reasoning");
 }
 
+/** What a waiting line holds, in characters: its text for a reply, else its whole line (rare and short). */
+function sizeOf(line: BridgeOutput): number {
+  return joinable(line) ? line.reply.content.length : JSON.stringify(line).length;
+}
+
+/** Past `highWaterChars` waiting, `onBehind(true)`; once what waits is below a quarter of it, `onBehind(false)`. */
+export interface Backlog {
+  highWaterChars: number;
+  onBehind(behind: boolean): void;
+}
+
 /**
  * The bridge's stdout. Lines are written at once while the reader keeps up; while it is behind
  * (the stream asked to wait), they wait here, and consecutive text of one prompt's replies waits
- * as one line: what is held grows with the answer's text, not with its number of replies. A reader
- * that is gone (the stream failed or closed) is told to `onGone`, once; nothing is written after.
+ * as one line: what is held grows with the answer's text, not with its number of replies; past the
+ * backlog's high-water mark the bridge is told, and stops reading opencode's stream. A reader that
+ * is gone (the stream failed or closed) is told to `onGone`, once; nothing is written after.
  */
 export class OutputLines {
   private readonly waiting: BridgeOutput[] = [];
+  private waitingChars = 0;
+  private behind = false;
   private blocked = false;
   private gone = false;
   private idle: Array<() => void> = [];
@@ -72,6 +86,7 @@ export class OutputLines {
   constructor(
     private readonly output: Writable,
     private readonly onGone: () => void,
+    private readonly backlog?: Backlog,
   ) {
     output.on("error", this.lose);
     output.on("close", this.lose);
@@ -84,6 +99,8 @@ export class OutputLines {
   send(line: BridgeOutput): void {
     if (this.gone) return;
     if (!this.blocked) return this.put(line);
+    this.waitingChars += sizeOf(line);
+    if (!this.behind && this.backlog !== undefined && this.waitingChars > this.backlog.highWaterChars) this.setBehind(true);
     const last = this.waiting.at(-1);
     if (last !== undefined && joinable(last) && joinable(line) && last.id === line.id && last.reply.kind === line.reply.kind) {
       last.reply.content += line.reply.content;
@@ -91,6 +108,11 @@ export class OutputLines {
     }
     // A copy: the reply object is also the sink's, and a waiting one may be joined to.
     this.waiting.push(joinable(line) ? { id: line.id, reply: { ...line.reply } } : line);
+  }
+
+  /** Characters of replies waiting for the reader (what the backlog's high-water mark bounds). */
+  get backlogChars(): number {
+    return this.waitingChars;
   }
 
   /** Resolves once every line sent so far is written (or the reader is gone). */
@@ -115,8 +137,13 @@ export class OutputLines {
   private readonly drain = () => {
     this.blocked = false;
     let written = 0;
-    while (written < this.waiting.length && !this.blocked && !this.gone) this.put(this.waiting[written++]!);
+    while (written < this.waiting.length && !this.blocked && !this.gone) {
+      const line = this.waiting[written++]!;
+      this.waitingChars -= sizeOf(line);
+      this.put(line);
+    }
     this.waiting.splice(0, written);
+    if (this.behind && this.waitingChars < this.backlog!.highWaterChars / 4) this.setBehind(false);
     if (!this.blocked) this.wake();
   };
 
@@ -124,9 +151,16 @@ export class OutputLines {
     if (this.gone) return;
     this.gone = true;
     this.waiting.length = 0;
+    this.waitingChars = 0;
+    if (this.behind) this.setBehind(false);
     this.wake();
     this.onGone();
   };
+
+  private setBehind(behind: boolean): void {
+    this.behind = behind;
+    this.backlog!.onBehind(behind);
+  }
 
   private wake(): void {
     for (const resolve of this.idle.splice(0)) resolve();

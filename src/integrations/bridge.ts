@@ -1,37 +1,16 @@
-import type { Readable, Writable } from "node:stream";
 import { OpenCodeAdapter, type Sink } from "../host/adapter.js";
 import { resolveConfig, type AdapterConfigInput } from "../host/config.js";
-import type { PermissionMode, QuestionMode } from "../contract/decisions.js";
 import type { TurnResult } from "../contract/replies.js";
 import { asTurnError } from "../contract/turn-error.js";
 import { parseRequest, type PromptRequest, type SessionRequest } from "./bridge-protocol.js";
 import { NOT_UTF8, OutputLines, readLines } from "./bridge-lines.js";
 import { HostAsks } from "./bridge-asks.js";
 import { runSessionOp, startTurnOp, type SessionOpRequest, type TurnOpRequest } from "./bridge-session-ops.js";
+import { DEFAULT_ASK_TIMEOUT_MS, DEFAULT_IDLE_KEY_MS, DEFAULT_OUTPUT_HIGH_WATER_CHARS, type BridgeOptions } from "./bridge-options.js";
+import { StreamHold } from "./bridge-backpressure.js";
 
 export { BridgeOutput, BridgeRequest, describeProtocol } from "./bridge-protocol.js";
-
-export interface BridgeOptions {
-  input: Readable;
-  output: Writable;
-  /** The config of every adapter; its `sessionId` binds the default session. The policies are the bridge's own. */
-  config: Omit<AdapterConfigInput, "permissions" | "questions">;
-  /** `ask` sends each permission ask (question) to the host and waits for its answer. Default `reject`. */
-  permissions?: PermissionMode;
-  questions?: QuestionMode;
-  /** An ask not answered within this is rejected, so a turn never waits on a host that forgot it. */
-  askTimeoutMs?: number;
-  /** A key with nothing queued this long has its adapter closed; it keeps its session. Default 5 min. */
-  idleKeyMs?: number;
-  /** Every reply also goes here, in order and awaited (the webhook). */
-  sink?: Sink;
-  logger?: Pick<Console, "warn">; // warnings (a throwing sink, an ask that timed out); never stdout
-  /** Aborting it ends every turn at once, as `close` does (the CLI's SIGINT and SIGTERM). */
-  signal?: AbortSignal;
-}
-
-export const DEFAULT_ASK_TIMEOUT_MS = 60_000;
-export const DEFAULT_IDLE_KEY_MS = 5 * 60_000;
+export { DEFAULT_ASK_TIMEOUT_MS, DEFAULT_IDLE_KEY_MS, type BridgeOptions } from "./bridge-options.js";
 
 const DEFAULT_KEY = ""; // the key of requests without `session`: a host's key is never empty
 
@@ -64,6 +43,7 @@ class Bridge {
   private readonly asks: HostAsks;
   private readonly logger: Pick<Console, "warn">;
   private readonly out: OutputLines;
+  private readonly hold: StreamHold;
   private stopReading: (() => void) | undefined;
   private ending: Promise<void> | undefined;
   private endAsked!: () => void;
@@ -71,7 +51,8 @@ class Bridge {
 
   constructor(private readonly options: BridgeOptions) {
     this.logger = options.logger ?? console;
-    this.out = new OutputLines(options.output, () => void this.end(undefined));
+    this.hold = new StreamHold(options.config, options.outputHighWaterChars ?? DEFAULT_OUTPUT_HIGH_WATER_CHARS);
+    this.out = new OutputLines(options.output, () => void this.end(undefined), this.hold);
     this.asks = new HostAsks((line) => this.out.send(line), options.askTimeoutMs ?? DEFAULT_ASK_TIMEOUT_MS, (message) => this.logger.warn(message));
   }
 
@@ -292,6 +273,7 @@ class Bridge {
       for (const agent of agents) clearTimeout(agent.idleTimer);
       await Promise.all(agents.map((agent) => agent.adapter.close()));
       await Promise.all(agents.map((agent) => agent.tail));
+      await this.hold.close();
       this.live.clear();
       if (closeId !== undefined) this.out.send({ id: closeId, closed: true });
     })();

@@ -143,6 +143,27 @@ export async function listPermissions(http: OpencodeHttp, signal?: AbortSignal):
   return expectAnswer(z.array(z.unknown()), await http.call("GET", "/permission", { signal }), http, "GET /permission");
 }
 
+const AsksV2Answer = z.looseObject({ data: z.array(z.unknown()) });
+
+/**
+ * The v2 asks waiting in one session (1.18's `/doc`: `GET /api/session/{id}/permission` and
+ * `/question`, each `{data: [...]}` in the event's shape; the v1 lists are one bare array for the
+ * whole instance). A server without them (1.15 answers its web app's page) has none: any failure is
+ * no v2 asks, since the v1 lists and the messages read alongside fail loudly for a server that is down.
+ */
+export async function listAsksV2(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<{ permissions: unknown[]; questions: unknown[] }> {
+  const list = async (kind: "permission" | "question") => {
+    try {
+      const answer = await http.call("GET", `/api/session/${encodeURIComponent(sessionId)}/${kind}`, { signal, missingIsFine: true });
+      return AsksV2Answer.safeParse(answer).data?.data ?? [];
+    } catch {
+      return [];
+    }
+  };
+  const [permissions, questions] = await Promise.all([list("permission"), list("question")]);
+  return { permissions, questions };
+}
+
 /** Question asks waiting for an answer, on every session of the instance. */
 export async function listQuestions(http: OpencodeHttp, signal?: AbortSignal): Promise<unknown[]> {
   return expectAnswer(z.array(z.unknown()), await http.call("GET", "/question", { signal }), http, "GET /question");

@@ -4,7 +4,7 @@ import { TurnError } from "../contract/turn-error.js";
 import type { OpencodeHttp } from "./http.js";
 import { SseFrames } from "./sse.js";
 import { peekEventStamp, peekSessionId, SESSION_EVENT } from "./frames.js";
-import { ProgressWatch } from "./progress-watch.js";
+import { ProgressWatch, StreamPause } from "./progress-watch.js";
 import * as api from "./api.js";
 
 export { peekEventStamp, peekSessionId } from "./frames.js";
@@ -51,6 +51,7 @@ export class EventHub {
   readonly stats = { malformed: 0 };
   /** The server's clock, learnt from the stamps of its event ids: new user-message ids are made on it. */
   readonly serverClock = new ServerClock();
+  readonly pause = new StreamPause(); // held, the stream is not read (a sink behind): backpressure to opencode
   /** Listeners by the session they subscribed to (the root of a family). */
   private readonly routes = new Map<string, Set<HubListener>>();
   private readonly listeners = new Set<HubListener>();
@@ -78,7 +79,7 @@ export class EventHub {
   /** Routes the events of `sessionId` and of its child sessions to `listener` until the returned function is called. */
   subscribe(sessionId: string, listener: HubListener, options: SubscribeOptions = {}): () => void {
     if (options.watchProgress) {
-      const watch = new ProgressWatch(this.options.heartbeatTimeoutMs, (heardAt) => this.checkProgress(sessionId, listener, heardAt));
+      const watch = new ProgressWatch(this.options.heartbeatTimeoutMs, (heardAt) => this.checkProgress(sessionId, listener, heardAt), this.pause);
       this.watches.set(listener, watch);
     }
     let listeners = this.routes.get(sessionId);
@@ -159,14 +160,15 @@ export class EventHub {
       this.cut(new TurnError("unreachable", `opencode at ${origin} sent no server.connected within ${timeoutMs} ms`));
     }, timeoutMs).unref();
     const silence = this.options.heartbeatTimeoutMs;
-    const watchdog = setTimeout(() => {
+    const watchdog: NodeJS.Timeout = setTimeout(() => {
+      if (this.pause.held) return void watchdog.refresh(); // a paused stream is not read: not the server's silence
       this.cut(new TurnError("stream_lost", `The event stream from opencode at ${origin} went silent for ${silence} ms (no heartbeat)`));
     }, silence).unref();
     let ending: TurnError;
     try {
       const body = await this.http.openEvents(connection.controller.signal);
       const frames = new SseFrames();
-      for await (const chunk of body) {
+      for await (const chunk of this.pause.gate(body, connection.controller.signal, watchdog)) {
         // The watchdog counts events, not bytes: comments, frames that are not JSON, or a line that never ends are silence.
         if (this.dispatch(frames.push(chunk as Uint8Array), connection, connectTimer) > 0) watchdog.refresh();
       }

@@ -97,4 +97,46 @@ describe("v2 asks", () => {
     expect(result).toMatchObject({ outcome: "final" });
     expect(v2Replies.map((r) => r.route)).toEqual([`POST /api/session/${server.prompts[0]!.sessionId}/question/que_v2/reject`]);
   });
+
+  it("v2 asks sent while the stream was away are read back on reconcile, answered by the policies, and never twice", async () => {
+    const listed: string[] = [];
+    const replies: string[] = [];
+    const permission = (sessionID: string) => ({ id: "per_gap", sessionID, action: "bash", resources: ["ls"], source: { type: "tool", messageID: "msg_x", callID: "call_1" } });
+    const question = (sessionID: string) => ({ id: "que_gap", sessionID, questions: [{ question: "Go?", options: [{ label: "yes" }] }] });
+    const server = await FakeOpencode.start({
+      // Still busy when asked; the asks stay listed after their answers (a list read back may lag), and
+      // the stream is cut again after both are answered.
+      store: () => ({ messages: [], idle: false }),
+      onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), E.busy(p.sessionId), { closeStreams: true }, { hold: true }, { closeStreams: true }, { hold: true }, ...E.textTurn(p.sessionId, p.body.messageID, "msg_a", ["done"]).slice(3)],
+      intercept: (route, res) => {
+        const list = route.match(/^GET \/api\/session\/([^/]+)\/(permission|question)$/);
+        if (list) {
+          listed.push(route);
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data: [list[2] === "permission" ? permission(list[1]!) : question(list[1]!)] }));
+          return true;
+        }
+        if (!route.startsWith("POST /api/session/")) return false;
+        replies.push(route);
+        res.writeHead(200, { "content-type": "application/json" }).end("true");
+        if (replies.length === 2) server.release();
+        return true;
+      },
+    });
+    open.push(server);
+    const decided: string[] = [];
+    const adapter = adapterFor(server, {
+      permissions: (request: PermissionRequest) => (decided.push(`${request.id} ${request.api}`), "once"),
+      questions: (request: QuestionRequest) => (decided.push(`${request.id} ${request.api}`), [["yes"]]),
+    });
+    const result = adapter.prompt("hi", "t");
+    // The second gap: once its stream is open, the rest of the answer comes.
+    while (server.eventConnections < 3 || listed.length < 4) await new Promise((resolve) => setTimeout(resolve, 10));
+    server.release();
+    expect(await result).toMatchObject({ outcome: "final", content: "done" });
+    const session = server.prompts[0]!.sessionId;
+    expect(listed).toEqual(expect.arrayContaining([`GET /api/session/${session}/permission`, `GET /api/session/${session}/question`]));
+    expect(decided).toEqual(["per_gap v2", "que_gap v2"]);
+    expect(replies).toEqual([`POST /api/session/${session}/permission/per_gap/reply`, `POST /api/session/${session}/question/que_gap/reply`]);
+    expect(server.permissionReplies).toHaveLength(0);
+  });
 });
