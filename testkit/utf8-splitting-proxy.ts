@@ -5,9 +5,8 @@
  * in the test fixture so the shipped model server needs no option for it.
  */
 import http from "node:http";
-import type { Socket } from "node:net";
 import { writeOrWait } from "../src/contract/backpressure.js";
-import { listenOnLoopback } from "../src/contract/loopback.js";
+import { closerOf, listenOnLoopback } from "../src/contract/loopback.js";
 import type { ChatRequest } from "../src/embedded/model-server.js";
 
 export interface Utf8SplittingProxy {
@@ -36,7 +35,6 @@ function pause(ms: number): Promise<void> {
 /** Starts the proxy on a free loopback port, forwarding every request to `target` (a base URL). */
 export async function startUtf8SplittingProxy(target: string, split: (request: ChatRequest) => boolean): Promise<Utf8SplittingProxy> {
   const upstream = new URL(target);
-  const sockets = new Set<Socket>();
   let cuts = 0;
 
   const server = http.createServer((req, res) => {
@@ -83,24 +81,13 @@ export async function startUtf8SplittingProxy(target: string, split: (request: C
     res.end();
   }
 
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
+  const close = closerOf(server);
   const port = await listenOnLoopback(server);
-  let closing: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}${upstream.pathname.replace(/\/$/, "")}`,
     get cutsInsideCharacters() {
       return cuts;
     },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-        sockets.clear();
-      });
-      return closing;
-    },
+    close,
   };
 }

@@ -7,9 +7,8 @@
  * providers send them. The `--demo` model and the test suite's scripted model are both built on it.
  */
 import http from "node:http";
-import type { Socket } from "node:net";
 import { writeOrWait } from "../contract/backpressure.js";
-import { listenOnLoopback } from "../contract/loopback.js";
+import { closerOf, listenOnLoopback } from "../contract/loopback.js";
 import type { ChatRequest } from "./chat-request.js";
 import { completionJson, frames, type Ctx } from "./chat-completion.js";
 export { chunksOf, contentText, isTitleRequest, lastUserText, modelProviderConfig, toolResults, type ChatMessage, type ChatRequest } from "./chat-request.js";
@@ -76,7 +75,6 @@ async function streamAnswer(
 
 /** Starts the server on a free loopback port; every request is answered by `respond`. */
 export async function startModelServer(respond: Respond, modelIds: readonly string[] = []): Promise<ModelServer> {
-  const sockets = new Set<Socket>();
   let requests = 0;
   let seq = 0;
   const inflight = new Set<AbortController>();
@@ -130,13 +128,9 @@ export async function startModelServer(respond: Respond, modelIds: readonly stri
         .finally(() => inflight.delete(abort));
     });
   });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
+  const closeServer = closerOf(server);
   const port = await listenOnLoopback(server);
 
-  let closing: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}/v1`,
     get requests() {
@@ -146,13 +140,8 @@ export async function startModelServer(respond: Respond, modelIds: readonly stri
       return inflight.size;
     },
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        for (const a of inflight) a.abort();
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-        sockets.clear();
-      });
-      return closing;
+      for (const a of inflight) a.abort();
+      return closeServer();
     },
   };
 }

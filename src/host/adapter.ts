@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { InspectionEvent, Observer } from "xstate";
 import type { TurnMachine } from "../../machines/turn.machine.js";
-import { resolveConfig, type AdapterConfigInput, type ResolvedConfig } from "./config.js";
+import { acquireHubFor, resolveConfig, type AdapterConfigInput, type ResolvedConfig } from "./config.js";
 import { calledFromInside, insideHostCall } from "./host-calls.js";
 import { hostPolicies } from "./policies.js";
 import { promptArgumentsRefusal, type Attachment, type TurnChoices } from "./prompt.js";
@@ -15,7 +15,6 @@ import { TurnQueue } from "./turn-queue.js";
 import { failedWith, refusedResult, turnInput, turnResult, type Told } from "./turn-result.js";
 import { SessionWatch } from "./session-watch.js";
 import type { EventHub } from "../opencode/event-hub.js";
-import { acquireHub } from "../opencode/shared-hub.js";
 import { abandonTurn, findOrCreateSession, MAX_RECONNECTS, provideTurnMachine } from "../engine/turn-actors.js";
 import { startTurn, type StartedTurn } from "../engine/turn-runner.js";
 import { reasonOf } from "../contract/turn-error.js";
@@ -72,8 +71,8 @@ export class OpenCodeAdapter {
     options: AdapterOptions = {},
   ) {
     this.#config = resolveConfig(config);
-    const { baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs, heartbeatTimeoutMs, providerID, modelID } = this.#config;
-    const lease = acquireHub({ baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs }, { heartbeatTimeoutMs });
+    const { password, providerID, modelID } = this.#config;
+    const lease = acquireHubFor(this.#config);
     this.hub = lease.hub;
     this.releaseHub = lease.release;
     this.redact = this.hub.http.redact;

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { PermissionReply, type PermissionDecision } from "../contract/decisions.js";
 import type { PermissionRequest, QuestionRequest } from "../opencode/events.js";
 import { Vocabulary } from "../contract/replies.js";
+import { acquireHub } from "../opencode/shared-hub.js";
 
 
 /** `T`, or any string: what an `async () => "once"` returns once TypeScript widens it (checked when it is returned). */
@@ -144,4 +145,10 @@ function decoded(component: string): string {
   } catch {
     return component;
   }
+}
+
+/** The process's shared `/event` hub for this config's server, directory and credentials; release the lease when done. */
+export function acquireHubFor(config: ResolvedConfig): ReturnType<typeof acquireHub> {
+  const { baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs, heartbeatTimeoutMs } = config;
+  return acquireHub({ baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs }, { heartbeatTimeoutMs });
 }

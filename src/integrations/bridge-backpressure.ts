@@ -1,5 +1,4 @@
-import { resolveConfig, type AdapterConfigInput } from "../host/config.js";
-import { acquireHub } from "../opencode/shared-hub.js";
+import { acquireHubFor, resolveConfig, type AdapterConfigInput } from "../host/config.js";
 import type { Backlog } from "./bridge-lines.js";
 
 /**
@@ -10,7 +9,7 @@ import type { Backlog } from "./bridge-lines.js";
  * shared reader is right here. A stopping turn still reads its end (`StreamPause.lift`).
  */
 export class StreamHold implements Backlog {
-  private lease: ReturnType<typeof acquireHub> | undefined;
+  private lease: ReturnType<typeof acquireHubFor> | undefined;
   private release: (() => void) | undefined;
 
   constructor(
@@ -21,10 +20,7 @@ export class StreamHold implements Backlog {
   onBehind(behind: boolean): void {
     if (!behind) return this.resume();
     if (this.release !== undefined) return;
-    if (this.lease === undefined) {
-      const { baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs, heartbeatTimeoutMs } = resolveConfig(this.config);
-      this.lease = acquireHub({ baseUrl, username, password, directory, connectTimeoutMs, bodyTimeoutMs }, { heartbeatTimeoutMs });
-    }
+    this.lease ??= acquireHubFor(resolveConfig(this.config));
     this.release = this.lease.hub.pause.hold();
   }
 

@@ -1,6 +1,6 @@
 import net from "node:net";
 import { describe, expect, it } from "vitest";
-import { listenOnLoopback } from "../../src/contract/loopback.js";
+import { closerOf, listenOnLoopback } from "../../src/contract/loopback.js";
 
 describe("listenOnLoopback", () => {
   it("listens on 127.0.0.1 only, on the port it resolves with", async () => {
@@ -24,5 +24,21 @@ describe("listenOnLoopback", () => {
     await listenOnLoopback(server);
     await expect(listenOnLoopback(server)).rejects.toThrow();
     await new Promise((closed) => server.close(closed));
+  });
+});
+
+describe("closerOf", () => {
+  it("closes a server a keep-alive client still holds a connection to, once however often called", async () => {
+    const server = net.createServer();
+    const close = closerOf(server);
+    const port = await listenOnLoopback(server);
+    const client = net.connect(port, "127.0.0.1");
+    await new Promise((connected) => client.once("connect", connected));
+    const ended = new Promise((gone) => client.once("close", gone));
+    const first = close();
+    expect(close()).toBe(first);
+    await first;
+    await ended;
+    expect(server.listening).toBe(false);
   });
 });

@@ -24,7 +24,7 @@ describe("recording a real turn and replaying it offline", () => {
   afterAll(async () => {
     await server?.stop();
     await model?.close();
-    rmSync(dir, { recursive: true, force: true }); // DEBUG
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("replays reasoning, a tool call with its permission ask, and text to the replies the live turns gave", async () => {

@@ -444,6 +444,16 @@ export function describeScenarios(version: OpencodeVersion): void {
       }
     });
 
+    it("14d. the v2 ask lists a reconcile reads: 1.18 answers {data: []} per session, 1.15 has none (its web page)", async () => {
+      const t = await turn("say hello");
+      expectInvariants(t);
+      for (const kind of ["permission", "question"]) {
+        const answer = await (await api("GET", `/api/session/${t.adapter.sessionId}/${kind}`)).text();
+        if (version === "1.15.13") expect(() => JSON.parse(answer)).toThrow();
+        else expect(JSON.parse(answer)).toEqual({ data: [] });
+      }
+    });
+
     it("13. a text file attachment reaches opencode and is stored as a file part", async () => {
       const data = Buffer.from("the attached note\n").toString("base64");
       const t = await turn("say hello", {}, { attachments: [{ mime: "text/plain", data, filename: "note.txt" }] });
