@@ -61,17 +61,23 @@ const words = Array.from({ length: 8000 }, (_, i) => `${i}${WORD}`);
 
 describe("a slow bridge host slows the turn", () => {
   it("the stream is not read while stdout is behind (bounded memory), and the turn ends final with every delta once the host reads", async () => {
-    const server = await fake({ onPrompt: (p) => E.textTurn(p.sessionId, p.body.messageID, "msg_a", words) });
+    let streamed = 0;
+    const server = await fake({
+      onPrompt: (p) => {
+        const events = E.textTurn(p.sessionId, p.body.messageID, "msg_a", words);
+        for (const event of events) streamed += Buffer.byteLength(`data: ${JSON.stringify(event)}\n\n`);
+        return events;
+      },
+    });
     const host = slowHost(server, 64 * 1024);
     host.send({ id: "long", op: "prompt", text: "x" });
     while (server.eventBacklog === 0) await sleep(1);
-    // The stand-in writes the whole answer in one go (its first backlog); the bridge stops taking it and the writes stay stuck.
-    const streamed = server.eventBacklog;
+    // The stand-in writes the whole answer in one go; the bridge stops taking it and the writes stay stuck.
     const stuck = await steady(() => server.eventBacklog, 300);
     expect(host.replies.some((reply) => reply.kind === "final")).toBe(false);
     // What was taken (the bridge's hold, the hub's, undici's and the kernel's buffers) is a bounded part of the answer.
     expect(stuck).toBeGreaterThan(streamed / 2);
-    console.log(`backpressure: ${streamed} bytes streamed, ${streamed - stuck} taken before the stream paused`);
+    console.log(`backpressure: ${streamed} bytes of events written at once; ${stuck} bytes (HTTP chunk framing included) still wait in the stand-in's socket`);
     host.read();
     while (!host.lines().some((line) => "result" in line)) await sleep(20);
     const deltas = host.lines().flatMap((line) => ("reply" in line && line.reply.kind === "delta" ? [line.reply.content as string] : []));
