@@ -83,6 +83,6 @@ describe("the Python adapter against a running opencode", () => {
     }
     expect(runs.map((run) => run.name).sort()).toEqual([...CLASSES].sort());
     expect(ran).toBe(PYTHON_TESTS);
-    // One class after another took 4 min alone, 6 under heavy load; the slowest class bounds it now.
+    // Idle: 50 s three at a time, 82 s one class after another; under a load of 20 it took minutes.
   }, 600_000);
 });
