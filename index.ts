@@ -23,3 +23,4 @@ export { runBridge, describeProtocol, BridgeRequest, BridgeOutput, type BridgeOp
 export { WebhookSink, type WebhookOptions } from "./src/integrations/webhook-sink.js";
 export { startOpencode, OpencodeStartError, type StartOpencodeOptions, type OpencodeProcess } from "./src/embedded/server.js";
 export { startDemo, type DemoServer, type StartDemoOptions } from "./src/embedded/demo.js";
+export { providerProblem, type ProviderCheck } from "./src/embedded/providers.js";

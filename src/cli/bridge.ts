@@ -6,6 +6,7 @@ import { format } from "node:util";
 import { DEFAULT_ASK_TIMEOUT_MS, DEFAULT_IDLE_KEY_MS, describeProtocol, runBridge } from "../integrations/bridge.js";
 import { PermissionMode, QuestionMode } from "../contract/decisions.js";
 import { Vocabulary } from "../contract/replies.js";
+import { TurnError } from "../contract/turn-error.js";
 import { OpencodeStartError } from "../embedded/server.js";
 import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { connect, connectionOptions, connectionUsage, type ServerConnection } from "./connection.js";
@@ -88,7 +89,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       // The bridge decides asks itself; the connection takes every other option.
       connection = await connect({ ...values, permissions: undefined }, { env: io.env, demoAsks: values.permissions !== undefined, ...(values.verbose ? { log: diagnostic } : {}) });
     } catch (error) {
-      if (!(error instanceof OpencodeStartError)) throw error;
+      if (!(error instanceof OpencodeStartError) && !(error instanceof TurnError)) throw error;
       diagnostic(`Error: ${error.message}`);
       return EXIT.failed;
     }

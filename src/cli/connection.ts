@@ -7,6 +7,7 @@ import type { ParseArgsConfig } from "node:util";
 import { ConfigError, resolveConfig, SessionId, type AdapterConfigInput, type PermissionPolicy } from "../host/config.js";
 import { PermissionMode } from "../contract/decisions.js";
 import { startDemo } from "../embedded/demo.js";
+import { providerProblem } from "../embedded/providers.js";
 import { startOpencode } from "../embedded/server.js";
 import { UsageError } from "./command.js";
 
@@ -90,8 +91,9 @@ export interface ServerConnection {
 
 /**
  * Checks the options, then connects: to `--url`, or to an opencode started here (`--demo`: with the
- * offline model). Throws `UsageError` for an invalid option before starting anything, and
- * `OpencodeStartError` when opencode cannot be started.
+ * offline model). Throws `UsageError` for an invalid option before starting anything,
+ * `OpencodeStartError` when opencode cannot be started, and a `TurnError` (`provider_error`) when
+ * opencode has no provider, or not the model given by `--model`.
  */
 export async function connect(values: ConnectionValues, options: ConnectOptions = {}): Promise<ServerConnection> {
   const env = options.env ?? process.env;
@@ -115,6 +117,9 @@ export async function connect(values: ConnectionValues, options: ConnectOptions 
     };
     checkConfig(config);
     log(`using the opencode server at ${url}`);
+    progress("Asking opencode for its providers…");
+    const problem = await providerProblem(config).catch(() => undefined);
+    if (problem) throw problem;
     return { server: "remote", config, stop: async () => {} };
   }
 
@@ -147,11 +152,14 @@ export async function connect(values: ConnectionValues, options: ConnectOptions 
     ...(password ? { password } : {}),
   });
   log(`opencode ${server.bin} listening on ${server.url} (pid ${server.pid})`);
-  return {
-    server: "embedded",
-    config: { baseUrl: server.url, username: server.username, password: server.password, ...turn },
-    stop: server.stop,
-  };
+  const config = { baseUrl: server.url, username: server.username, password: server.password, ...turn };
+  progress("Asking opencode for its providers…");
+  const problem = await providerProblem(config).catch(() => undefined);
+  if (problem) {
+    await server.stop();
+    throw problem;
+  }
+  return { server: "embedded", config, stop: server.stop };
 }
 
 /** The option (or variable) behind each config field, for saying which one is wrong. */

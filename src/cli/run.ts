@@ -12,6 +12,7 @@ import { OpenCodeAdapter, type Sink } from "../host/adapter.js";
 import type { Attachment } from "../host/prompt.js";
 import { writeOrWait } from "../contract/backpressure.js";
 import { type TurnResult, Vocabulary } from "../contract/replies.js";
+import { TurnError } from "../contract/turn-error.js";
 import { OpencodeStartError } from "../embedded/server.js";
 import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { connect, connectionOptions, connectionUsage, type ServerConnection } from "./connection.js";
@@ -127,9 +128,9 @@ async function run(args: string[], io: CommandIO): Promise<number> {
         progress: (stage) => progress.say(stage),
       });
     } catch (error) {
-      if (!(error instanceof OpencodeStartError)) throw error;
+      if (!(error instanceof OpencodeStartError) && !(error instanceof TurnError)) throw error;
       // The turn could not run: it still ends in an error reply, so --json readers see how it ended.
-      const reply = { kind: "error", trace_id: traceId, error: error.message, code: "unreachable" } as const;
+      const reply = { kind: "error", trace_id: traceId, error: error.message, code: error instanceof TurnError ? error.code : "unreachable" } as const;
       progress.end();
       io.stderr.write(`Error: ${error.message}\n`);
       if (!human) await sink(reply);

@@ -1,4 +1,5 @@
 import type { ErrorCode } from "../contract/replies.js";
+import { NO_PROVIDER } from "../contract/turn-error.js";
 import { SessionError, SessionStatus } from "../opencode/events.js";
 import type { z } from "zod";
 import { type CodecResult, type Failure, FINAL, NONE, type TurnState, unchanged } from "./state.js";
@@ -111,6 +112,8 @@ export function onSessionError(event: z.infer<typeof SessionError>, state: TurnS
     // An abort before this turn's user message is an earlier turn's; another error after this
     // turn's prompt was sent may be opencode refusing it (decided at the idle that follows).
     if (!state.promptSent || name === "MessageAbortedError" || state.refusal) return unchanged(state);
+    // opencode names it in the message (an UnknownError), with its stack trace after it.
+    if (name === "ProviderNoProvidersError" || detail.startsWith("ProviderNoProvidersError")) return { state: { ...state, refusal: { code: "provider_error", error: NO_PROVIDER } }, replies: NONE };
     return { state: { ...state, refusal: { code: "bad_request", error: `opencode did not start the turn: ${detail}` } }, replies: NONE };
   }
   if (state.stopReason) return failTurn(state, state.stopReason);

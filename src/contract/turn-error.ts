@@ -13,6 +13,12 @@ export class TurnError extends Error {
   }
 }
 
+/** What a host hears when opencode has no model provider at all (its `ProviderNoProvidersError`). */
+export const NO_PROVIDER =
+  "opencode has no model provider configured, so it cannot answer. Configure one (`opencode auth login`, " +
+  "a provider's API key in the environment such as ANTHROPIC_API_KEY, or a `provider` in opencode.json; " +
+  "see https://opencode.ai/docs/providers), or try the offline demo model (`--demo` on the command line, `startDemo()` in the library).";
+
 export function asTurnError(error: unknown): TurnError {
   if (error instanceof TurnError) return error;
   const message = error instanceof Error ? error.message : String(error);
