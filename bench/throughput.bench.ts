@@ -3,7 +3,7 @@
  * over loopback HTTP from the stand-in in a child process; client CPU only.
  *
  *   floor     bare undici + eventsource-parser + JSON.parse of every frame (measure.ts rawTurn)
- *   hub       the EventHub alone: parse, route, hand over our session's events
+ *   hub       the EventHub alone: read, route, hand over our session's events (a run of one part's deltas as one)
  *   hubCodec  the hub and the codec (mapOpencodeEvents), no machine
  *   pipeline  OpenCodeAdapter.prompt(): hub → machine → codec → reply queue → sink
  *   sdk       @opencode-ai/sdk v2 `event.subscribe()`, reading until our session is idle
@@ -125,8 +125,8 @@ export async function throughputBench(size: Size): Promise<Row[]> {
       note,
     });
     return [
-      cpuRatio("throughput.pipeline", costs.pipeline, costs.floor, `floor CPU / pipeline CPU, prompt to final (${workload}); higher is better; target >= 0.8`),
-      cpuRatio("throughput.hub", costs.hub, costs.floor, "floor CPU / hub CPU, same turn; higher is better"),
+      cpuRatio("throughput.pipeline", costs.pipeline, costs.floor, `floor CPU / pipeline CPU, prompt to final (${workload}); higher is better; target >= 1.0 (0.8 at the least)`),
+      cpuRatio("throughput.hub", costs.hub, costs.floor, "floor CPU / hub CPU, same turn (the hub reads its own deltas off their text and joins a run into one event); higher is better"),
       cpuRatio("throughput.hubCodec", costs.hubCodec, costs.floor, "floor CPU / (hub + codec) CPU, same turn; higher is better"),
       cpuRatio(
         "throughput.sdk",

@@ -3,11 +3,9 @@ import { ServerClock } from "./server-clock.js";
 import { TurnError } from "../contract/turn-error.js";
 import type { OpencodeHttp } from "./http.js";
 import { SseFrames } from "./sse.js";
-import { peekEventStamp, peekSessionId, SESSION_EVENT } from "./frames.js";
+import { DeltaRun, newestStamp, parseFrame, peekSessionId, readPartDelta, SESSION_EVENT } from "./frames.js";
 import { ProgressWatch, StreamPause } from "./progress-watch.js";
 import * as api from "./api.js";
-
-export { peekEventStamp, peekSessionId } from "./frames.js";
 
 /** Receives the events of one session family in stream order, batched: what arrived within one event-loop turn. */
 export interface HubListener {
@@ -16,10 +14,7 @@ export interface HubListener {
 }
 
 export interface HubOptions {
-  /**
-   * A stream silent for this long is cut and its listeners told it was lost; a listener that watches
-   * progress and hears nothing for this long while the stream lives has opencode asked about its session.
-   */
+  /** A stream silent this long is cut (its listeners told); a turn hearing nothing this long has opencode asked about its session. */
   heartbeatTimeoutMs: number;
 }
 
@@ -62,6 +57,8 @@ export class EventHub {
   private readonly rootOf = new Map<string, string>();
   /** Events parsed but not yet handed over: one batch per listener per event-loop turn. */
   private pending = new Map<HubListener, unknown[]>();
+  /** Delta frames that continue the last event put in the pending batches are joined onto it. */
+  private readonly deltaRun = new DeltaRun();
   private flushTimer: NodeJS.Immediate | undefined;
   private connection: Connection | undefined;
   private closed = false;
@@ -82,6 +79,7 @@ export class EventHub {
       const watch = new ProgressWatch(this.options.heartbeatTimeoutMs, (heardAt) => this.checkProgress(sessionId, listener, heardAt), this.pause);
       this.watches.set(listener, watch);
     }
+    this.deltaRun.end();
     let listeners = this.routes.get(sessionId);
     if (listeners === undefined) this.routes.set(sessionId, (listeners = new Set()));
     listeners.add(listener);
@@ -194,21 +192,19 @@ export class EventHub {
 
   /** Routes the events of `frames`; returns how many were events (JSON) at all. */
   private dispatch(frames: string[], connection: Connection, connectTimer: NodeJS.Timeout): number {
-    // Frames come in id order, so the newest stamp is the last one: one read per chunk, and before
-    // `server.connected` lets a turn make its message id.
-    for (let i = frames.length - 1; i >= 0; i--) {
-      const stamp = peekEventStamp(frames[i]!);
-      if (stamp === undefined) continue;
-      this.serverClock.observe(stamp);
-      break;
-    }
+    // One read per chunk, and before `server.connected` lets a turn make its message id.
+    const stamp = newestStamp(frames);
+    if (stamp !== undefined) this.serverClock.observe(stamp);
     let events = 0;
     for (const data of frames) {
       if (this.isForeign(data)) continue;
-      let event: unknown;
-      try {
-        event = JSON.parse(data);
-      } catch {
+      if (this.deltaRun.joined(data)) {
+        events++;
+        continue;
+      }
+      const delta = readPartDelta(data);
+      const event = delta ?? parseFrame(data);
+      if (event === undefined) {
         this.stats.malformed++;
         continue;
       }
@@ -224,6 +220,7 @@ export class EventHub {
       }
       const listeners = this.routes.get(this.rootOf.get(sessionId) ?? sessionId) ?? this.adoptChild(event);
       if (listeners === undefined) continue;
+      this.deltaRun.start(delta);
       for (const listener of listeners) {
         const batch = this.pending.get(listener);
         if (batch === undefined) this.pending.set(listener, [event]);
@@ -241,6 +238,7 @@ export class EventHub {
     this.flushTimer = undefined;
     const pending = this.pending;
     this.pending = new Map();
+    this.deltaRun.end();
     for (const [listener, batch] of pending) {
       this.watches.get(listener)?.heard();
       listener.events(batch);

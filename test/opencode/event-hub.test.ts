@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { TurnEvent } from "../../machines/turn.machine.js";
-import { EventHub, peekSessionId, type HubListener } from "../../src/opencode/event-hub.js";
+import { EventHub, type HubListener } from "../../src/opencode/event-hub.js";
+import { peekSessionId } from "../../src/opencode/frames.js";
 import type { OpencodeHttp } from "../../src/opencode/http.js";
 import { followSession } from "../../src/engine/turn-actors.js";
 import type { TurnError } from "../../src/contract/turn-error.js";
@@ -101,17 +102,53 @@ describe("EventHub", () => {
     expect(hub.stats.malformed).toBe(1);
   });
 
-  it("hands over what arrived within one event-loop turn as one batch, in order", async () => {
+  it("hands over what arrived within one event-loop turn as one batch, in order, a run of one part's deltas joined into one", async () => {
     const { hub, body } = hubWithScriptedServer();
     hubs.push(hub);
     const a = recorder();
     hub.subscribe("ses_a", a);
     await hub.connect();
-    for (let i = 0; i < 5; i++) body().frame(E.delta("ses_a", "m", "p", `d${i}`));
+    for (let i = 0; i < 3; i++) body().frame(E.delta("ses_a", "m", "p", `d${i}`));
+    // Another session's frame is not in a's stream: the run goes on across it.
+    body().frame(E.delta("ses_other", "m", "p", "x"));
+    body().frame(E.delta("ses_a", "m", "p", "d3"));
+    body().frame(E.delta("ses_a", "m", "q", "e0"));
+    body().frame(E.delta("ses_a", "m", "p", "d4"));
+    body().frame(E.busy("ses_a"));
+    body().frame(E.delta("ses_a", "m", "p", "d5"));
+    body().frame(E.delta("ses_a", "m", "p", "d6"));
     await tick();
     await tick();
     expect(a.batches).toHaveLength(1);
-    expect(a.batches[0]!.map((e) => (e as { properties: { delta: string } }).properties.delta)).toEqual(["d0", "d1", "d2", "d3", "d4"]);
+    const seen = a.batches[0]!.map((e) => {
+      const { type, properties } = e as { type: string; properties: { partID?: string; delta?: string } };
+      return type === "message.part.delta" ? `${properties.partID}:${properties.delta}` : type;
+    });
+    expect(seen).toEqual(["p:d0d1d2d3", "q:e0", "p:d4", "session.status", "p:d5d6"]);
+  });
+
+  it("joins no delta onto one a listener has been handed, nor onto one a newer listener did not get", async () => {
+    const { hub, body } = hubWithScriptedServer();
+    hubs.push(hub);
+    const a = recorder();
+    hub.subscribe("ses_a", a);
+    await hub.connect();
+    body().frame(E.delta("ses_a", "m", "p", "d0"));
+    await tick();
+    await tick();
+    body().frame(E.delta("ses_a", "m", "p", "d1"));
+    // b subscribes while d1 waits in a's batch (read, not yet handed over): d2 must reach b too.
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(a.batches).toHaveLength(1);
+    const b = recorder();
+    hub.subscribe("ses_a", b);
+    body().frame(E.delta("ses_a", "m", "p", "d2"));
+    await tick();
+    await tick();
+    const deltas = (listener: ReturnType<typeof recorder>) => listener.batches.flat().map((e) => (e as { properties: { delta: string } }).properties.delta);
+    expect(deltas(a).join("")).toBe("d0d1d2");
+    expect(deltas(a)[0]).toBe("d0");
+    expect(deltas(b)).toEqual(["d2"]);
   });
 
   it("routes children and grandchildren to the root's listeners, also to listeners who came later", async () => {

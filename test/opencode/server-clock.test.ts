@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ServerClock, type HostClocks } from "../../src/opencode/server-clock.js";
-import { peekEventStamp } from "../../src/opencode/event-hub.js";
+import { peekEventStamp } from "../../src/opencode/frames.js";
 
 /** Host clocks the test moves by hand: the wall clock may be stepped, the monotonic one only runs forward. */
 function fakeClocks(wall: number): HostClocks & { wallMs: number; monotonicMs: number } {
