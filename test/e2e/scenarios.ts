@@ -84,7 +84,6 @@ export function describeScenarios(version: OpencodeVersion): void {
       const stored = await storedMessages(t.adapter.sessionId!);
       const assistant = stored.filter((m) => m.info.role === "assistant").at(-1)!;
       expect(assistant.parts.filter((p) => p.type === "text").map((p) => p.text).join("")).toBe(DEFAULT_TEXT);
-      expect(ofKind(t.replies, "delta").length).toBeGreaterThan(1);
       expect(t.result.usage?.tokens.output).toBeGreaterThan(0);
     });
 
@@ -97,10 +96,11 @@ export function describeScenarios(version: OpencodeVersion): void {
       expect(t.result).toMatchObject({ outcome: "final", content: UNICODE_TEXT });
     });
 
-    it("1c. a long answer: thousands of deltas, final is their exact concatenation", async () => {
+    it("1c. a long answer: thousands of deltas arrive as few replies, final is their exact concatenation", async () => {
       const t = await turn("long answer please");
       expectInvariants(t);
-      expect(ofKind(t.replies, "delta").length).toBeGreaterThan(100);
+      // opencode sent 3,000 delta events; the hub joins each run that arrives together into one reply.
+      expect(ofKind(t.replies, "delta").length).toBeLessThan(1_000);
       expect(t.result.outcome === "final" && t.result.content).toBe(Array.from({ length: 3000 }, (_, i) => ` w${i}`).join(""));
     });
 

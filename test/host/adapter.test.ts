@@ -8,6 +8,7 @@ import { Reply, TurnResult } from "../../src/contract/replies.js";
 import * as E from "../../testkit/events.js";
 import { FakeOpencode, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
 import { closedAfterEach } from "../../testkit/closing.js";
+import { joinedDeltas } from "../../testkit/replies.js";
 
 const { open, fake } = closedAfterEach();
 
@@ -37,17 +38,6 @@ function textOf(prompt: ReceivedPrompt): string {
 
 function kinds(replies: Reply[]): string[] {
   return replies.map((r) => r.kind);
-}
-
-/** The replies with each run of consecutive deltas of one turn joined: how many frames the hub joined into one depends on how they arrived. */
-function joinedDeltas(replies: readonly Reply[]): Reply[] {
-  const out: Reply[] = [];
-  for (const reply of replies) {
-    const last = out.at(-1);
-    if (reply.kind === "delta" && last?.kind === "delta" && last.trace_id === reply.trace_id) out[out.length - 1] = { ...last, content: last.content + reply.content };
-    else out.push(reply);
-  }
-  return out;
 }
 
 describe("OpenCodeAdapter against a loopback opencode stand-in", () => {

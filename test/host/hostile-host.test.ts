@@ -11,22 +11,12 @@ import { REDACTED } from "../../src/contract/redact.js";
 import * as E from "../../testkit/events.js";
 import { FakeOpencode, type ReceivedPrompt, type Step } from "../../testkit/fake-opencode.js";
 import { closedAfterEach } from "../../testkit/closing.js";
+import { joinedDeltas } from "../../testkit/replies.js";
 
 const { open, fake } = closedAfterEach();
 
 const answer = (p: ReceivedPrompt, words: string[]): Step[] => E.textTurn(p.sessionId, p.body.messageID, `msg_a_${p.body.messageID}`, words);
 const kinds = (replies: Reply[]) => replies.map((r) => `${r.trace_id}:${r.kind}`);
-
-/** The replies with each run of consecutive deltas of one turn joined: how many frames the hub joined into one depends on how they arrived. */
-function joinedDeltas(replies: readonly Reply[]): Reply[] {
-  const out: Reply[] = [];
-  for (const reply of replies) {
-    const last = out.at(-1);
-    if (reply.kind === "delta" && last?.kind === "delta" && last.trace_id === reply.trace_id) out[out.length - 1] = { ...last, content: last.content + reply.content };
-    else out.push(reply);
-  }
-  return out;
-}
 
 /** Headers, then a body that never ends, one byte every 20 ms (no idle timeout trips). */
 function drip(res: ServerResponse): true {

@@ -5,6 +5,7 @@ import { Reply } from "../../src/contract/replies.js";
 import * as E from "../../testkit/events.js";
 import { FakeOpencode } from "../../testkit/fake-opencode.js";
 import { closedAfterEach } from "../../testkit/closing.js";
+import { joinedDeltas } from "../../testkit/replies.js";
 
 const { open, fake } = closedAfterEach();
 
@@ -46,7 +47,7 @@ describe("a slash command as a turn", () => {
     expect(result).toMatchObject({ outcome: "final", content: "Hello Alice." });
     expect(bodies).toEqual([{ messageID: expect.stringMatching(/^msg_/), command: "greet", arguments: "Alice", model: "p/m" }]);
     expect(server.permissionReplies.map((r) => r.id)).toEqual(["per_1"]);
-    expect(replies.map((r) => r.kind)).toEqual(["delta", "delta", "final"]);
+    expect(joinedDeltas(replies)).toMatchObject([{ kind: "delta", content: "Hello Alice." }, { kind: "final", content: "Hello Alice." }]);
     answerCommand();
   });
 
