@@ -552,10 +552,12 @@ class OpenCodeAdapter:
         like prompt(): its replies go to the sink, its TurnResult dict is returned; never raises."""
         return await self._turn(trace_id, {"op": "summarize", **_turn_options(model=model)})
 
-    async def history(self) -> List[dict]:
+    async def history(self, vocabulary: Optional[str] = None) -> List[dict]:
         """The session's turns, oldest first: ``{"message_id", "text", "replies"}`` each (``text`` the
-        host's prompt, ``replies`` its turn's replies). Raises OpenCodeError."""
-        return (await self._operation("history"))["history"]
+        host's prompt, ``replies`` its turn's replies). ``vocabulary`` ("core" or "full"; default the
+        config's): "full" also replays the stored todos, steps, tool details, compactions and each
+        subagent's work nested under its task call. Raises OpenCodeError."""
+        return (await self._operation("history", **({"vocabulary": vocabulary} if vocabulary else {})))["history"]
 
     async def fork(self, message_id: Optional[str] = None) -> str:
         """A new opencode session holding this one's turns (up to ``message_id``, a history()

@@ -614,6 +614,12 @@ class TurnOptionsAndSessionOperations(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(last[-1]["kind"], "final")
         self.assertEqual(last[-1]["content"], full["content"])
         self.assertEqual("".join(r["content"] for r in last if r["kind"] == "delta"), full["content"])
+        # The full vocabulary replays the stored steps too; the core one (the config's) has none.
+        self.assertNotIn("step", [r["kind"] for turn in history for r in turn["replies"]])
+        replayed = await asyncio.wait_for(self.adapter.history(vocabulary="full"), HANG)
+        self.assertEqual([turn["message_id"] for turn in replayed], [turn["message_id"] for turn in history])
+        self.assertIn("step", [r["kind"] for r in replayed[-1]["replies"]])
+        self.assertEqual(replayed[-1]["replies"][-1], last[-1])
 
     async def test_fork_makes_a_new_session_that_sessions_lists_beside_this_one(self) -> None:
         result = await asyncio.wait_for(self.adapter.prompt("What is here?", "t"), 120)
@@ -636,6 +642,11 @@ class TurnOptionsAndSessionOperations(unittest.IsolatedAsyncioTestCase):
         with self.assertRaises(OpenCodeError) as raised:
             await asyncio.wait_for(self.adapter.revert("not-a-message"), HANG)
         self.assertEqual(raised.exception.code, "bad_request")
+        # A well-formed id the session does not have: opencode would take it and do nothing.
+        with self.assertRaises(OpenCodeError) as unknown:
+            await asyncio.wait_for(self.adapter.revert("msg_doesnotexist"), HANG)
+        self.assertEqual(unknown.exception.code, "bad_request")
+        self.assertIn("no message msg_doesnotexist", str(unknown.exception))
         # The adapter goes on: the next operation is answered.
         self.assertEqual(await asyncio.wait_for(self.adapter.history(), HANG), [])
 

@@ -27,7 +27,8 @@ streamed in.
 Options:
   --json                    one reply object per line on stdout (trace_id = the turn's user message id)
   --vocabulary core|full    the replies to show: the six core kinds (default), or also what the
-                            stored parts tell (steps, tool titles and diffs; docs/vocabulary.md)
+                            stored parts tell (todos, steps, tool titles and diffs, compactions,
+                            each subagent's work under its task; docs/session-operations.md)
   -h, --help                this text
 ${connectionUsage}`;
 

@@ -1,8 +1,9 @@
 import { z } from "zod";
-import { replayHistory, type StoredTurn } from "../codec/history.js";
+import { childSessionsOf, replayHistory, SUBAGENT_DEPTH, type StoredTurn } from "../codec/history.js";
 import { withoutSecrets } from "../contract/redact.js";
 import { asTurnError, TurnError } from "../contract/turn-error.js";
 import * as api from "../opencode/api.js";
+import { StoredMessage } from "../opencode/events.js";
 import type { OpencodeHttp } from "../opencode/http.js";
 import type { CommandTurn, SummarizeTurn, TurnPrompt } from "../opencode/prompt-body.js";
 import { checkPromptOptions, toFilePart, type CheckedPromptOptions } from "./prompt.js";
@@ -82,12 +83,44 @@ export function commandName(name: unknown): string | { refusal: string } {
 
 /**
  * The session's stored turns, replayed as replies. Idle is read before the messages: if it was idle
- * then, the messages read after are complete. The texts the library writes go without the password.
+ * then, the messages read after are complete. In the full vocabulary the sessions its subagents ran
+ * in are read too, so their work is replayed under their task calls. The texts the library writes
+ * go without the password.
  */
 export async function readHistory(http: OpencodeHttp, sessionId: string, vocabulary: Vocabulary, signal: AbortSignal): Promise<StoredTurn[]> {
   const idle = await api.isSessionIdle(http, sessionId, signal);
   const messages = await api.listMessages(http, sessionId, signal);
-  return replayHistory(sessionId, messages, idle, vocabulary).map((turn) => ({ ...turn, replies: turn.replies.map((reply) => withoutSecrets(reply, http.redact)) }));
+  const children = vocabulary === "full" ? await readChildren(http, messages, signal) : new Map<string, unknown[]>();
+  return replayHistory(sessionId, messages, idle, vocabulary, children).map((turn) => ({ ...turn, replies: turn.replies.map((reply) => withoutSecrets(reply, http.redact)) }));
+}
+
+/**
+ * The stored messages of the sessions the task calls in `messages` ran in, and of theirs, level by
+ * level. A child opencode no longer has is left out: its call is replayed without the subagent's work.
+ */
+async function readChildren(http: OpencodeHttp, messages: readonly unknown[], signal: AbortSignal): Promise<Map<string, unknown[]>> {
+  const children = new Map<string, unknown[]>();
+  let next = childSessionsOf(messages);
+  for (let depth = 0; depth < SUBAGENT_DEPTH && next.length > 0; depth++) {
+    const level = [...new Set(next)].filter((id) => !children.has(id));
+    const read = await Promise.all(level.map(async (id) => [id, await childMessages(http, id, signal)] as const));
+    next = [];
+    for (const [id, stored] of read) {
+      if (stored === undefined) continue;
+      children.set(id, stored);
+      next.push(...childSessionsOf(stored));
+    }
+  }
+  return children;
+}
+
+async function childMessages(http: OpencodeHttp, sessionId: string, signal: AbortSignal): Promise<unknown[] | undefined> {
+  try {
+    return await api.listMessages(http, sessionId, signal);
+  } catch (error) {
+    if (asTurnError(error).code === "session_not_found") return undefined;
+    throw error;
+  }
 }
 
 export async function listSessions(http: OpencodeHttp, signal: AbortSignal): Promise<SessionSummary[]> {
@@ -108,6 +141,11 @@ export function messageIdOf(what: string, messageId: unknown, optional: boolean)
     throw new TurnError("bad_request", `${what} needs a message id of the session (msg_…), as history() gives them${optional ? ", or none" : ""}.`);
   }
   return messageId;
+}
+
+async function hasMessage(http: OpencodeHttp, sessionId: string, messageId: string, signal: AbortSignal): Promise<boolean> {
+  const messages = await api.listMessages(http, sessionId, signal);
+  return messages.some((message) => StoredMessage.safeParse(message).data?.info.id === messageId);
 }
 
 /** A turn ready to run: what opencode is sent, the turn's signal, and its reply vocabulary. */
@@ -164,7 +202,14 @@ export class SessionOperations {
   }
 
   revert(messageId: string): Promise<void> {
-    return this.operate("revert()", true, (sessionId, signal) => api.revertSession(this.host.http, sessionId!, messageIdOf("revert()", messageId, false)!, signal));
+    return this.operate("revert()", true, async (sessionId, signal) => {
+      const id = messageIdOf("revert()", messageId, false)!;
+      // opencode takes a revert to a message it does not have and does nothing: say so instead.
+      if (!(await hasMessage(this.host.http, sessionId!, id, signal))) {
+        throw new TurnError("bad_request", `revert() needs a message of session ${sessionId}: it has no message ${id} (history() gives each turn's).`);
+      }
+      await api.revertSession(this.host.http, sessionId!, id, signal);
+    });
   }
 
   unrevert(): Promise<void> {

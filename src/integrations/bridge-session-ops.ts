@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { OpenCodeAdapter } from "../host/adapter.js";
 import { Attachment, TurnChoices } from "../host/prompt.js";
 import { SessionSummary } from "../host/session-operations.js";
-import { ErrorCode, Reply, type TurnResult } from "../contract/replies.js";
+import { ErrorCode, Reply, type TurnResult, Vocabulary } from "../contract/replies.js";
 import { asTurnError } from "../contract/turn-error.js";
 
 // The bridge's session operations: the requests beyond `prompt`, and the lines that answer them.
@@ -37,7 +37,12 @@ export const SummarizeRequest = z
   .describe("Compacts the session as a turn whose answer is opencode's summary.");
 
 export const HistoryRequest = z
-  .strictObject({ id: RequestId, op: z.literal("history"), session: SessionKey.optional() })
+  .strictObject({
+    id: RequestId,
+    op: z.literal("history"),
+    session: SessionKey.optional(),
+    vocabulary: Vocabulary.optional().describe("The replies to replay: the six core kinds, or the full vocabulary with subagents nested (default: the bridge's)."),
+  })
   .describe("The session's stored turns, each as its replies.");
 export const ForkRequest = z
   .strictObject({ id: RequestId, op: z.literal("fork"), session: SessionKey.optional(), message_id: MessageId.optional() })
@@ -79,7 +84,7 @@ export async function runSessionOp(adapter: OpenCodeAdapter, request: SessionOpR
   try {
     switch (request.op) {
       case "history":
-        return { id, history: (await adapter.history()).map((turn) => ({ message_id: turn.messageId, text: turn.text, replies: [...turn.replies] })) };
+        return { id, history: (await adapter.history(request.vocabulary ? { vocabulary: request.vocabulary } : {})).map((turn) => ({ message_id: turn.messageId, text: turn.text, replies: [...turn.replies] })) };
       case "sessions":
         return { id, sessions: await adapter.sessions() };
       case "fork":

@@ -18,6 +18,10 @@ const runs = (kinds: readonly string[]) => kinds.filter((kind, i) => kind !== ki
 
 const CITY = { city: "Paris", population: 2100000 };
 const SUMMARY = ["SUMMARY: ", "the user said hello."];
+const TODOS = [
+  { content: "Plan", status: "in_progress", priority: "high" },
+  { content: "Test", status: "pending", priority: "medium" },
+];
 
 function respond(req: ChatRequest): { branch: string; script: Script } {
   const tools = (req.tools ?? []).map((tool) => tool.function?.name);
@@ -30,6 +34,11 @@ function respond(req: ChatRequest): { branch: string; script: Script } {
   }
   const results = toolResults(req);
   if (results !== undefined) return { branch: "tool-result", script: { kind: "stream", text: ["Tool said: ", results.join("\n")] } };
+  if (text.includes("TODO-MARK")) return { branch: "todo", script: { kind: "stream", toolCalls: [{ id: "call_todo", name: "todowrite", arguments: JSON.stringify({ todos: TODOS }) }] } };
+  if (text.includes("TASK-MARK")) {
+    const task = { description: "Child job", prompt: "CHILD-JOB: please use a tool", subagent_type: "general" };
+    return { branch: "task", script: { kind: "stream", toolCalls: [{ id: "call_task", name: "task", arguments: JSON.stringify(task) }] } };
+  }
   if (text.includes("use a tool")) {
     return { branch: "tool", script: { kind: "stream", toolCalls: [{ id: "call_1", name: "bash", arguments: JSON.stringify({ command: "echo hi-from-tool", description: "say hi" }) }] } };
   }
@@ -39,6 +48,23 @@ function respond(req: ChatRequest): { branch: string; script: Script } {
 function systemText(req: unknown): string {
   const messages = (req as ChatRequest).messages ?? [];
   return messages.filter((m) => m.role === "system").map((m) => contentText(m.content)).join("\n");
+}
+
+/**
+ * A full-vocabulary turn as history can replay it: deltas joined (nested ones too), and no
+ * `tool_update`, a running tool's progress, which opencode does not store.
+ */
+function comparable(replies: readonly Reply[]): unknown[] {
+  const out: Array<Record<string, any>> = [];
+  for (const { trace_id: _trace, ...reply } of replies) {
+    const inner = reply.kind === "subagent" ? (({ trace_id: _t, ...rest }) => rest)(reply.reply) : undefined;
+    if (reply.kind === "tool_update" || inner?.kind === "tool_update") continue;
+    const last = out.at(-1);
+    if ((reply.kind === "delta" || reply.kind === "reasoning") && last?.kind === reply.kind) last.content += reply.content;
+    else if ((inner?.kind === "delta" || inner?.kind === "reasoning") && last?.kind === "subagent" && reply.kind === "subagent" && last.call_id === reply.call_id && last.reply.kind === inner.kind) last.reply.content += inner.content;
+    else out.push(inner === undefined ? { ...reply } : { ...reply, reply: inner });
+  }
+  return out;
 }
 
 /** A turn's replies with consecutive deltas (and reasoning) joined: a stored part is whole, a live one streamed in pieces. */
@@ -81,7 +107,10 @@ describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("session operations o
       version,
       modelUrl: model.url,
       permission: { bash: "allow" },
-      extraConfig: { command: { greet: { template: "Please greet $ARGUMENTS warmly.", description: "Greets someone" } } },
+      extraConfig: {
+        command: { greet: { template: "Please greet $ARGUMENTS warmly.", description: "Greets someone" } },
+        provider: { [PROVIDER_ID]: { models: { [MODEL_ID]: { variants: { deep: { reasoningEffort: "high" } } } } } },
+      },
     });
   });
 
@@ -189,6 +218,51 @@ describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("session operations o
     expect(missing.stderr).toContain("(session_not_found)");
   });
 
+  it("sends a turn's variant: the model's configured variant options reach the provider's request, and only with it", async () => {
+    const a = adapter();
+    const before = model.log.length;
+    expect(await a.prompt("hello variant", "t-variant", { variant: "deep" })).toMatchObject({ outcome: "final" });
+    expect(await a.prompt("hello plain", "t-plain-variant")).toMatchObject({ outcome: "final" });
+    const [withVariant, without] = model.log.slice(before).filter((r) => r.branch === "text");
+    // The test config's variant "deep" is { reasoningEffort: "high" }: openai-compatible's reasoning_effort.
+    expect(withVariant!.lastUserText).toBe("hello variant");
+    expect(withVariant!.body).toMatchObject({ reasoning_effort: "high" });
+    expect(without!.lastUserText).toBe("hello plain");
+    expect(without!.body).not.toHaveProperty("reasoning_effort");
+  });
+
+  it("replays a session's history in the full vocabulary as the live turns replied: todos, a subagent's work under its task call, a compaction", async () => {
+    const replies = new Map<string, Reply[]>();
+    const config = { baseUrl: server.url, password: server.password, providerID: PROVIDER_ID, modelID: MODEL_ID, vocabulary: "full" as const };
+    const live = new OpenCodeAdapter(config, (reply) => void replies.set(reply.trace_id, [...(replies.get(reply.trace_id) ?? []), reply]));
+    adapters.push(live);
+    const traces = ["t-todo", "t-task", "t-sum", "t-after"];
+    await live.prompt("please TODO-MARK", traces[0]);
+    await live.prompt("please TASK-MARK", traces[1]);
+    await live.summarize(traces[2]);
+    await live.prompt("hello after", traces[3]);
+    const history = await adapter(undefined, live.sessionId).history({ vocabulary: "full" });
+    expect(history.map((turn) => turn.text)).toEqual(["please TODO-MARK", "please TASK-MARK", "", "hello after"]);
+    expect(history.map((turn) => comparable(turn.replies))).toEqual(traces.map((trace) => comparable(replies.get(trace)!)));
+    // What the comparison is about, said outright: each is there, in the live turn's order.
+    const [todo, task, summary] = history.map((turn) => turn.replies.map((r) => (r.kind === "subagent" ? `subagent:${r.reply.kind}` : r.kind)));
+    expect(todo!.slice(0, 3)).toEqual(["todo", "tool_call", "tool_result"]);
+    expect(history[0]!.replies[0]).toMatchObject({ kind: "todo", todos: TODOS });
+    expect(task!.filter((kind) => kind !== "tool_update").slice(0, 3)).toEqual(["tool_call", "subagent:tool_call", "subagent:tool_result"]);
+    expect(task!.indexOf("tool_result")).toBe(task!.lastIndexOf("subagent:final") + 1);
+    expect(history[1]!.replies.find((r) => r.kind === "subagent" && r.reply.kind === "final")).toMatchObject({ call_id: "call_task", reply: { kind: "final", content: "Tool said: hi-from-tool\n" } });
+    expect(summary).toEqual(["delta", "step", "compaction", "final"]);
+    // The core vocabulary replays none of it, and no child's text.
+    const core = await adapter(undefined, live.sessionId).history();
+    expect(core.flatMap((turn) => turn.replies.map((r) => r.kind))).not.toEqual(expect.arrayContaining(["todo"]));
+    expect(core[1]!.replies.map((r) => r.kind)).toEqual(["tool_call", "tool_result", "delta", "final"]);
+
+    // The command line prints the same replies.
+    const json = await runCli(["history", live.sessionId!, "--vocabulary", "full", "--json", "--url", server.url, "--password", server.password]);
+    expect(json.code).toBe(0);
+    expect(json.stdout.trim().split("\n").map((line) => ReplySchema.parse(JSON.parse(line)))).toEqual(history.flatMap((turn) => turn.replies));
+  }, 120_000);
+
   it("offers the operations over the bridge: a command as a turn, history, sessions", async () => {
     const child = spawn(process.execPath, [CLI, "bridge", "--url", server.url, "--password", server.password, "--model", `${PROVIDER_ID}/${MODEL_ID}`], { env: cliEnv(), stdio: ["pipe", "pipe", "pipe"] });
     const lines: Array<Record<string, any>> = [];
@@ -220,6 +294,13 @@ describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("session operations o
       expect(await ask({ id: "u1", op: "unrevert" }, () => true)).toEqual([{ id: "u1", done: true }]);
       const [invalid] = await ask({ id: "r2", op: "revert", message_id: "nope" }, () => true);
       expect(invalid).toMatchObject({ id: "r2", error: expect.stringContaining("message_id") });
+      const [unknown] = await ask({ id: "r3", op: "revert", message_id: "msg_doesnotexist" }, () => true);
+      expect(unknown).toEqual({ id: "r3", error: expect.stringContaining("no message msg_doesnotexist"), code: "bad_request" });
+      const [full] = await ask({ id: "h2", op: "history", vocabulary: "full" }, (line) => "history" in line);
+      expect(full!.history.map((turn: { replies: Reply[] }) => turn.replies.map((r) => r.kind))).toEqual([
+        ["delta", "step", "final"],
+        ["delta", "step", "final"],
+      ]);
       await ask({ id: "x", op: "close" }, (line) => line.closed === true);
     } finally {
       child.stdin.end();
@@ -259,6 +340,12 @@ describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("session operations o
     const withSession = adapter();
     await withSession.prompt("hello", "t-x");
     await expect(withSession.revert("not-an-id")).rejects.toMatchObject({ code: "bad_request" });
+    // A well-formed id the session does not have: opencode takes it (and does nothing); the adapter says so.
+    const raw = await fetch(`${server.url}/session/${withSession.sessionId}/revert`, { method: "POST", headers: { ...server.headers, "content-type": "application/json" }, body: JSON.stringify({ messageID: "msg_doesnotexist" }) });
+    expect(raw.ok).toBe(true);
+    expect((await withSession.history()).map((turn) => turn.text)).toEqual(["hello"]);
+    await expect(withSession.revert("msg_doesnotexist")).rejects.toMatchObject({ name: "TurnError", code: "bad_request", message: expect.stringContaining("msg_doesnotexist") });
+    expect((await withSession.history()).map((turn) => turn.text)).toEqual(["hello"]);
   });
 }, 180_000);
 
