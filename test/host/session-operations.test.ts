@@ -124,7 +124,7 @@ describe("the session operations' errors", () => {
     const server = await fake({
       intercept: (route, res) => {
         if (/^POST \/session\/[^/]+\/fork$/.test(route)) return json(res, 404, { name: "NotFoundError" }), true;
-        if (/^POST \/session\/[^/]+\/revert$/.test(route)) return json(res, 400, { data: { message: `bad: ${server.password}` } }), true;
+        if (/^POST \/session\/[^/]+\/unrevert$/.test(route)) return json(res, 400, { data: { message: `bad: ${server.password}` } }), true;
         return false;
       },
     });
@@ -132,7 +132,9 @@ describe("the session operations' errors", () => {
     await expect(adapter.revert("msg_1")).rejects.toMatchObject({ name: "TurnError", code: "session_not_found" });
     await adapter.ensureSession();
     await expect(adapter.fork()).rejects.toMatchObject({ code: "session_not_found" });
-    const refused = await adapter.revert("msg_1").catch((error: Error) => error);
+    // A revert to a message the session does not have is refused before opencode is asked.
+    await expect(adapter.revert("msg_1")).rejects.toMatchObject({ code: "bad_request", message: expect.stringContaining("has no message msg_1") });
+    const refused = await adapter.unrevert().catch((error: Error) => error);
     expect(refused).toMatchObject({ code: "bad_request" });
     expect((refused as Error).message).toContain("bad: [redacted]");
     await expect(adapter.revert("nope")).rejects.toMatchObject({ code: "bad_request" });
