@@ -46,7 +46,6 @@ export function peekEventStamp(data: string): number | undefined {
   return stamp;
 }
 
-
 /** The newest stamp of a chunk's frames: frames come in id order, so the last frame's that has one. */
 export function newestStamp(frames: readonly string[]): number | undefined {
   for (let i = frames.length - 1; i >= 0; i--) {
