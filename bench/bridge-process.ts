@@ -5,7 +5,7 @@
  *                  library, so both run the same compiled code), read here line by line, each line
  *                  parsed with JSON.parse as any host of the protocol must
  *   PythonHost     bench/python_turns.py: python/opencode_turns.py's OpenCodeAdapter over a bridge
- *                  of its own, started from the same command line
+ *                  of its own, started from the same command (the adapter adds its options)
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -14,10 +14,8 @@ import type { Server } from "./measure.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** The argv that starts the bridge on `server`, bound to `sessionId`; the password goes by environment. */
-export function bridgeArgv(server: Server, sessionId: string): string[] {
-  return [process.execPath, "--import", "tsx", `${root}src/cli/main.ts`, "bridge", "--url", server.url, "--session", sessionId];
-}
+/** The argv that starts `opencode-turns bridge`, with no options. */
+const BRIDGE_COMMAND = [process.execPath, "--import", "tsx", `${root}src/cli/main.ts`, "bridge"];
 
 /** Calls `onLine` with each `\n`-ended line of a child's stdout, parsed. */
 function readJsonLines(child: ChildProcess, onLine: (line: Record<string, unknown>) => void): void {
@@ -40,12 +38,7 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 function spawnHost(argv: string[], server: Server): ChildProcess {
-  const child = spawn(argv[0]!, argv.slice(1), {
-    cwd: root,
-    env: { ...process.env, OPENCODE_SERVER_PASSWORD: server.password },
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  return child;
+  return spawn(argv[0]!, argv.slice(1), { cwd: root, env: { ...process.env, OPENCODE_SERVER_PASSWORD: server.password }, stdio: ["pipe", "pipe", "inherit"] });
 }
 
 /** One prompt through a host: its wall time, the replies it handed over, and the CPU of its processes. */
@@ -80,7 +73,8 @@ export class BridgeProcess {
   }
 
   static start(server: Server, sessionId: string): BridgeProcess {
-    return new BridgeProcess(spawnHost(bridgeArgv(server, sessionId), server));
+    // The password goes by environment, as the Python adapter gives it.
+    return new BridgeProcess(spawnHost([...BRIDGE_COMMAND, "--url", server.url, "--session", sessionId], server));
   }
 
   /** Writes one prompt line and reads every line of it up to its result. */
@@ -121,7 +115,7 @@ export class PythonHost {
   /** Starts bench/python_turns.py, which starts its adapter's bridge and says it is ready. */
   static async start(server: Server, sessionId: string): Promise<PythonHost> {
     const python = process.env.PYTHON ?? "python3";
-    const child = spawnHost([python, `${root}bench/python_turns.py`, server.url, sessionId, JSON.stringify(bridgeArgv(server, sessionId))], server);
+    const child = spawnHost([python, `${root}bench/python_turns.py`, server.url, sessionId, JSON.stringify(BRIDGE_COMMAND)], server);
     const host = new PythonHost(child);
     const spawnFailed = new Promise<never>((_, reject) => child.once("error", reject));
     const ready = await Promise.race([host.read(), spawnFailed]);

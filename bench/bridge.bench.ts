@@ -59,7 +59,7 @@ export async function bridgeBench(size: Size): Promise<Row[]> {
         unit: "replies/s",
         baseline: rate(lib),
         ratio: round(pairedMedian(lib, viaBridge, (l, b) => l.wallMs / b.wallMs)),
-        note: `the ${workload} through \`opencode-turns bridge\`, prompt line to result line, each NDJSON line parsed by a Node reader (${lines(viaBridge)} lines carried them: the bridge joins deltas its reader is behind on) / the library's sink in process, per second of wall; higher is better`,
+        note: `the ${workload} through \`opencode-turns bridge\`, prompt line to result line, each NDJSON line parsed by a Node reader (carried by ${lines(viaBridge)} lines: the bridge joins consecutive deltas while its reader is behind) / the library's sink in process, per second of wall; higher is better`,
       },
       {
         name: "bridge.cpu",
@@ -75,7 +75,7 @@ export async function bridgeBench(size: Size): Promise<Row[]> {
         unit: "replies/s",
         baseline: rate(viaBridge),
         ratio: round(pairedMedian(viaBridge, viaPython, (b, p) => b.wallMs / p.wallMs)),
-        note: `the ${workload} reaching the sink of python/opencode_turns.py's adapter (${lines(viaPython)} sink calls carried them) / the Node reader of the bridge alone, per second of wall; higher is better`,
+        note: `the ${workload} reaching the sink of python/opencode_turns.py's adapter (carried by ${lines(viaPython)} sink calls) / the Node reader of the bridge alone, per second of wall; higher is better`,
       },
       {
         name: "python.cpu",

@@ -48,8 +48,9 @@ export const MISSING_REASON = "NOT EXPLAINED YET: write why in bench/targets.ts"
 export const unexplained = (rows: readonly ResultRow[]) => rows.map(judge).filter((j) => j.why === MISSING_REASON).map((j) => j.row.name);
 
 const runsLine = (rows: readonly ResultRow[]) => {
-  const runs = Math.max(...rows.map((r) => r.runs));
-  return `Medians of ${runs} run${runs === 1 ? "" : "s"} of \`npm run bench\`; the spread is the lowest and highest run. A ratio is measured against its baseline in the same process, round by round.`;
+  const [fewest, most] = [Math.min(...rows.map((r) => r.runs)), Math.max(...rows.map((r) => r.runs))];
+  const runs = fewest === most ? `${most} run${most === 1 ? "" : "s"}` : `${fewest} to ${most} runs (each row's spread says)`;
+  return `Medians of ${runs} of \`npm run bench\`; the spread is the lowest and highest run. A ratio is measured against its baseline in the same process, round by round.`;
 };
 
 /** The README's table: the rows with a target and the bridge's, a footnote per missed target. */
@@ -64,9 +65,10 @@ export function readmeTable(rows: readonly ResultRow[]): string {
     "|---|---|---|---|---|---|",
     ...judged.map((j) => {
       const meaning = meaningOf(j.row);
-      return `| ${cell(meaning.what)} | ${cell(meaning.against)} | ${cell(measured(j.row))} | ${cell(spread(j.row))} | ${cell(j.target)} | ${met(j)} |`;
+      return `| ${cell(meaning.what)} | ${cell(meaning.against || "—")} | ${cell(measured(j.row))} | ${cell(spread(j.row))} | ${cell(j.target)} | ${met(j)} |`;
     }),
     ...(missed.length === 0 ? [] : ["", "Why the missed targets are missed:", "", ...missed.map((j, i) => `${i + 1}. \`${j.row.name}\`: ${j.why}.`)]),
+    "",
   ].join("\n");
 }
 
@@ -79,16 +81,17 @@ export function performanceTable(rows: readonly ResultRow[]): string {
     "|---|---|---|---|---|---|---|---|",
     ...rows.map(judge).map((j) => {
       const meaning = meaningOf(j.row);
-      return `| \`${j.row.name}\` | ${cell(meaning.what)} | ${cell(meaning.against)} | ${cell(measured(j.row))} | ${cell(spread(j.row))} | ${cell(j.target)} | ${j.verdict ?? ""} | ${cell(j.why ?? "")} |`;
+      return `| \`${j.row.name}\` | ${cell(meaning.what)} | ${cell(meaning.against || "—")} | ${cell(measured(j.row))} | ${cell(spread(j.row))} | ${cell(j.target)} | ${j.verdict ?? ""} | ${cell(j.why ?? "")} |`;
     }),
+    "",
   ].join("\n");
 }
 
-/** The text between the markers of `text` (without the markers' lines), or undefined when they are missing. */
+/** The lines between the markers of `text`, or undefined when they are missing. */
 export function tableIn(text: string): string | undefined {
   const begin = text.indexOf(`${BEGIN}\n`);
-  const end = text.indexOf(`\n${END}`, begin);
-  return begin === -1 || end === -1 ? undefined : text.slice(begin + BEGIN.length + 1, end);
+  const end = begin === -1 ? -1 : text.indexOf(END, begin + BEGIN.length + 1);
+  return end === -1 ? undefined : text.slice(begin + BEGIN.length + 1, end);
 }
 
 function replaceTable(file: string, table: string): void {
