@@ -1,0 +1,138 @@
+/**
+ * What each row of bench/results.json is, against what, the issue's target for it, and, written by
+ * whoever looked, why a missed target is missed. The tables (bench/tables.ts) are made from this and
+ * results.json; `met` is computed, never written: a reason shows only while its target is missed,
+ * and test/bench.test.ts fails on a missed target without one.
+ */
+import type { ResultRow } from "./results.js";
+
+export interface Target {
+  /** Which number of the row the target is on. */
+  on: "value" | "ratio";
+  op: "<" | "<=" | ">" | ">=";
+  bound: number;
+  /** A weaker bound that counts as partly met ("0.8× at the least"). */
+  least?: number;
+  /** Met only if every run meets it (the worst run), not the median. */
+  everyRun?: boolean;
+  /** How the value's unit reads after the bound ("B", "ms"); ratios read "×". */
+  unit?: string;
+}
+
+export interface Meaning {
+  what: string;
+  /** The baseline the ratio is against; "" for a number of its own. */
+  against: string;
+  target?: Target;
+  /** One of the README's rows (the rest are in docs/performance.md only). */
+  readme?: boolean;
+  whyMissed?: string;
+}
+
+const BIG_TURN = "the big turn (200,000 deltas, another session's frame after every 4 of ours), prompt → final";
+const FLOOR = "bare undici + eventsource-parser + `JSON.parse` of every frame";
+
+export const MEANINGS: Record<string, Meaning> = {
+  "memory.slope": {
+    what: "heap growth per tiny turn, one long-lived adapter (after GC)",
+    against: "",
+    target: { on: "value", op: "<", bound: 100, unit: "B" },
+    readme: true,
+  },
+  "turn.fixed": {
+    what: "CPU of a tiny turn (session known, stream open)",
+    against: "the raw HTTP calls it needs (undici POST, an open raw `/event` reader)",
+    target: { on: "ratio", op: "<=", bound: 2 },
+    readme: true,
+    whyMissed:
+      "its profile is flat: XState (creating, starting and stopping the actor, its transitions) about 20%, then the prompt's socket write, GC, zod's check of the prompt options, the hub subscription, the reply queue and the result; no single change pays",
+  },
+  "throughput.pipeline": {
+    what: `${BIG_TURN}, through \`OpenCodeAdapter\``,
+    against: FLOOR,
+    target: { on: "ratio", op: ">=", bound: 1, least: 0.8 },
+    readme: true,
+    whyMissed:
+      "three quarters of the big turn's frames are ours and must be parsed, so skipping cannot beat the floor; `JSON.parse` in the hub is the largest cost (about 45% of the pipeline's CPU), GC 15%, and the machine, codec and a sink call per reply the rest",
+  },
+  "throughput.hub": { what: "the same turn through the event hub alone (parse, route, hand over)", against: FLOOR },
+  "throughput.hubCodec": { what: "the same turn through the hub and the codec, no machine", against: FLOOR },
+  "throughput.sdk": {
+    what: "the same turn through the shared hub",
+    against: "`@opencode-ai/sdk` v2 `event.subscribe()` (both hand over parsed events)",
+    target: { on: "ratio", op: ">", bound: 1 },
+    readme: true,
+  },
+  "throughput.sdk.pipeline": { what: "the same turn through the whole pipeline", against: "`@opencode-ai/sdk` v2 `event.subscribe()`" },
+  "gc.pipeline": {
+    what: "GC pauses in the big turn through the pipeline",
+    against: "GC pauses in the same turn through hub + codec",
+    target: { on: "ratio", op: "<=", bound: 1 },
+    readme: true,
+    whyMissed:
+      "the pipeline allocates per delta what hub + codec alone do not (the machine's event, the reply and its queue entry, the sink call); which of them dominates is not profiled yet",
+  },
+  "latency.added.p50": { what: "a delta at the sink, after a raw reader on a second `/event` connection saw it, p50", against: "" },
+  "latency.added.p99": {
+    what: "a delta at the sink, after a raw reader on a second `/event` connection saw it, p99",
+    against: "",
+    target: { on: "value", op: "<", bound: 1, unit: "ms" },
+    readme: true,
+    whyMissed: "most of it is opencode's, which writes to its two subscribers at different moments: runs of consecutive deltas arrive late by the same few ms (the own-bytes rows leave that out)",
+  },
+  "latency.own.p50": { what: "a delta at the sink, after a raw reader parsing the hub's own chunks saw it, p50", against: "" },
+  "latency.own.p99": {
+    what: "a delta at the sink, after a raw reader parsing the hub's own chunks saw it, p99",
+    against: "",
+    target: { on: "value", op: "<", bound: 1, unit: "ms", everyRun: true },
+    readme: true,
+    whyMissed: "the p99 of 600 deltas is their 6th slowest: one pause of the process (a GC, the shared cores' scheduling) in a run moves it past 1 ms, while the median stays near 0.2 ms",
+  },
+  "scale.cpu.n1": { what: "client CPU of 1 turn on one real opencode, its own hub", against: "a hub (an `/event` reader) per turn" },
+  "scale.cpu.n10": { what: "client CPU of 10 concurrent turns on one real opencode, one shared hub", against: "a hub (an `/event` reader) per turn" },
+  "scale.cpu.n50": {
+    what: "client CPU of 50 concurrent turns on one real opencode, one shared hub",
+    against: "a hub (an `/event` reader) per turn",
+    target: { on: "ratio", op: ">=", bound: 5 },
+    readme: true,
+    whyMissed:
+      "the shared hub still pays for each turn's actor, HTTP calls and replies (about 3 ms of CPU per turn against opencode's real events); only the parsing of other turns' events is saved, and the baseline's readers skip other sessions' frames unparsed too",
+  },
+  "bridge.replies": {
+    what: "replies per second of the big turn through `opencode-turns bridge`, its NDJSON parsed by a Node reader",
+    against: "the library's sink in process",
+    readme: true,
+  },
+  "bridge.cpu": { what: "CPU per reply of the bridge process, same turn", against: "the library in process", readme: true },
+  "python.replies": {
+    what: "replies per second of the big turn reaching the Python adapter's sink (over its bridge)",
+    against: "the Node reader of the bridge alone",
+    readme: true,
+  },
+  "python.cpu": { what: "CPU of the Python process, same turn", against: "its bridge process's CPU", readme: true },
+};
+
+/** A row's meaning; a row nobody described yet is told by its note. */
+export const meaningOf = (row: ResultRow): Meaning => MEANINGS[row.name] ?? { what: row.note, against: "" };
+
+const SYMBOL = { "<": "<", "<=": "≤", ">": ">", ">=": "≥" } as const;
+const passes = (x: number, op: Target["op"], bound: number) => (op === "<" ? x < bound : op === "<=" ? x <= bound : op === ">" ? x > bound : x >= bound);
+
+export function targetText(target: Target): string {
+  const unit = (bound: number) => (target.on === "ratio" ? `${bound}×` : `${bound} ${target.unit ?? ""}`.trimEnd());
+  const least = target.least === undefined ? "" : ` (${SYMBOL[target.op]} ${unit(target.least)} at the least)`;
+  return `${SYMBOL[target.op]} ${unit(target.bound)}${least}${target.everyRun ? " on every run" : ""}`;
+}
+
+export type Verdict = "yes" | "partly" | "no";
+
+/** Whether the row meets its target: on the median over the runs, or with `everyRun` on the worst run. */
+export function verdict(row: ResultRow, target: Target): Verdict {
+  const median = target.on === "ratio" ? row.ratio : row.value;
+  const spread = target.on === "ratio" ? row.spread.ratio : row.spread.value;
+  if (median === null || spread === null) return "no";
+  const worst = target.op === "<" || target.op === "<=" ? spread[1] : spread[0];
+  const x = target.everyRun ? worst : median;
+  if (passes(x, target.op, target.bound)) return "yes";
+  return target.least !== undefined && passes(x, target.op, target.least) ? "partly" : "no";
+}
