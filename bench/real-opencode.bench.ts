@@ -50,16 +50,14 @@ export async function realOpencodeBench(size: Size): Promise<{ rows: Row[]; scal
 
 async function latency(server: OpencodeServer, size: Size): Promise<Row[]> {
   const sessionId = await createSession(server);
-  const rawSeen = new Map<string, number>();
+  const rawSeen = new RawDeltaTimes();
   const added: number[] = [];
   const reader = await openRawReader(server, (event) => {
     const p = event.properties as { sessionID?: string; delta?: string } | undefined;
-    if (event.type === "message.part.delta" && p?.sessionID === sessionId && p.delta !== undefined) rawSeen.set(p.delta, performance.now());
+    if (event.type === "message.part.delta" && p?.sessionID === sessionId && p.delta !== undefined) rawSeen.saw(p.delta);
   });
   const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, sessionId }, (reply) => {
-    if (reply.kind !== "delta") return;
-    const seen = rawSeen.get(reply.content);
-    if (seen !== undefined) added.push(performance.now() - seen);
+    if (reply.kind === "delta") rawSeen.reached(reply.content, performance.now(), added);
   });
   try {
     // The first turn on a server is slow for reasons of its own (opencode warms up).
@@ -124,6 +122,33 @@ async function concurrentTurns(server: Server, sessions: readonly string[], shar
   if (outcomes.some((kind) => kind !== "final")) throw new Error(`a concurrent turn ended with ${outcomes.find((kind) => kind !== "final")}`);
 }
 
+/**
+ * When each delta's text was seen by a raw reader. The hub joins deltas that arrive together into one
+ * reply, so a reply's text is cut back into the deltas seen, each timed from when it was seen.
+ */
+class RawDeltaTimes {
+  private readonly seen = new Map<string, number>();
+
+  saw(delta: string): void {
+    this.seen.set(delta, performance.now());
+  }
+
+  clear(): void {
+    this.seen.clear();
+  }
+
+  /** Adds to `added` how long after the raw reader each delta of `content` reached the sink at `now`; stops at a piece it never saw. */
+  reached(content: string, now: number, added: number[]): void {
+    for (let at = 0; at < content.length; ) {
+      let piece = "";
+      for (const text of this.seen.keys()) if (text.length > piece.length && content.startsWith(text, at)) piece = text;
+      if (piece === "") return;
+      added.push(now - this.seen.get(piece)!);
+      at += piece.length;
+    }
+  }
+}
+
 /** A connection whose `/event` body is also parsed by a raw reader, chunk by chunk, before the hub sees it. */
 class TeeHttp extends OpencodeHttp {
   constructor(
@@ -153,19 +178,16 @@ class TeeHttp extends OpencodeHttp {
 
 async function ownLatency(server: OpencodeServer, size: Size): Promise<Row[]> {
   const sessionId = await createSession(server);
-  const rawSeen = new Map<string, number>();
+  const rawSeen = new RawDeltaTimes();
   const added: number[] = [];
-  const hub = new EventHub(new TeeHttp(server, (delta) => rawSeen.set(delta, performance.now())), { heartbeatTimeoutMs: 60_000 });
+  const hub = new EventHub(new TeeHttp(server, (delta) => rawSeen.saw(delta)), { heartbeatTimeoutMs: 60_000 });
   const machine = provideTurnMachine({ hub, decidePermission: async () => ({ reply: "reject" }), decideQuestion: async () => "reject" });
   const turn = async (text: string) => {
     const { output } = await runTurn(machine, {
       input: turnInput("latency", sessionId, text),
       onReplies: (replies) => {
         const now = performance.now();
-        for (const reply of replies) {
-          const seen = reply.kind === "delta" ? rawSeen.get(reply.content) : undefined;
-          if (seen !== undefined) added.push(now - seen);
-        }
+        for (const reply of replies) if (reply.kind === "delta") rawSeen.reached(reply.content, now, added);
       },
       onOrphaned: (id) => abandonTurn(hub.http, id),
     });
