@@ -22,7 +22,8 @@ function chunk(ctx: Ctx, delta: Record<string, unknown>, finish: string | null =
 
 function usageOf(script: Extract<Script, { kind: "stream" }>) {
   const out = (script.text?.length ?? 0) + (script.reasoning?.length ?? 0) + (script.toolCalls?.length ?? 0) * 10;
-  return { prompt_tokens: 10, completion_tokens: out, total_tokens: 10 + out };
+  const prompt = script.promptTokens ?? 10;
+  return { prompt_tokens: prompt, completion_tokens: out, total_tokens: prompt + out };
 }
 
 /** The SSE frames of a scripted streamed answer, in order; `paced` marks the reasoning and text deltas. */

@@ -35,6 +35,8 @@ export type Script =
       toolCalls?: ToolCall[];
       /** Milliseconds to wait before each reasoning or text delta. */
       deltaDelayMs?: number;
+      /** The prompt tokens the answer's usage reports (default 10): many make opencode see a nearly full context and compact. */
+      promptTokens?: number;
     };
 
 /** Chooses the answer to a request. */

@@ -2,8 +2,7 @@
  * Faults made on demand against real opencode (1.18.33 and 1.15.13): a stream that lives with heartbeats only (a
  * proxy drops every session event), a subagent whose provider keeps failing, the session deleted
  * mid-answer, `prompt()` then `cancel()` in the same tick, and a tool that prints the server password
- * into a recording and an inspection log. (Auto-compaction needs a model that reports a nearly full
- * context, which the scripted model cannot: it is proven on real 1.18.33 captures in test/codec/faults.test.ts.)
+ * into a recording and an inspection log. (Auto-compaction is test/e2e/compaction.test.ts.)
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
