@@ -13,7 +13,7 @@ import {
   type ModelServer,
   type Script,
 } from "../src/embedded/model-server.js";
-import { startUtf8SplittingProxy } from "./utf8-splitting-proxy.js";
+import { startProviderFaultProxy, type ProviderFault } from "./provider-fault-proxy.js";
 
 /** What the scripted model recorded about one chat-completions request (tests read it; the shipped server keeps no log). */
 export interface RecordedRequest {
@@ -32,7 +32,7 @@ export interface RecordedRequest {
 }
 
 export type ScriptedModel = ModelServer & {
-  /** Every chat-completions request received, in arrival order. */
+  /** Every chat-completions request the model server received, in arrival order (not those a fault proxy refused). */
   readonly log: readonly RecordedRequest[];
 };
 
@@ -51,12 +51,6 @@ function chooseScript(req: ChatRequest): { branch: string; script: Script } {
   const text = lastUserText(req);
   const has = (kw: string) => text.toLowerCase().includes(kw);
 
-  if (has("fail500")) {
-    return { branch: "fail500", script: { kind: "http-error", status: 500, message: "scripted upstream failure" } };
-  }
-  if (has("fail401")) {
-    return { branch: "fail401", script: { kind: "http-error", status: 401, message: "scripted invalid api key" } };
-  }
   if (has("two tools")) {
     return {
       branch: "two-tools",
@@ -144,7 +138,7 @@ function chooseScript(req: ChatRequest): { branch: string; script: Script } {
     return { branch: "long-answer", script: { kind: "stream", text } };
   }
   if (has("unicode")) {
-    // Its bytes reach opencode cut inside characters (see `startScriptedModel`).
+    // Its bytes reach opencode cut inside characters (see `chooseFault`).
     return { branch: "unicode", script: { kind: "stream", text: chunksOf(UNICODE_TEXT, 4) } };
   }
   const id = /\[id:([^\]\s]+)\]/.exec(text);
@@ -177,7 +171,20 @@ export async function startRecordedModel(respond: BranchingRespond, modelIds: re
   return Object.assign(await startModelServer(recorded, modelIds), { log });
 }
 
-/** The scripted model behind a proxy that cuts the "unicode" branch's bytes inside characters. */
+/**
+ * The provider faults of the scripted model, made by the proxy in front of it: a prompt with
+ * "fail500" or "fail401" is refused with that status (the model never sees it); the "unicode"
+ * branch's bytes are cut inside characters.
+ */
+function chooseFault(req: ChatRequest): ProviderFault | undefined {
+  if (isTitleRequest(req) || toolResults(req) !== undefined) return undefined;
+  const text = lastUserText(req).toLowerCase();
+  if (text.includes("fail500")) return { kind: "http-error", status: 500, message: "scripted upstream failure" };
+  if (text.includes("fail401")) return { kind: "http-error", status: 401, message: "scripted invalid api key" };
+  return chooseScript(req).branch === "unicode" ? { kind: "split-utf8" } : undefined;
+}
+
+/** The scripted model behind the proxy that makes its provider faults (`chooseFault`). */
 export type SplittingScriptedModel = ScriptedModel & {
   /** Cuts inside a character written to opencode so far. */
   readonly cutsInsideCharacters: number;
@@ -185,7 +192,7 @@ export type SplittingScriptedModel = ScriptedModel & {
 
 export async function startScriptedModel(): Promise<SplittingScriptedModel> {
   const model = await startRecordedModel(chooseScript, ["scripted-model", "other-model"]);
-  const proxy = await startUtf8SplittingProxy(model.url, (request) => chooseScript(request).branch === "unicode");
+  const proxy = await startProviderFaultProxy(model.url, chooseFault);
   return {
     url: proxy.url,
     log: model.log,

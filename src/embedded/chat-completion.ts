@@ -20,14 +20,14 @@ function chunk(ctx: Ctx, delta: Record<string, unknown>, finish: string | null =
   return `data: ${JSON.stringify(obj)}\n\n`;
 }
 
-function usageOf(script: Extract<Script, { kind: "stream" }>) {
+function usageOf(script: Script) {
   const out = (script.text?.length ?? 0) + (script.reasoning?.length ?? 0) + (script.toolCalls?.length ?? 0) * 10;
   const prompt = script.promptTokens ?? 10;
   return { prompt_tokens: prompt, completion_tokens: out, total_tokens: prompt + out };
 }
 
 /** The SSE frames of a scripted streamed answer, in order; `paced` marks the reasoning and text deltas. */
-export function frames(ctx: Ctx, script: Extract<Script, { kind: "stream" }>): { data: string; paced: boolean }[] {
+export function frames(ctx: Ctx, script: Script): { data: string; paced: boolean }[] {
   const out: { data: string; paced: boolean }[] = [];
   out.push({ data: chunk(ctx, { role: "assistant", content: "" }), paced: false });
   for (const r of script.reasoning ?? []) out.push({ data: chunk(ctx, { reasoning_content: r }), paced: true });
@@ -51,7 +51,7 @@ export function frames(ctx: Ctx, script: Extract<Script, { kind: "stream" }>): {
   return out;
 }
 
-export function completionJson(ctx: Ctx, script: Extract<Script, { kind: "stream" }>) {
+export function completionJson(ctx: Ctx, script: Script) {
   const message: Record<string, unknown> = { role: "assistant", content: (script.text ?? []).join("") || null };
   if (script.reasoning?.length) message.reasoning_content = script.reasoning.join("");
   if (script.toolCalls?.length) {

@@ -25,19 +25,17 @@ export interface ModelServer {
 
 export type ToolCall = { id: string; name: string; arguments: string };
 
-/** A scripted answer. */
-export type Script =
-  | { kind: "http-error"; status: number; message: string }
-  | {
-      kind: "stream";
-      reasoning?: string[];
-      text?: string[];
-      toolCalls?: ToolCall[];
-      /** Milliseconds to wait before each reasoning or text delta. */
-      deltaDelayMs?: number;
-      /** The prompt tokens the answer's usage reports (default 10): many make opencode see a nearly full context and compact. */
-      promptTokens?: number;
-    };
+/** A scripted answer: streamed, or one completion for a request that does not ask for a stream. */
+export type Script = {
+  kind: "stream";
+  reasoning?: string[];
+  text?: string[];
+  toolCalls?: ToolCall[];
+  /** Milliseconds to wait before each reasoning or text delta. */
+  deltaDelayMs?: number;
+  /** The prompt tokens the answer's usage reports (default 10): many make opencode see a nearly full context and compact. */
+  promptTokens?: number;
+};
 
 /** Chooses the answer to a request. */
 export type Respond = (request: ChatRequest) => Script;
@@ -59,7 +57,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 async function streamAnswer(
   res: http.ServerResponse,
   ctx: Ctx,
-  script: Extract<Script, { kind: "stream" }>,
+  script: Script,
   signal: AbortSignal,
 ): Promise<void> {
   res.writeHead(200, {
@@ -109,13 +107,6 @@ export async function startModelServer(respond: Respond, modelIds: readonly stri
         return;
       }
       const script = respond(body);
-
-      if (script.kind === "http-error") {
-        res
-          .writeHead(script.status, { "content-type": "application/json" })
-          .end(JSON.stringify({ error: { message: script.message } }));
-        return;
-      }
       const ctx: Ctx = { id: `chatcmpl-${++seq}`, model: body.model ?? modelIds[0] ?? "model", created: Math.floor(Date.now() / 1000) };
       if (body.stream !== true) {
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(completionJson(ctx, script)));

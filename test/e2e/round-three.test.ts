@@ -16,6 +16,7 @@ import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { InspectionLog } from "../../src/observe/inspection-log.js";
 import { TurnRecorder } from "../../src/observe/recording.js";
 import { OPENCODE_VERSIONS, startTestOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { startProviderFaultProxy, type ProviderFault, type ProviderFaultProxy } from "../../testkit/provider-fault-proxy.js";
 import { startRecordedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 function respond(req: ChatRequest): { branch: string; script: Script } {
@@ -23,7 +24,6 @@ function respond(req: ChatRequest): { branch: string; script: Script } {
   const text = lastUserText(req);
   const results = toolResults(req);
   if (results !== undefined) return { branch: "tool-result", script: { kind: "stream", text: ["Tool said: ", results.join("\n")] } };
-  if (text.includes("CHILD-FAIL")) return { branch: "child-fail", script: { kind: "http-error", status: 500, message: "child upstream down" } };
   if (text.includes("delegate to a failing child")) {
     const args = { description: "Child job", prompt: "CHILD-FAIL: run", subagent_type: "general" };
     return { branch: "delegate", script: { kind: "stream", toolCalls: [{ id: "call_task", name: "task", arguments: JSON.stringify(args) }] } };
@@ -34,6 +34,12 @@ function respond(req: ChatRequest): { branch: string; script: Script } {
   }
   if (text.includes("slowly")) return { branch: "slow", script: { kind: "stream", text: Array.from({ length: 60 }, (_, i) => `slow${i} `), deltaDelayMs: 150 } };
   return { branch: "default", script: { kind: "stream", text: ["Stored ", "answer."] } };
+}
+
+/** The failing child's provider: down (500) for every request of the child's prompt. */
+function childFault(req: ChatRequest): ProviderFault | undefined {
+  if (isTitleRequest(req) || toolResults(req) !== undefined || !lastUserText(req).includes("CHILD-FAIL")) return undefined;
+  return { kind: "http-error", status: 500, message: "child upstream down" };
 }
 
 /**
@@ -78,19 +84,22 @@ async function heartbeatOnlyProxy(target: string): Promise<{ url: string; close(
 
 for (const version of OPENCODE_VERSIONS) describe(`opencode ${version}: round three of the faults`, () => {
   let model: ScriptedModel;
+  let provider: ProviderFaultProxy;
   let server: OpencodeServer;
   const closing: Array<{ close(): Promise<void> }> = [];
   const dir = mkdtempSync(join(tmpdir(), "opencode-turns-round-three-"));
 
   beforeAll(async () => {
     model = await startRecordedModel(respond, ["scripted-model", "other-model"]);
-    server = await startTestOpencode({ version, modelUrl: model.url, permission: { bash: "allow" } });
+    provider = await startProviderFaultProxy(model.url, childFault);
+    server = await startTestOpencode({ version, modelUrl: provider.url, permission: { bash: "allow" } });
     await warmUp(server);
   });
 
   afterAll(async () => {
     for (const thing of closing.splice(0).reverse()) await thing.close();
     await server?.stop();
+    await provider?.close();
     await model?.close();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -1,15 +1,21 @@
 /**
- * An HTTP proxy in front of the scripted model that, for the requests `split` picks, re-writes the
- * model's response as byte slices cut inside multi-byte UTF-8 sequences, each slice its own write a
- * few ms apart (so its own TCP segment): a provider whose bytes arrive split mid-character, made here
- * in the test fixture so the shipped model server needs no option for it.
+ * An HTTP proxy in front of the scripted model that makes provider faults for the requests `faultOf`
+ * picks, here in the test fixture so the shipped model server needs no option for them:
+ * - `split-utf8`: the model's response re-written as byte slices cut inside multi-byte UTF-8
+ *   sequences, each slice its own write a few ms apart (so its own TCP segment): a provider whose
+ *   bytes arrive split mid-character;
+ * - `http-error`: answered by the proxy itself with that status and an OpenAI-style error body, the
+ *   model never asked: a provider that is down (500) or refuses the key (401).
+ * Every other request goes through as it is.
  */
 import http from "node:http";
 import { writeOrWait } from "../src/contract/backpressure.js";
 import { closerOf, listenOnLoopback } from "../src/contract/loopback.js";
 import type { ChatRequest } from "../src/embedded/model-server.js";
 
-export interface Utf8SplittingProxy {
+export type ProviderFault = { kind: "split-utf8" } | { kind: "http-error"; status: number; message: string };
+
+export interface ProviderFaultProxy {
   /** The proxy's base URL, with the target's path (e.g. `http://127.0.0.1:PORT/v1`). */
   url: string;
   /** Slices written that end inside a character, over every split response so far. */
@@ -32,8 +38,20 @@ function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+function faultOfBody(body: Buffer, faultOf: (request: ChatRequest) => ProviderFault | undefined): ProviderFault | undefined {
+  try {
+    return faultOf(JSON.parse(body.toString("utf8")) as ChatRequest);
+  } catch {
+    // Not JSON: the model server answers it (400).
+    return undefined;
+  }
+}
+
 /** Starts the proxy on a free loopback port, forwarding every request to `target` (a base URL). */
-export async function startUtf8SplittingProxy(target: string, split: (request: ChatRequest) => boolean): Promise<Utf8SplittingProxy> {
+export async function startProviderFaultProxy(
+  target: string,
+  faultOf: (request: ChatRequest) => ProviderFault | undefined,
+): Promise<ProviderFaultProxy> {
   const upstream = new URL(target);
   let cuts = 0;
 
@@ -42,18 +60,17 @@ export async function startUtf8SplittingProxy(target: string, split: (request: C
     req.on("data", (b: Buffer) => parts.push(b));
     req.on("end", () => {
       const body = Buffer.concat(parts);
-      let splitting = false;
-      try {
-        splitting = req.method === "POST" && split(JSON.parse(body.toString("utf8")) as ChatRequest);
-      } catch {
-        // Not JSON: the model server answers it (400); nothing to split.
+      const fault = req.method === "POST" ? faultOfBody(body, faultOf) : undefined;
+      if (fault?.kind === "http-error") {
+        res.writeHead(fault.status, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: fault.message } }));
+        return;
       }
       const forwarded = http.request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           res.flushHeaders();
-          if (!splitting) {
+          if (fault?.kind !== "split-utf8") {
             answer.pipe(res);
             return;
           }
