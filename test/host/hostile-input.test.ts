@@ -1,7 +1,7 @@
 /**
  * Bad input gets a clear error: a JavaScript host's wrong arguments are `bad_request` before any
  * request, an https URL with a certificate Node does not trust says so, `prompt()` then `cancel()` in
- * the same tick cancels that turn.
+ * the same tick cancels that turn, a weak password is warned about, proxy variables are ignored.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Reply } from "../../src/contract/replies.js";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
+import { WEAK_PASSWORD_WARNING } from "../../src/contract/redact.js";
 import * as E from "../../testkit/events.js";
 import { FakeOpencode } from "../../testkit/fake-opencode.js";
 
@@ -92,5 +93,50 @@ describe("an https URL with a certificate Node does not trust", () => {
     const result = await adapter.prompt("hi", "t");
     expect(result).toMatchObject({ outcome: "error", code: "unreachable", error: expect.stringContaining("TLS certificate this process does not trust") });
     expect(result.outcome === "error" && result.error).not.toContain("is the server running");
+  });
+});
+
+describe("a password too weak to redact everywhere", () => {
+  it("is warned about once, when the adapter is made, and ordinary text with it in is left as it is", async () => {
+    const server = await FakeOpencode.start({
+      password: "opencode",
+      onPrompt: (p) => E.textTurn(p.sessionId, p.body.messageID, `msg_a_${p.body.messageID}`, ["opencode answered: ", "all good"]),
+    });
+    open.push(server);
+    const warnings: string[] = [];
+    const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: "opencode" }, () => undefined, { logger: { warn: (text: string) => void warnings.push(text) } });
+    open.push(adapter);
+    expect(warnings).toEqual([WEAK_PASSWORD_WARNING]);
+    const result = await adapter.prompt("hi", "t-weak");
+    expect(result).toMatchObject({ outcome: "final", content: "opencode answered: all good" });
+    expect(warnings).toHaveLength(1);
+  });
+
+  it("a strong one is not warned about", async () => {
+    const server = await fake();
+    const warnings: string[] = [];
+    open.push(new OpenCodeAdapter({ baseUrl: server.url, password: "a-long-strong-password-1" }, () => undefined, { logger: { warn: (text: string) => void warnings.push(text) } }));
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe("proxy environment variables", () => {
+  const names = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] as const;
+  const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  afterEach(() => {
+    for (const name of names) {
+      if (before[name] === undefined) delete process.env[name];
+      else process.env[name] = before[name];
+    }
+  });
+
+  it("are ignored: a proxy that does not exist changes nothing, the turn goes to baseUrl directly", async () => {
+    // Port 9 (discard) on loopback: nothing listens; a client that honoured these would fail to connect.
+    for (const name of names) process.env[name] = "http://127.0.0.1:9";
+    const server = await fake({ onPrompt: (p) => E.textTurn(p.sessionId, p.body.messageID, `msg_a_${p.body.messageID}`, ["direct"]) });
+    const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password }, () => undefined);
+    open.push(adapter);
+    expect(await adapter.prompt("hi", "t-proxy")).toMatchObject({ outcome: "final", content: "direct" });
+    expect(server.prompts).toHaveLength(1);
   });
 });
