@@ -102,3 +102,29 @@ describe("the Numbers tables", () => {
     expect(verdict(result(0, [0, 0], 1), { on: "ratio", op: ">=", bound: 1, least: 0.8 })).toBe("yes");
   });
 });
+
+describe("bench/scale.svg", () => {
+  const svg = readFileSync(path.join(root, "bench/scale.svg"), "utf8");
+  const numbers = (pattern: RegExp) => [...svg.matchAll(pattern)].map((m) => m.slice(1).map(Number));
+
+  it("labels each number of turns with the ratio of the two points it draws there", () => {
+    // The value axis, read off the ticks the chart draws: the pixel row of 0 and of the top value.
+    const ticks = numbers(/<line x1="\d+" x2="\d+" y1="([\d.]+)" y2="[\d.]+" stroke="#ddd"\/><text [^>]*>([\d.]+)<\/text>/g);
+    const [zeroY] = ticks.find(([, v]) => v === 0)!;
+    const [topY, topValue] = ticks.reduce((a, b) => (b[1]! > a[1]! ? b : a));
+    const valueAt = (cy: number) => ((zeroY! - cy) / (zeroY! - topY!)) * topValue!;
+    const points = (color: string) => numbers(new RegExp(`<circle cx="([\\d.]+)" cy="([\\d.]+)" r="3" fill="${color}"/>`, "g"));
+    const perTurn = points("#c0392b");
+    const shared = points("#2471a3");
+    const labels = numbers(/>n=(\d+): ([\d.]+)×</g);
+    expect(labels.length).toBeGreaterThan(0);
+    expect(perTurn).toHaveLength(labels.length);
+    expect(shared).toHaveLength(labels.length);
+    labels.forEach(([, label], i) => {
+      // Both points are drawn at the same x; their values are read back to 0.1 px.
+      expect(perTurn[i]![0]).toBe(shared[i]![0]);
+      const drawn = valueAt(perTurn[i]![1]!) / valueAt(shared[i]![1]!);
+      expect(Math.abs(drawn - label!) / label!).toBeLessThan(0.02);
+    });
+  });
+});
