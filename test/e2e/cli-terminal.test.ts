@@ -41,6 +41,8 @@ describe("opencode-turns run on a terminal", () => {
     const text = plain(screen);
     expect(text).toMatch(/\nopencode-turns: Cancelling the turn on the server…/);
     expect(text).not.toMatch(/[^\n]opencode-turns: Cancelling/);
+    // Nothing that streams after it is written onto the notice's line (a reasoning delta once was).
+    expect(text).toMatch(/opencode-turns: Cancelling the turn on the server… \(Ctrl-C again to quit at once\)\n/);
   }, 90_000);
 });
 
