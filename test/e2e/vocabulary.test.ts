@@ -3,6 +3,7 @@
  * (todowrite, bash with streamed output, write and edit, task with a child session) and the replies
  * are checked against what opencode did. Both versions have every one of these features.
  */
+import { readUIMessageStream, type UIMessage, type UIMessageChunk as AiChunk } from "ai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lastUserText, isTitleRequest, type ChatRequest, type Script } from "../../src/embedded/model-server.js";
 import { startRecordedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
@@ -13,6 +14,7 @@ import { asCore, summedSteps } from "../../testkit/vocabulary.js";
 import { runCli } from "../../testkit/cli.js";
 import { PassThrough } from "node:stream";
 import { BridgeOutput, runBridge } from "../../src/integrations/bridge.js";
+import { UIMessageStream } from "../../src/integrations/ui-message-stream.js";
 
 const BASH = "for i in 1 2 3; do echo $i; sleep 0.4; done";
 const TODOS = [
@@ -124,6 +126,28 @@ describe.each(OPENCODE_VERSIONS)("full vocabulary on opencode %s", (version) => 
     expect(replies.findLastIndex((r) => r.kind === "tool_update")).toBeLessThan(result);
     // 1.18.33 titles bash with its command, 1.15.13 with its description.
     expect(replies[result]).toMatchObject({ result: "1\n2\n3\n", success: true, title: version === "1.18.33" ? BASH : "Count" });
+  });
+
+  it("the AI SDK's own reader makes one chat message of a live turn, fed to UIMessageStream as it runs", async () => {
+    const ui = new UIMessageStream({ messageId: "msg_ui" });
+    const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, permissions: "once", vocabulary: "full" }, ui.push);
+    adapters.push(adapter);
+    const reading = (async () => {
+      let last: UIMessage | undefined;
+      for await (const message of readUIMessageStream({ stream: ui.stream as ReadableStream<AiChunk> })) last = message;
+      return last;
+    })();
+    const result = await adapter.prompt("VOCAB-BASH");
+    ui.finish(result);
+    const message = await reading;
+    expect(result.outcome).toBe("final");
+    expect(message?.id).toBe("msg_ui");
+    expect(message?.metadata).toMatchObject({ outcome: "final", session_id: result.session_id });
+    const texts = message!.parts.flatMap((part) => (part.type === "text" ? [part.text] : []));
+    expect(texts.join("")).toBe(result.outcome === "final" && result.content);
+    expect(message!.parts.filter((part) => part.type === "dynamic-tool")).toEqual([
+      expect.objectContaining({ toolName: "bash", toolCallId: "call_bash", state: "output-available", output: "1\n2\n3\n" }),
+    ]);
   });
 
   it("write and edit: the edit's unified diff and line counts from opencode; write has a title and no diff", async () => {
