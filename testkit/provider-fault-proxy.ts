@@ -4,8 +4,9 @@
  * - `split-utf8`: the model's response re-written as byte slices cut inside multi-byte UTF-8
  *   sequences, each slice its own write a few ms apart (so its own TCP segment): a provider whose
  *   bytes arrive split mid-character;
- * - `http-error`: answered by the proxy itself with that status and an OpenAI-style error body, the
- *   model never asked: a provider that is down (500) or refuses the key (401).
+ * - `http-error`: answered by the proxy itself with that status, its headers and an OpenAI-style
+ *   error body, the model never asked: a provider that is down (500), refuses the key (401), or
+ *   rate-limits with a `retry-after-ms` that opencode's retry waits for (429).
  * Every other request goes through as it is.
  */
 import http from "node:http";
@@ -13,13 +14,24 @@ import { writeOrWait } from "../src/contract/backpressure.js";
 import { closerOf, listenOnLoopback } from "../src/contract/loopback.js";
 import type { ChatRequest } from "../src/embedded/model-server.js";
 
-export type ProviderFault = { kind: "split-utf8" } | { kind: "http-error"; status: number; message: string };
+export type ProviderFault =
+  | { kind: "split-utf8" }
+  | { kind: "http-error"; status: number; message: string; headers?: Readonly<Record<string, string>> };
+
+/** A request the proxy answered with an HTTP error itself. */
+export interface Refusal {
+  /** `Date.now()` when it was answered. */
+  at: number;
+  status: number;
+}
 
 export interface ProviderFaultProxy {
   /** The proxy's base URL, with the target's path (e.g. `http://127.0.0.1:PORT/v1`). */
   url: string;
   /** Slices written that end inside a character, over every split response so far. */
   readonly cutsInsideCharacters: number;
+  /** Every request answered with an `http-error` fault, in order. */
+  readonly refusals: readonly Refusal[];
   close(): Promise<void>;
 }
 
@@ -54,6 +66,7 @@ export async function startProviderFaultProxy(
 ): Promise<ProviderFaultProxy> {
   const upstream = new URL(target);
   let cuts = 0;
+  const refusals: Refusal[] = [];
 
   const server = http.createServer((req, res) => {
     const parts: Buffer[] = [];
@@ -62,7 +75,8 @@ export async function startProviderFaultProxy(
       const body = Buffer.concat(parts);
       const fault = req.method === "POST" ? faultOfBody(body, faultOf) : undefined;
       if (fault?.kind === "http-error") {
-        res.writeHead(fault.status, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: fault.message } }));
+        refusals.push({ at: Date.now(), status: fault.status });
+        res.writeHead(fault.status, { ...fault.headers, "content-type": "application/json" }).end(JSON.stringify({ error: { message: fault.message } }));
         return;
       }
       const forwarded = http.request(
@@ -105,6 +119,7 @@ export async function startProviderFaultProxy(
     get cutsInsideCharacters() {
       return cuts;
     },
+    refusals,
     close,
   };
 }

@@ -13,7 +13,7 @@ import {
   type ModelServer,
   type Script,
 } from "../src/embedded/model-server.js";
-import { startProviderFaultProxy, type ProviderFault } from "./provider-fault-proxy.js";
+import { startProviderFaultProxy, type ProviderFault, type ProviderFaultProxy } from "./provider-fault-proxy.js";
 
 /** What the scripted model recorded about one chat-completions request (tests read it; the shipped server keeps no log). */
 export interface RecordedRequest {
@@ -39,6 +39,10 @@ export type ScriptedModel = ModelServer & {
 export const DEFAULT_TEXT = "Hello from the scripted model.";
 export const UNICODE_TEXT = "Héllo wörld — 你好, 世界 🎉👍🏽 done.";
 export const TITLE_TEXT = "Scripted title";
+/** The answer to a "retry once" prompt, given once opencode has retried past the 429 (see `faultsOfScript`). */
+export const RETRIED_TEXT = "Answered after one retry.";
+/** What opencode's retry waits after that 429, as its `retry-after-ms` header says (its default wait is 2 s). */
+export const RETRY_AFTER_MS = 100;
 
 function chooseScript(req: ChatRequest): { branch: string; script: Script } {
   if (isTitleRequest(req)) {
@@ -137,8 +141,12 @@ function chooseScript(req: ChatRequest): { branch: string; script: Script } {
     const text = Array.from({ length: 3000 }, (_, i) => ` w${i}`);
     return { branch: "long-answer", script: { kind: "stream", text } };
   }
+  if (has("retry once")) {
+    // Its first request is refused with a 429 (see `faultsOfScript`); this answers the retry.
+    return { branch: "retry-once", script: { kind: "stream", text: ["Answered ", "after ", "one ", "retry."] } };
+  }
   if (has("unicode")) {
-    // Its bytes reach opencode cut inside characters (see `chooseFault`).
+    // Its bytes reach opencode cut inside characters (see `faultsOfScript`).
     return { branch: "unicode", script: { kind: "stream", text: chunksOf(UNICODE_TEXT, 4) } };
   }
   const id = /\[id:([^\]\s]+)\]/.exec(text);
@@ -173,26 +181,38 @@ export async function startRecordedModel(respond: BranchingRespond, modelIds: re
 
 /**
  * The provider faults of the scripted model, made by the proxy in front of it: a prompt with
- * "fail500" or "fail401" is refused with that status (the model never sees it); the "unicode"
- * branch's bytes are cut inside characters.
+ * "fail500" or "fail401" is refused with that status every time (the model never sees it); the first
+ * request of each "retry once" prompt is refused with a 429 and `retry-after-ms`, and its retry goes
+ * through; the "unicode" branch's bytes are cut inside characters. One memory of "retry once"
+ * prompts per scripted model, so a prompt repeated on another model fails once there too.
  */
-function chooseFault(req: ChatRequest): ProviderFault | undefined {
-  if (isTitleRequest(req) || toolResults(req) !== undefined) return undefined;
-  const text = lastUserText(req).toLowerCase();
-  if (text.includes("fail500")) return { kind: "http-error", status: 500, message: "scripted upstream failure" };
-  if (text.includes("fail401")) return { kind: "http-error", status: 401, message: "scripted invalid api key" };
-  return chooseScript(req).branch === "unicode" ? { kind: "split-utf8" } : undefined;
+export function faultsOfScript(): (req: ChatRequest) => ProviderFault | undefined {
+  const rateLimited = new Set<string>();
+  return (req) => {
+    if (isTitleRequest(req) || toolResults(req) !== undefined) return undefined;
+    const text = lastUserText(req).toLowerCase();
+    if (text.includes("fail500")) return { kind: "http-error", status: 500, message: "scripted upstream failure" };
+    if (text.includes("fail401")) return { kind: "http-error", status: 401, message: "scripted invalid api key" };
+    const branch = chooseScript(req).branch;
+    if (branch === "retry-once" && !rateLimited.has(text)) {
+      rateLimited.add(text);
+      return { kind: "http-error", status: 429, message: "scripted rate limit", headers: { "retry-after-ms": String(RETRY_AFTER_MS) } };
+    }
+    return branch === "unicode" ? { kind: "split-utf8" } : undefined;
+  };
 }
 
-/** The scripted model behind the proxy that makes its provider faults (`chooseFault`). */
+/** The scripted model behind the proxy that makes its provider faults (`faultsOfScript`). */
 export type SplittingScriptedModel = ScriptedModel & {
   /** Cuts inside a character written to opencode so far. */
   readonly cutsInsideCharacters: number;
+  /** The requests the proxy refused with an HTTP error, in order (the model never saw them). */
+  readonly refusals: ProviderFaultProxy["refusals"];
 };
 
 export async function startScriptedModel(): Promise<SplittingScriptedModel> {
   const model = await startRecordedModel(chooseScript, ["scripted-model", "other-model"]);
-  const proxy = await startProviderFaultProxy(model.url, chooseFault);
+  const proxy = await startProviderFaultProxy(model.url, faultsOfScript());
   return {
     url: proxy.url,
     log: model.log,
@@ -205,6 +225,7 @@ export async function startScriptedModel(): Promise<SplittingScriptedModel> {
     get cutsInsideCharacters() {
       return proxy.cutsInsideCharacters;
     },
+    refusals: proxy.refusals,
     async close() {
       await proxy.close();
       await model.close();
