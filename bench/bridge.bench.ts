@@ -6,16 +6,17 @@
  *   bridge   `opencode-turns bridge` in a child process, its NDJSON read and parsed here
  *   python   python/opencode_turns.py's adapter in a Python process, over a bridge of its own
  *
- * The bridge joins consecutive deltas into one line while its reader is behind (docs/bridge.md), so
- * a host may get fewer, longer replies than the library's sink: every rate here counts the turn's
- * replies as the library makes them, and the notes say how many lines carried them.
+ * The hub joins a run of deltas that arrive together into one reply, and the bridge joins more while
+ * its reader is behind (docs/bridge.md), so how many replies carry the turn depends on timing: every
+ * rate here counts the turn's work, its opencode deltas, and the notes say how many replies and
+ * lines carried them.
  */
 import { OpenCodeAdapter } from "../src/host/adapter.js";
 import { BridgeProcess, PythonHost, type HostTurn } from "./bridge-process.js";
 import { createSession, median, round, rounds, type Row, type Size } from "./measure.js";
 import { startStandIn } from "./throughput.bench.js";
 
-const perSecond = (replies: number, wallMs: number) => (replies * 1000) / wallMs;
+const perSecond = (deltas: number, wallMs: number) => (deltas * 1000) / wallMs;
 /** Median over rounds of a statistic of two variants in the same round. */
 const pairedMedian = <A, B>(a: readonly A[], b: readonly B[], of: (a: A, b: B) => number) => median(a.map((x, i) => of(x, b[i]!)));
 
@@ -46,33 +47,33 @@ export async function bridgeBench(size: Size): Promise<Row[]> {
     });
     const [lib, viaBridge, viaPython] = [turns.library.slice(1), turns.bridge.slice(1), turns.python.slice(1)];
     const libCpu = costs.library.map((c) => c.cpuMs);
-    // The turn's replies as the library hands them over: a delta per delta, and final.
+    // The turn's replies as the library hands them over: a delta per run of deltas, and final.
     const turnReplies = median(lib.map((t) => t.replies));
     const lines = (hostTurns: HostTurn[]) => Math.round(median(hostTurns.map((t) => t.replies))).toLocaleString("en-US");
-    const rate = (hostTurns: HostTurn[]) => round(median(hostTurns.map((t) => perSecond(turnReplies, t.wallMs))), 0);
-    const workload = `${deltas.toLocaleString("en-US")}-delta turn (${turnReplies.toLocaleString("en-US")} replies)`;
+    const rate = (hostTurns: HostTurn[]) => round(median(hostTurns.map((t) => perSecond(deltas, t.wallMs))), 0);
+    const workload = `${deltas.toLocaleString("en-US")}-delta turn (${turnReplies.toLocaleString("en-US")} replies from the library)`;
     const pythonCpu = viaPython.map((t) => t.pythonCpuMs!);
     return [
       {
         name: "bridge.replies",
         value: rate(viaBridge),
-        unit: "replies/s",
+        unit: "deltas/s",
         baseline: rate(lib),
         ratio: round(pairedMedian(lib, viaBridge, (l, b) => l.wallMs / b.wallMs)),
         note: `the ${workload} through \`opencode-turns bridge\`, prompt line to result line, each NDJSON line parsed by a Node reader (carried by ${lines(viaBridge)} lines: the bridge joins consecutive deltas while its reader is behind) / the library's sink in process, per second of wall; higher is better`,
       },
       {
         name: "bridge.cpu",
-        value: round((median(viaBridge.map((t) => t.bridgeCpuMs)) * 1000) / turnReplies, 2),
-        unit: "µs CPU per reply",
-        baseline: round((median(libCpu) * 1000) / turnReplies, 2),
+        value: round((median(viaBridge.map((t) => t.bridgeCpuMs)) * 1000) / deltas, 2),
+        unit: "µs CPU per delta",
+        baseline: round((median(libCpu) * 1000) / deltas, 2),
         ratio: round(pairedMedian(libCpu, viaBridge, (l, b) => b.bridgeCpuMs / l)),
         note: `the bridge process's CPU (/proc) / the library's in process, same ${workload}; lower is better`,
       },
       {
         name: "python.replies",
         value: rate(viaPython),
-        unit: "replies/s",
+        unit: "deltas/s",
         baseline: rate(viaBridge),
         ratio: round(pairedMedian(viaBridge, viaPython, (b, p) => b.wallMs / p.wallMs)),
         note: `the ${workload} reaching the sink of python/opencode_turns.py's adapter (carried by ${lines(viaPython)} sink calls) / the Node reader of the bridge alone, per second of wall; higher is better`,

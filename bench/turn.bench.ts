@@ -4,7 +4,12 @@
  *   memory.slope  heap growth after GC per finished tiny turn (in process, like test/memory.test.ts)
  *   turn.fixed    CPU of a tiny turn (session known, stream open) / the raw HTTP calls it needs:
  *                 POST prompt_async with undici and its events read by an open raw /event reader
+ *   turn.machine  CPU of the same turn's machine alone (its actors answer at once, its events are
+ *                 handed over parsed, no I/O) / the same raw calls: the part of the budget XState takes
  */
+import { fromCallback, fromPromise } from "xstate";
+import { turnMachine, type TurnEvent, type TurnInput } from "../machines/turn.machine.js";
+import { runTurn } from "../src/engine/turn-runner.js";
 import { OpenCodeAdapter } from "../src/host/adapter.js";
 import * as E from "../testkit/events.js";
 import { FakeOpencode } from "../testkit/fake-opencode.js";
@@ -51,6 +56,43 @@ export async function memoryBench(size: Size): Promise<Row[]> {
   }
 }
 
+const MACHINE_SESSION = "ses_machine_only";
+const MACHINE_MESSAGE = "msg_machine_only_user";
+
+/**
+ * The turn machine with actors that answer at once: the session is known, the stream is ready in
+ * the next microtask, and the tiny turn's events (parsed once, as the hub would hand them over)
+ * come in one batch after the prompt is sent.
+ */
+function machineOnly() {
+  const events = E.textTurn(MACHINE_SESSION, MACHINE_MESSAGE, "msg_machine_only_assistant", ["Hello", " there", " again"]);
+  const machine = turnMachine.provide({
+    actors: {
+      ensureSession: fromPromise(async ({ input }) => input.sessionId ?? MACHINE_SESSION),
+      eventStream: fromCallback<TurnEvent, { sessionId: string }>(({ sendBack }) => {
+        queueMicrotask(() => sendBack({ type: "STREAM.READY", messageId: MACHINE_MESSAGE }));
+        const batch = setImmediate(() => sendBack({ type: "EVENTS", events }));
+        return () => clearImmediate(batch);
+      }),
+      sendPrompt: fromPromise(async (): Promise<void> => {}),
+    },
+  });
+  const input: TurnInput = {
+    traceId: "trace-machine-only",
+    prompt: { endpoint: "prompt_async", parts: [{ type: "text", text: "tiny" }] },
+    sessionId: MACHINE_SESSION,
+    sessionVerified: true,
+    children: [],
+    maxProviderRetries: 3,
+    maxReconnects: 3,
+    graceMs: 5_000,
+  };
+  return async () => {
+    const { output } = await runTurn(machine, { input, onReplies: () => undefined });
+    if (output?.outcome.kind !== "final") throw new Error("the machine-only turn did not end with its final");
+  };
+}
+
 export async function fixedCostBench(size: Size): Promise<Row[]> {
   const server = await startStandIn(10, 4);
   const turns = size.tiny ? 20 : 300;
@@ -63,6 +105,7 @@ export async function fixedCostBench(size: Size): Promise<Row[]> {
     const reader = await openRawReader(server, (event) => {
       if (isEnd(event)) ended?.();
     });
+    const machineTurn = machineOnly();
     const costs = await rounds(size, {
       raw: async () => {
         for (let i = 0; i < turns; i++) {
@@ -75,6 +118,9 @@ export async function fixedCostBench(size: Size): Promise<Row[]> {
       adapter: async () => {
         for (let i = 0; i < turns; i++) await adapter.prompt("tiny");
       },
+      machine: async () => {
+        for (let i = 0; i < turns; i++) await machineTurn();
+      },
     });
     reader.close();
     await adapter.close();
@@ -86,6 +132,14 @@ export async function fixedCostBench(size: Size): Promise<Row[]> {
         baseline: round((cpu(costs.raw) * 1000) / turns, 1),
         ratio: round(1 / pairedRatio(costs.raw, costs.adapter), 2),
         note: "adapter CPU / raw calls CPU for a three-delta turn (session known, stream open); lower is better; target <= 2",
+      },
+      {
+        name: "turn.machine",
+        value: round((cpu(costs.machine) * 1000) / turns, 1),
+        unit: "µs CPU per turn",
+        baseline: round((cpu(costs.raw) * 1000) / turns, 1),
+        ratio: round(1 / pairedRatio(costs.raw, costs.machine), 2),
+        note: "the same turn's machine alone (actors answer at once, no I/O) CPU / raw calls CPU; lower is better",
       },
     ];
   } finally {

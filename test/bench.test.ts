@@ -36,6 +36,7 @@ describe("npm run bench", () => {
         "scale.cpu.n3",
         "memory.slope",
         "turn.fixed",
+        "turn.machine",
         "bridge.replies",
         "bridge.cpu",
         "python.replies",
