@@ -47,9 +47,9 @@ export function turnChoices(values: ChoiceValues): TurnChoices {
   return choices;
 }
 
-/** `--format`'s JSON Schema: inline JSON when it starts with `{`, otherwise the file it names. */
+/** `--format`'s JSON Schema: inline JSON when it starts with `{` (or `[`), otherwise the file it names. */
 function schemaOf(given: string): Record<string, unknown> {
-  const inline = given.trimStart().startsWith("{");
+  const inline = /^\s*[{[]/.test(given);
   let text = given;
   if (!inline) {
     try {
