@@ -6,7 +6,7 @@
 import { OpenCodeAdapter } from "../host/adapter.js";
 import { asTurnError } from "../contract/turn-error.js";
 import { EXIT, generalUsage, UsageError, type CommandIO } from "./command.js";
-import { connect, connectionOptions, connectionUsage, type ConnectionValues, type ServerConnection } from "./connection.js";
+import { connect, connectionOptions, connectionUsage, withSession, type ConnectionValues, type ServerConnection } from "./connection.js";
 import { ADVICE } from "./human-output.js";
 
 export const operationOptions = {
@@ -26,11 +26,12 @@ usage error.`;
  * The adapter redacts the password from what it reports, as it does for a turn.
  */
 export async function operate(values: ConnectionValues, io: CommandIO, session: string | undefined, operation: (adapter: OpenCodeAdapter) => Promise<void>): Promise<number> {
+  const given = session === undefined ? values : withSession(values, session);
   const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
   let connection: ServerConnection | undefined;
   let adapter: OpenCodeAdapter | undefined;
   try {
-    connection = await connect({ ...values, ...(session === undefined ? {} : { session }) }, { env: io.env, ...(values.verbose ? { log: diagnostic } : {}) });
+    connection = await connect(given, { env: io.env, ...(values.verbose ? { log: diagnostic } : {}) });
     adapter = new OpenCodeAdapter(connection.config, () => undefined, { logger: { warn: (line: unknown) => diagnostic(String(line)) } });
     await operation(adapter);
     return EXIT.ok;

@@ -3,7 +3,7 @@
  * turn on a session and shown as `run` shows a turn.
  */
 import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
-import { connectionUsage } from "./connection.js";
+import { connectionUsage, withSession } from "./connection.js";
 import { observeUsage } from "./observe.js";
 import { sinkUsage } from "./sink-options.js";
 import { turnChoices, variantOption, variantUsage } from "./turn-choices.js";
@@ -46,5 +46,5 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   if (session === undefined || name === undefined) throw new UsageError("Give the session (ses...) and the command's name, then its arguments if any.");
   vocabularyOf(values);
   const choices = turnChoices(values);
-  return runTurn({ ...values, session }, io, (adapter, traceId, turn) => adapter.command(name, rest.join(" "), traceId, { ...turn, ...choices }));
+  return runTurn(withSession(values, session), io, (adapter, traceId, turn) => adapter.command(name, rest.join(" "), traceId, { ...turn, ...choices }));
 }

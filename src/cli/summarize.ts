@@ -3,7 +3,7 @@
  * stands in for the messages before), run as a turn whose answer is the summary, shown as `run` does.
  */
 import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
-import { connectionUsage } from "./connection.js";
+import { connectionUsage, withSession } from "./connection.js";
 import { observeUsage } from "./observe.js";
 import { sinkUsage } from "./sink-options.js";
 import { runTurn, turnExitUsage, turnOptions, turnOutputUsage, vocabularyOf } from "./turn-command.js";
@@ -39,5 +39,5 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   // opencode's summarize endpoint takes the model that writes the summary; it has no default of its own.
   if (values.model === undefined && !values.demo) throw new UsageError("Give --model PROVIDER/MODEL: the model that writes the summary.");
   vocabularyOf(values);
-  return runTurn({ ...values, session: positionals[0] }, io, (adapter, traceId, turn) => adapter.summarize(traceId, turn));
+  return runTurn(withSession(values, positionals[0]!), io, (adapter, traceId, turn) => adapter.summarize(traceId, turn));
 }
