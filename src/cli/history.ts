@@ -5,9 +5,9 @@
  */
 import { createColors } from "picocolors";
 import { EXIT, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
-import { Vocabulary } from "../contract/replies.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 import { operate, operationOptions, operationUsage } from "./session-operation.js";
+import { vocabularyOf } from "./turn-command.js";
 
 const options = {
   ...operationOptions,
@@ -41,10 +41,9 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError("Give one session id (ses...).");
-  const vocabulary = Vocabulary.safeParse(values.vocabulary ?? "core");
-  if (!vocabulary.success) throw new UsageError(`--vocabulary is core or full, not ${JSON.stringify(values.vocabulary)}.`);
+  const vocabulary = vocabularyOf(values);
   return operate(values, io, positionals[0], async (adapter) => {
-    const turns = await adapter.history({ vocabulary: vocabulary.data });
+    const turns = await adapter.history({ vocabulary });
     const colour = wantsColour(io.stdout, io.env);
     const paint = createColors(colour);
     for (const turn of turns) {

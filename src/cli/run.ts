@@ -11,7 +11,7 @@ import { connectionUsage } from "./connection.js";
 import { observeUsage } from "./observe.js";
 import { sinkUsage } from "./sink-options.js";
 import { choiceOptions, choicesUsage, turnChoices } from "./turn-choices.js";
-import { runTurn, turnExitUsage, turnOptions, turnOutputUsage, vocabularyOf } from "./turn-command.js";
+import { runTurn, turnExitUsage, turnOptions, turnOutputUsage } from "./turn-command.js";
 
 const options = {
   ...turnOptions,
@@ -56,7 +56,6 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   const prompt = positionals.length > 0 ? positionals.join(" ") : io.stdin.isTTY ? "" : await readAll(io.stdin);
   if (!prompt.trim()) throw new UsageError("Give a prompt: as arguments, or on standard input.");
   const attachments = await Promise.all((values.attach ?? []).map(readAttachment));
-  vocabularyOf(values);
   const choices = turnChoices(values);
   return runTurn(values, io, (adapter, traceId, turn) => adapter.prompt(prompt, traceId, { ...turn, ...choices, attachments }));
 }

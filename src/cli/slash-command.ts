@@ -7,7 +7,7 @@ import { connectionUsage, withSession } from "./connection.js";
 import { observeUsage } from "./observe.js";
 import { sinkUsage } from "./sink-options.js";
 import { turnChoices, variantOption, variantUsage } from "./turn-choices.js";
-import { runTurn, turnExitUsage, turnOptions, turnOutputUsage, vocabularyOf } from "./turn-command.js";
+import { runTurn, turnExitUsage, turnOptions, turnOutputUsage } from "./turn-command.js";
 
 const options = { ...turnOptions, ...variantOption } as const;
 
@@ -44,7 +44,6 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   }
   const [session, name, ...rest] = positionals;
   if (session === undefined || name === undefined) throw new UsageError("Give the session (ses...) and the command's name, then its arguments if any.");
-  vocabularyOf(values);
   const choices = turnChoices(values);
   return runTurn(withSession(values, session), io, (adapter, traceId, turn) => adapter.command(name, rest.join(" "), traceId, { ...turn, ...choices }));
 }

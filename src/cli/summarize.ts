@@ -6,7 +6,7 @@ import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type 
 import { connectionUsage, withSession } from "./connection.js";
 import { observeUsage } from "./observe.js";
 import { sinkUsage } from "./sink-options.js";
-import { runTurn, turnExitUsage, turnOptions, turnOutputUsage, vocabularyOf } from "./turn-command.js";
+import { runTurn, turnExitUsage, turnOptions, turnOutputUsage } from "./turn-command.js";
 
 const usage = `Usage: opencode-turns summarize [options] --model PROVIDER/MODEL SESSION
 
@@ -38,6 +38,5 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("Give one session id (ses...).");
   // opencode's summarize endpoint takes the model that writes the summary; it has no default of its own.
   if (values.model === undefined && !values.demo) throw new UsageError("Give --model PROVIDER/MODEL: the model that writes the summary.");
-  vocabularyOf(values);
   return runTurn(withSession(values, positionals[0]!), io, (adapter, traceId, turn) => adapter.summarize(traceId, turn));
 }
