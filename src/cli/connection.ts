@@ -162,6 +162,12 @@ export async function connect(values: ConnectionValues, options: ConnectOptions 
   return { server: "embedded", config, stop: server.stop };
 }
 
+/** The options with the session a command takes as its argument; `--session` as well is a usage error, not a silent choice of one. */
+export function withSession<T extends ConnectionValues>(values: T, session: string): T {
+  if (values.session !== undefined) throw new UsageError("The session is this command's argument: leave out --session.");
+  return { ...values, session };
+}
+
 /** The option (or variable) behind each config field, for saying which one is wrong. */
 const OPTION_OF: Record<string, string> = {
   baseUrl: "--url (or OPENCODE_URL)",

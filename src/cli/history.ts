@@ -4,18 +4,15 @@
  * `trace_id` is the id of its turn's user message.
  */
 import { createColors } from "picocolors";
-import { OpenCodeAdapter } from "../host/adapter.js";
-import { asTurnError } from "../contract/turn-error.js";
-import { EXIT, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
-import { Vocabulary } from "../contract/replies.js";
-import { connect, connectionOptions, connectionUsage, type ServerConnection } from "./connection.js";
+import { EXIT, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
+import { operate, operationOptions, operationUsage } from "./session-operation.js";
+import { vocabularyOf } from "./turn-command.js";
 
 const options = {
-  ...connectionOptions,
+  ...operationOptions,
   json: { type: "boolean" },
   vocabulary: { type: "string" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 const usage = `Usage: opencode-turns history [options] SESSION
@@ -29,8 +26,7 @@ Options:
   --vocabulary core|full    the replies to show: the six core kinds (default), or also what the
                             stored parts tell (todos, steps, tool titles and diffs, compactions,
                             each subagent's work under its task; docs/session-operations.md)
-  -h, --help                this text
-${connectionUsage}`;
+${operationUsage}`;
 
 export const historyCommand: Command = { name: "history", summary: "show a session's turns as run showed them", usage, run };
 
@@ -40,16 +36,14 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     io.stdout.write(`${usage}\n`);
     return EXIT.ok;
   }
+  if (values.version) {
+    io.stdout.write(`${packageVersion()}\n`);
+    return EXIT.ok;
+  }
   if (positionals.length !== 1) throw new UsageError("Give one session id (ses...).");
-  const vocabulary = Vocabulary.safeParse(values.vocabulary ?? "core");
-  if (!vocabulary.success) throw new UsageError(`--vocabulary is core or full, not ${JSON.stringify(values.vocabulary)}.`);
-  const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
-  let connection: ServerConnection | undefined;
-  let adapter: OpenCodeAdapter | undefined;
-  try {
-    connection = await connect({ ...values, session: positionals[0] }, { env: io.env, ...(values.verbose ? { log: diagnostic } : {}) });
-    adapter = new OpenCodeAdapter(connection.config, () => undefined);
-    const turns = await adapter.history({ vocabulary: vocabulary.data });
+  const vocabulary = vocabularyOf(values);
+  return operate(values, io, positionals[0], async (adapter) => {
+    const turns = await adapter.history({ vocabulary });
     const colour = wantsColour(io.stdout, io.env);
     const paint = createColors(colour);
     for (const turn of turns) {
@@ -65,14 +59,5 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       }
       io.stdout.write("\n");
     }
-    return EXIT.ok;
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    const failure = asTurnError(error);
-    diagnostic(`${failure.message} (${failure.code})`);
-    return EXIT.failed;
-  } finally {
-    await adapter?.close();
-    await connection?.stop();
-  }
+  });
 }

@@ -15,7 +15,7 @@ export function wantsColour(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv):
 }
 
 /** What to do about each kind of error, after the error's own sentence. */
-const ADVICE: Record<ErrorCode, string> = {
+export const ADVICE: Record<ErrorCode, string> = {
   unauthorized: "Check the password (--password or OPENCODE_SERVER_PASSWORD) and the user (--username).",
   unreachable: "Check that opencode is running at --url (start one with `opencode serve`), or leave out --url to start one here.",
   session_not_found: "Check the id given to --session, or leave it out to start a new session.",
@@ -107,6 +107,11 @@ export class HumanOutput {
         return;
       }
       case "final":
+        this.spinner?.stop();
+        this.newBlock();
+        // A turn with --format: its object, after the answer (which is often empty then).
+        if (reply.structured !== undefined) this.write(`${JSON.stringify(reply.structured, null, 2)}\n`);
+        return;
       case "error":
         this.spinner?.stop();
         this.newBlock();

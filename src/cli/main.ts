@@ -4,9 +4,26 @@ import { EXIT, packageVersion, UsageError, type Command, type CommandIO } from "
 import { bridgeCommand } from "./bridge.js";
 import { historyCommand } from "./history.js";
 import { replayCommand } from "./replay.js";
+import { forkCommand } from "./fork.js";
+import { revertCommand } from "./revert.js";
 import { runCommand } from "./run.js";
+import { sessionsCommand } from "./sessions.js";
+import { slashCommand } from "./slash-command.js";
+import { summarizeCommand } from "./summarize.js";
+import { unrevertCommand } from "./unrevert.js";
 
-const commands: readonly Command[] = [runCommand, bridgeCommand, replayCommand, historyCommand];
+const commands: readonly Command[] = [
+  runCommand,
+  slashCommand,
+  summarizeCommand,
+  bridgeCommand,
+  replayCommand,
+  sessionsCommand,
+  historyCommand,
+  forkCommand,
+  revertCommand,
+  unrevertCommand,
+];
 
 const usage = `Usage: opencode-turns <command> [options]
 

@@ -85,11 +85,15 @@ export function commandName(name: unknown): string | { refusal: string } {
  * The session's stored turns, replayed as replies. Idle is read before the messages: if it was idle
  * then, the messages read after are complete. In the full vocabulary the sessions its subagents ran
  * in are read too, so their work is replayed under their task calls. The texts the library writes
- * go without the password.
+ * go without the password. A reverted session's turns from the revert's message on are left out.
  */
 export async function readHistory(http: OpencodeHttp, sessionId: string, vocabulary: Vocabulary, signal: AbortSignal): Promise<StoredTurn[]> {
   const idle = await api.isSessionIdle(http, sessionId, signal);
-  const messages = await api.listMessages(http, sessionId, signal);
+  const reverted = await api.revertedAt(http, sessionId, signal);
+  const listed = await api.listMessages(http, sessionId, signal);
+  // opencode keeps reverted messages until the next prompt (so unrevert can bring them back): they are not the conversation.
+  const cut = reverted === undefined ? -1 : listed.findIndex((message) => StoredMessage.safeParse(message).data?.info.id === reverted);
+  const messages = cut < 0 ? listed : listed.slice(0, cut);
   const children = vocabulary === "full" ? await readChildren(http, messages, signal) : new Map<string, unknown[]>();
   return replayHistory(sessionId, messages, idle, vocabulary, children).map((turn) => ({ ...turn, replies: turn.replies.map((reply) => withoutSecrets(reply, http.redact)) }));
 }

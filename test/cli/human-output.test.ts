@@ -46,3 +46,12 @@ describe("human output of the full vocabulary", () => {
     );
   });
 });
+
+describe("human output of a turn with a format", () => {
+  it("shows the structured object as indented JSON after the answer, on a line of its own", () => {
+    const structured = { city: "Paris", tags: ["a"] };
+    expect(rendered([{ kind: "delta", trace_id: t, content: "Here." }, { kind: "final", trace_id: t, content: "Here.", structured }])).toBe(`Here.\n${JSON.stringify(structured, null, 2)}\n`);
+    // Without one, nothing is added.
+    expect(rendered([{ kind: "delta", trace_id: t, content: "Here." }, { kind: "final", trace_id: t, content: "Here." }])).toBe("Here.\n");
+  });
+});

@@ -179,6 +179,12 @@ describe("opencode-turns run usage", () => {
     [["run", "--demo", "--url", "http://127.0.0.1:9", "hello"], "--demo"],
     [["run", "--attach", "/no/such/file", "hello"], "--attach /no/such/file"],
     [["run", "--url", "localhost:4096", "hello"], "--url (or OPENCODE_URL): expected an http(s) URL"],
+    [["run", "--tool", "bash", "hello"], "--tool bash: give it as NAME=on or NAME=off"],
+    [["run", "--tool", "bash=maybe", "hello"], "--tool bash=maybe: give it as NAME=on or NAME=off"],
+    [["run", "--variant=", "hello"], "--variant needs a name."],
+    [["run", "--format", "/no/such/schema.json", "hello"], "--format /no/such/schema.json: cannot read it (ENOENT)"],
+    [["run", "--format", "{not json", "hello"], "--format: not JSON"],
+    [["run", "--format", "[1]", "hello"], "--format: a JSON Schema is an object"],
   ])("%j exits 2 with the problem and one line pointing at --help on stderr, nothing on stdout", async (args, problem) => {
     const run = await runCli(args);
     expect(run.code).toBe(2);
@@ -191,13 +197,49 @@ describe("opencode-turns run usage", () => {
     expect(run.stderr).not.toContain("'--");
   });
 
+  it("a --format file that is not JSON exits 2 and names the file", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "cli-format-"));
+    try {
+      const file = path.join(dir, "schema.json");
+      await writeFile(file, "type: object\n");
+      const run = await runCli(["run", "--format", file, "hello"]);
+      expect(run.code).toBe(2);
+      expect(run.stderr.split("\n")[0]).toContain(`--format ${file}: not JSON`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [["command"], "Give the session (ses...) and the command's name"],
+    [["command", "ses_x"], "Give the session (ses...) and the command's name"],
+    [["command", "--tool", "bash=off", "ses_x", "greet"], "Unknown option --tool."],
+    [["command", "--session", "ses_y", "ses_x", "greet"], "leave out --session"],
+    [["summarize", "--session", "ses_y", "--model", "p/m", "ses_x"], "leave out --session"],
+    [["fork", "--session", "ses_y", "ses_x"], "leave out --session"],
+    [["summarize"], "Give one session id"],
+    [["summarize", "ses_x"], "Give --model PROVIDER/MODEL"],
+    [["sessions", "extra"], 'Unexpected argument "extra"'],
+    [["history"], "Give one session id"],
+    [["fork"], "Give one session id"],
+    [["fork", "--message"], "--message needs a value."],
+    [["revert", "ses_x"], "Give the session (ses...) and the message"],
+    [["unrevert"], "Give one session id"],
+  ])("%j exits 2 with the problem and where that command's options are", async (args, problem) => {
+    const run = await runCli(args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.split("\n")[0]).toContain(problem);
+    expect(run.stderr.trimEnd().split("\n").at(-1)).toBe(`Run \`opencode-turns ${args[0]} --help\` for its options.`);
+  });
+
   it("an unknown command exits 2 and points at the list of commands", async () => {
     const run = await runCli(["walk"]);
     expect(run.code).toBe(2);
     expect(run.stderr).toBe("Unknown command: walk.\nRun `opencode-turns --help` for the commands.\n");
   });
 
-  it.each([["run"], ["bridge"], ["replay"]])("%s --help: -h and --version are under General, the last group", async (command) => {
+  it.each([["run"], ["bridge"], ["replay"], ["command"], ["summarize"], ["sessions"], ["history"], ["fork"], ["revert"], ["unrevert"]])("%s --help: -h and --version are under General, the last group", async (command) => {
     const help = await runCli([command, "--help"]);
     expect(help.code).toBe(0);
     const groups = help.stdout.split(/\n(?=[A-Z][a-z]+:\n)/);
@@ -210,6 +252,8 @@ describe("opencode-turns run usage", () => {
     const help = await runCli(["run", "--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("--permissions MODE");
+    const listed = await runCli(["--help"]);
+    for (const command of ["run", "command", "summarize", "sessions", "history", "fork", "revert", "unrevert"]) expect(listed.stdout).toMatch(new RegExp(`^  ${command} +\\S`, "m"));
     const version = await runCli(["--version"]);
     expect(version.code).toBe(0);
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);

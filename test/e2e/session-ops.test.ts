@@ -321,9 +321,11 @@ describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("session operations o
     const listed = (await a.sessions()).map((s) => s.session_id);
     expect(listed).toEqual(expect.arrayContaining([a.sessionId, whole, before2]));
 
-    // Reverted then unreverted: nothing is lost at the next prompt.
+    // Reverted then unreverted: nothing is lost at the next prompt. While reverted, history leaves the turns out.
     await a.revert(turn2!.messageId);
+    expect((await a.history()).map((t) => t.text)).toEqual(["one"]);
     await a.unrevert();
+    expect((await a.history()).map((t) => t.text)).toEqual(["one", "two"]);
     await a.prompt("three", "t-3");
     expect((await a.history()).map((t) => t.text)).toEqual(["one", "two", "three"]);
     // Reverted: the next prompt drops the reverted turns.
