@@ -38,7 +38,7 @@ export async function getSession(http: OpencodeHttp, sessionId: string, signal?:
 /** The message a session is reverted to (`revert` set, no prompt since), if it is. */
 export async function revertedAt(http: OpencodeHttp, sessionId: string, signal?: AbortSignal): Promise<string | undefined> {
   const answer = await http.call("GET", `/session/${encodeURIComponent(sessionId)}`, { sessionId, signal });
-  const session = expectAnswer(z.looseObject({ id: z.string().min(1), revert: z.looseObject({ messageID: z.string() }).optional() }), answer, http, `GET /session/${sessionId}`);
+  const session = expectAnswer(z.looseObject({ id: z.string().min(1), revert: z.looseObject({ messageID: z.string() }).nullish() }), answer, http, `GET /session/${sessionId}`);
   return session.revert?.messageID;
 }
 
