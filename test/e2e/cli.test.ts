@@ -314,7 +314,7 @@ describe("opencode-turns run starting opencode itself (no --url)", () => {
     expect(second.code).toBe(130);
     const pid = pidOf(second.stderr);
     await eventually(() => !alive(pid), "the embedded opencode to be gone");
-  });
+  }, 90_000);
 
   it("says how to install opencode when there is none", async () => {
     const run = await runCli(["run", "say hello"], { env: { ...env, OPENCODE_BIN: "/no/such/opencode" } });
