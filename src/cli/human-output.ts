@@ -1,13 +1,17 @@
 /**
  * How `run` shows a turn to a person: the answer as it streams, reasoning dimmed, one line per tool
  * call (a spinner while it runs, then its result), a closing line with tokens, cost and duration,
- * and errors in plain words with what to do. Without a terminal, or with NO_COLOR, no colour and
- * no spinner: the same lines as plain text.
+ * and errors in plain words with what to do; the full vocabulary's kinds as full-output.ts makes
+ * them. Without a terminal, or with NO_COLOR, no colour, no spinner and no redrawing: the same
+ * lines as plain text.
  */
 import { createColors } from "picocolors";
 import yoctoSpinner, { type Spinner } from "yocto-spinner";
 import { oneLine } from "../contract/one-line.js";
 import type { ErrorCode, Reply, TurnResult } from "../contract/replies.js";
+import { Checklist, checklist, diffSummary, liveOutput, stepLine } from "./full-output.js";
+
+type Of<K extends Reply["kind"]> = Extract<Reply, { kind: K }>;
 
 /** Colour and spinner only on a terminal, and not with NO_COLOR (https://no-color.org) or TERM=dumb. */
 export function wantsColour(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv): boolean {
@@ -45,24 +49,35 @@ function firstLine(result: unknown): string {
   return oneLine(text.split("\n").find((line) => line.trim()) ?? "", LINE_LIMIT);
 }
 
-const TODO_MARKS: Record<string, string> = { completed: "[x]", in_progress: "[~]", cancelled: "[-]" };
+interface Running {
+  tool: string;
+  label: string;
+  output?: string;
+}
 
 export class HumanOutput {
   private readonly paint;
   private readonly spinner: Spinner | undefined;
-  private readonly running = new Map<string, string>();
+  /** Running tool calls by call id, in the order they started; a subagent's by its session and call id. */
+  private readonly running = new Map<string, Running>();
+  private readonly childCalls = new Map<string, Running>();
+  /** The task calls whose subagent work has begun showing. */
+  private readonly tasks = new Set<string>();
+  private readonly checklist: Checklist;
   /** What was written last, to start a new block on a fresh line. */
   private block: "none" | "reasoning" | "text" | "line" = "none";
   private atLineStart = true;
 
+  /** `live`: a terminal, so colour, a spinner, and the checklist redrawn in place. */
   constructor(
     private readonly out: NodeJS.WriteStream,
     private readonly err: NodeJS.WriteStream,
-    colour: boolean,
+    private readonly live: boolean,
   ) {
-    this.paint = createColors(colour);
+    this.paint = createColors(live);
     // handleSignals: false, or the spinner would exit on Ctrl-C before the turn is cancelled on the server.
-    this.spinner = colour ? yoctoSpinner({ stream: out, handleSignals: false }) : undefined;
+    this.spinner = live ? yoctoSpinner({ stream: out, handleSignals: false }) : undefined;
+    this.checklist = new Checklist(out);
   }
 
   /** The adapter's sink. */
@@ -83,29 +98,18 @@ export class HumanOutput {
         }
         this.write(reply.content);
         return;
-      case "tool_call": {
+      case "tool_call":
         this.newBlock();
         this.block = "line";
-        const label = `${this.paint.bold(reply.tool)} ${describeArgs(reply.args)}`.trimEnd();
-        this.running.set(reply.call_id, label);
-        this.spinner?.start(label);
+        this.running.set(reply.call_id, { tool: reply.tool, label: `${this.paint.bold(reply.tool)} ${describeArgs(reply.args)}`.trimEnd() });
+        this.spin();
         return;
-      }
-      case "tool_result": {
-        const label = this.running.get(reply.call_id) ?? this.paint.bold(reply.tool);
-        this.running.delete(reply.call_id);
+      case "tool_result":
         this.spinner?.stop();
-        const mark = reply.success ? this.paint.green("✓") : this.paint.red("✗");
-        const result = firstLine(reply.result);
-        this.write(`${mark} ${label}${result ? this.paint.dim(` → ${result}`) : ""}\n`);
-        // The full vocabulary's diff summary: +12 −3 src/x.ts
-        for (const f of "files" in reply ? (reply.files ?? []) : []) {
-          this.write(`  ${this.paint.green(`+${f.additions}`)} ${this.paint.red(`−${f.deletions}`)} ${f.path}\n`, `  +${f.additions} −${f.deletions} ${f.path}\n`);
-        }
-        const next = [...this.running.values()].at(-1);
-        if (next !== undefined) this.spinner?.start(next);
+        this.write(this.resultLine(reply, this.running, reply.call_id));
+        this.write(diffSummary(reply, this.paint));
+        this.spin();
         return;
-      }
       case "final":
         this.spinner?.stop();
         this.newBlock();
@@ -121,48 +125,104 @@ export class HumanOutput {
     }
   };
 
-  /** The full vocabulary's kinds: a checklist, live output under the spinner, a line per step, a subagent's work indented. */
+  /** The full vocabulary's kinds: a checklist, a tool's title and live output, a line per step, a subagent's work indented. */
   private showMore(reply: Reply): void {
     switch (reply.kind) {
-      case "todo":
+      case "todo": {
+        const list = checklist(reply.todos, this.paint);
+        // In place: from where the cursor stands, which may be mid-line (the answer streaming).
+        if (this.live && this.checklist.inPlace) return void this.out.write(this.checklist.draw(list));
         this.newBlock();
-        for (const todo of reply.todos) this.write(`${TODO_MARKS[todo.status] ?? "[ ]"} ${todo.content}\n`);
-        return;
-      case "tool_update": {
-        const label = this.running.get(reply.call_id);
-        const last = reply.output?.trimEnd().split("\n").at(-1);
-        if (label !== undefined && this.spinner?.isSpinning) this.spinner.text = `${label}${last ? this.paint.dim(` ${oneLine(last, 60)}`) : ""}`;
+        if (this.live) this.out.write(this.checklist.draw(list));
+        else this.write(list);
         return;
       }
-      case "step": {
-        this.spinner?.stop();
-        this.newBlock();
-        const { input, output } = reply.tokens;
-        this.write(`${this.paint.dim(`· step ${reply.index + 1} ${reply.finish_reason}: ${input} in, ${output} out tokens · $${reply.cost.toFixed(4)}`)}\n`, "step\n");
-        const next = [...this.running.values()].at(-1);
-        if (next !== undefined) this.spinner?.start(next);
+      case "tool_update":
+        this.update(reply, this.running.get(reply.call_id));
+        if (this.spinner?.isSpinning) this.spin();
         return;
-      }
-      case "subagent": {
-        const inner = reply.reply;
-        const line = inner.kind === "tool_result" ? `${inner.success ? "✓" : "✗"} ${inner.tool} ${firstLine(inner.result)}` : inner.kind === "final" ? firstLine(inner.content) : inner.kind === "error" ? `✗ ${inner.error}` : undefined;
-        if (line === undefined) return;
+      case "step":
         this.newBlock();
-        this.write(`  ${this.paint.dim("│")} ${line.trimEnd()}\n`, `  │ ${line.trimEnd()}\n`);
+        this.write(`${stepLine(reply, this.paint)}\n`);
         return;
-      }
+      case "subagent":
+        if (!this.tasks.has(reply.call_id)) {
+          this.tasks.add(reply.call_id);
+          this.newBlock();
+          this.write(`  ${this.paint.dim("┌")} ${this.running.get(reply.call_id)?.label ?? this.paint.bold("task")}\n`);
+        }
+        this.showChild(reply, `  ${this.paint.dim("│")} `);
+        return;
       default:
         return;
     }
   }
 
+  /** A subagent's tool results, steps, todos, final and error, each line under `indent`; its streamed text shows as its final. */
+  private showChild(reply: Of<"subagent">, indent: string): void {
+    const inner = reply.reply;
+    const key = `${reply.session_id} ${"call_id" in inner ? inner.call_id : ""}`;
+    const lines = (text: string) => text.split("\n").filter((line) => line.trim()).map((line) => `${indent}${line}\n`).join("");
+    switch (inner.kind) {
+      case "tool_call":
+        this.childCalls.set(key, { tool: inner.tool, label: `${this.paint.bold(inner.tool)} ${describeArgs(inner.args)}`.trimEnd() });
+        return;
+      case "tool_update":
+        return this.update(inner, this.childCalls.get(key));
+      case "tool_result":
+        this.newBlock();
+        this.write(`${indent}${this.resultLine(inner, this.childCalls, key)}${diffSummary(inner, this.paint, indent)}`);
+        return;
+      case "step":
+        return this.write(`${indent}${stepLine(inner, this.paint)}\n`);
+      case "todo":
+        return this.write(checklist(inner.todos, this.paint, indent));
+      case "final":
+        return this.write(lines(inner.content));
+      case "error":
+        return this.write(`${indent}${this.paint.red("✗")} ${inner.error}\n`);
+      case "subagent":
+        return this.showChild(inner, `${indent}  `);
+      default:
+        return;
+    }
+  }
+
+  /** A tool's title replaces what its arguments said; its output so far shows under the spinner. */
+  private update(reply: Of<"tool_update">, call: Running | undefined): void {
+    if (call === undefined) return;
+    if (reply.title) call.label = `${this.paint.bold(reply.tool)} ${oneLine(reply.title, 60)}`;
+    if (reply.output !== undefined) call.output = reply.output;
+  }
+
+  /** `✓ bash ls → first line` (by its title when it has one), and the call is no longer running. */
+  private resultLine(reply: Of<"tool_result">, calls: Map<string, Running>, key: string): string {
+    const title = "title" in reply && reply.title ? `${this.paint.bold(reply.tool)} ${oneLine(reply.title, 60)}` : undefined;
+    const label = title ?? calls.get(key)?.label ?? this.paint.bold(reply.tool);
+    calls.delete(key);
+    const mark = reply.success ? this.paint.green("✓") : this.paint.red("✗");
+    const result = firstLine(reply.result);
+    return `${mark} ${label}${result ? this.paint.dim(` → ${result}`) : ""}\n`;
+  }
+
+  /** The spinner shows the latest running call, with the last lines of its output under it. */
+  private spin(): void {
+    const call = [...this.running.values()].at(-1);
+    if (this.spinner === undefined) return;
+    if (call === undefined) return void this.spinner.stop();
+    const text = `${call.label}${liveOutput(call.output, this.out.columns || 80, this.paint)}`;
+    if (this.spinner.isSpinning) this.spinner.text = text;
+    else this.spinner.start(text);
+  }
+
   /** Stops the spinner while something else uses the terminal; the returned function restarts it. */
   pause(): () => void {
-    const label = this.spinner?.isSpinning ? this.spinner.text : undefined;
+    const spinning = this.spinner?.isSpinning === true;
     this.spinner?.stop();
     this.newBlock();
+    this.checklist.forget();
     return () => {
-      if (label !== undefined && this.running.size > 0) this.spinner?.start(label);
+      if (spinning) this.spin();
     };
   }
 
@@ -174,6 +234,7 @@ export class HumanOutput {
     this.spinner?.stop();
     const midLine = !this.atLineStart;
     this.newBlock();
+    this.checklist.forget();
     // A terminal echoes Ctrl-C (^C) where the cursor stands, also at a line's start or after a
     // spinner it cleared: the notice goes below that echo.
     if (this.spinner !== undefined && !midLine) this.err.write("\n");
@@ -205,6 +266,7 @@ export class HumanOutput {
   private write(text: string, plain = text): void {
     if (!plain) return;
     this.out.write(text);
+    this.checklist.wrote(text);
     this.atLineStart = plain.endsWith("\n");
   }
 

@@ -1,0 +1,63 @@
+/**
+ * A minimal terminal screen: what a terminal of `columns` × `rows` shows after the bytes a program
+ * wrote to it, for the control sequences the CLI and its spinner use (cursor up, down and to a
+ * column, erase in line and below; colours and cursor visibility are ignored). Lines wrap at
+ * `columns`; what scrolls off the top stays in the scrollback, above the screen.
+ */
+export function screenOf(written: string, columns = 100, rows = 40): string[] {
+  const lines: string[][] = [[]];
+  let row = 0;
+  let col = 0;
+  let pendingWrap = false;
+  const top = () => Math.max(0, lines.length - rows);
+  const line = () => (lines[row] ??= []);
+  const down = () => {
+    row += 1;
+    while (lines.length <= row) lines.push([]);
+  };
+  // eslint-disable-next-line no-control-regex
+  const token = /\u001b\[([?0-9;]*)([A-Za-z])|\u001b\][^\u0007]*\u0007|\r|\n|[^\u001b\r\n]/gu;
+  for (const [text, params, command] of written.matchAll(token)) {
+    if (command !== undefined) {
+      const n = Number(params?.replace("?", "") || "1") || 1;
+      pendingWrap = false;
+      if (command === "A") row = Math.max(top(), row - n);
+      else if (command === "B") for (let i = 0; i < n; i++) down();
+      else if (command === "C") col = Math.min(columns - 1, col + n);
+      else if (command === "D") col = Math.max(0, col - n);
+      else if (command === "G") col = Math.min(columns - 1, n - 1);
+      else if (command === "K") {
+        const mode = params || "0";
+        if (mode === "0") line().length = Math.min(line().length, col);
+        else if (mode === "2") lines[row] = [];
+        else line().fill(" ", 0, col + 1);
+      } else if (command === "J" && (params || "0") === "0") {
+        line().length = Math.min(line().length, col);
+        lines.length = row + 1;
+      }
+      continue;
+    }
+    if (text === "\r") {
+      col = 0;
+      pendingWrap = false;
+    } else if (text === "\n") {
+      down();
+      col = 0;
+      pendingWrap = false;
+    } else if (!text.startsWith("\u001b")) {
+      if (pendingWrap) {
+        down();
+        col = 0;
+        pendingWrap = false;
+      }
+      const cells = line();
+      while (cells.length < col) cells.push(" ");
+      cells[col] = text;
+      if (col === columns - 1) pendingWrap = true;
+      else col += 1;
+    }
+  }
+  const shown = lines.map((cells) => cells.join("").trimEnd());
+  while (shown.length > 1 && shown.at(-1) === "") shown.pop();
+  return shown;
+}
