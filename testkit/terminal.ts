@@ -1,16 +1,21 @@
 /**
  * The built CLI on a pseudo-terminal, as a person at a terminal runs it: stdin, stdout and stderr
  * are one terminal (python3's `pty`, so no native module is needed). `screen()` is everything the
- * person was shown, in order, control sequences included.
+ * person was shown, in order, control sequences included; `screenOf` (testkit/screen.ts) makes of it
+ * what the terminal shows.
  */
 import { spawn } from "node:child_process";
 import { CLI, cliEnv } from "./cli.js";
 
-// The parent copies the terminal's output to stdout and its own stdin to the terminal; it exits with the child's status.
+// The child sizes its terminal from COLUMNS and LINES (a new pty is 0 × 0, which a program cannot
+// lay out on), then runs the CLI. The parent copies the terminal's output to stdout and its own
+// stdin to the terminal; it exits with the child's status.
 const PTY_HOST = `
-import os, sys, select
+import os, sys, select, fcntl, termios, struct
 pid, fd = os.forkpty()
 if pid == 0:
+    size = struct.pack("HHHH", int(os.environ["LINES"]), int(os.environ["COLUMNS"]), 0, 0)
+    fcntl.ioctl(0, termios.TIOCSWINSZ, size)
     os.execvpe(sys.argv[1], sys.argv[1:], os.environ)
 inputs = [fd, 0]
 while True:
