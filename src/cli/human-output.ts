@@ -227,6 +227,17 @@ export class HumanOutput {
   }
 
   /**
+   * A diagnostic on stderr while the turn shows: on a terminal on a line of its own, out of the
+   * spinner's way, and the checklist is not redrawn over it.
+   */
+  diagnostic(line: string): void {
+    if (!this.live) return void this.err.write(line);
+    const resume = this.pause();
+    this.err.write(line);
+    resume();
+  }
+
+  /**
    * A line of the command's own on stderr (Ctrl-C's notice), on a line of its own; what streams
    * after it starts a new block ("Thinking: " again), not the tail of the text before.
    */

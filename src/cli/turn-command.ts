@@ -65,7 +65,8 @@ export function vocabularyOf(values: { vocabulary?: string | undefined }): Vocab
 export async function runTurn(values: TurnValues, io: CommandIO, start: TurnStarter): Promise<number> {
   const traceId = values["trace-id"] ?? randomUUID();
   const vocabulary = vocabularyOf(values);
-  const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
+  const human = values.json ? undefined : new HumanOutput(io.stdout, io.stderr, wantsColour(io.stdout, io.env));
+  const diagnostic = (line: string) => (human ? human.diagnostic(`opencode-turns: ${line}\n`) : io.stderr.write(`opencode-turns: ${line}\n`));
   const log = values.verbose ? diagnostic : undefined;
   const cancel = new AbortController();
   // Whoever reads stdout went away (`| head`): stop the turn on the server rather than crash.
@@ -75,7 +76,6 @@ export async function runTurn(values: TurnValues, io: CommandIO, start: TurnStar
     cancel.abort();
   };
   io.stdout.on("error", onOutputError);
-  const human = values.json ? undefined : new HumanOutput(io.stdout, io.stderr, wantsColour(io.stdout, io.env));
   const progress = new Progress(io.stderr, io.stderr.isTTY === true && !values.verbose, (text) => (wantsColour(io.stderr, io.env) ? `\u001b[2m${text}\u001b[22m` : text));
   const json: Sink = (reply) => (readerGone ? undefined : writeLine(io.stdout, JSON.stringify(reply)));
   const webhook = openWebhook(values, diagnostic);

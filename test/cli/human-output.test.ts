@@ -142,12 +142,14 @@ describe("human output of the full vocabulary, on a terminal", () => {
     expect(screen.slice(-3)).toEqual(["[x] Plan", "[x] Test", "[~] Ship"]);
   });
 
-  it("an ask on the terminal means the next list is written below, not over what the ask wrote", () => {
+  it("after an ask or a diagnostic on the terminal the next list is written below, not over what they wrote", () => {
     const { human, text } = render(true);
     human.sink(todo("in_progress"));
     human.pause()();
     human.sink(todo("completed"));
-    expect(screenOf(text())).toEqual(["[~] Plan", "[x] Plan"]);
+    human.diagnostic("opencode-turns: the webhook failed\n");
+    human.sink(todo("cancelled"));
+    expect(screenOf(text())).toEqual(["[~] Plan", "[x] Plan", "opencode-turns: the webhook failed", "[-] Plan"]);
   });
 
   it("the spinner shows the tool's title and the last lines of its output under it; the result line uses the title", () => {
