@@ -15,7 +15,6 @@ export function screenOf(written: string, columns = 100, rows = 40): string[] {
     row += 1;
     while (lines.length <= row) lines.push([]);
   };
-  // eslint-disable-next-line no-control-regex
   const token = /\u001b\[([?0-9;]*)([A-Za-z])|\u001b\][^\u0007]*\u0007|\r|\n|[^\u001b\r\n]/gu;
   for (const [text, params, command] of written.matchAll(token)) {
     if (command !== undefined) {
