@@ -30,6 +30,26 @@ export function stepLine(step: Of<"step">, paint: Colors): string {
   return paint.dim(`· step ${step.index + 1} ${step.finish_reason}: ${input} in, ${output} out${reasoning ? `, ${reasoning} reasoning` : ""} tokens · $${step.cost.toFixed(4)}`);
 }
 
+/**
+ * The line of an answered ask, a provider retry or a compaction: `? bash: allowed once`,
+ * `↻ retry 1: Rate limited`, `· opencode compacted the session`; none for the other kinds.
+ */
+export function eventLine(reply: Reply, paint: Colors): string | undefined {
+  switch (reply.kind) {
+    case "ask": {
+      if (reply.type === "question") return paint.dim(`? a question: ${reply.decision === "reject" ? "rejected" : `answered ${reply.decision.map((labels) => labels.join(", ")).join("; ")}`}`);
+      const what = typeof reply.request.permission === "string" ? reply.request.permission : "permission";
+      return paint.dim(`? ${what}: ${reply.decision === "reject" ? "rejected" : `allowed ${reply.decision}`}`);
+    }
+    case "retry":
+      return paint.yellow(`↻ retry ${reply.attempt}: ${oneLine(reply.message, 100)}`);
+    case "compaction":
+      return paint.dim("· opencode compacted the session");
+    default:
+      return undefined;
+  }
+}
+
 const LIVE_LINES = 3;
 
 /** The last lines of a running tool's output, to show under its spinner, each short enough not to wrap. */

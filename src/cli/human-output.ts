@@ -9,7 +9,7 @@ import { createColors } from "picocolors";
 import yoctoSpinner, { type Spinner } from "yocto-spinner";
 import { oneLine } from "../contract/one-line.js";
 import type { ErrorCode, Reply, TurnResult } from "../contract/replies.js";
-import { Checklist, checklist, diffSummary, liveOutput, stepLine } from "./full-output.js";
+import { Checklist, checklist, diffSummary, eventLine, liveOutput, stepLine } from "./full-output.js";
 
 type Of<K extends Reply["kind"]> = Extract<Reply, { kind: K }>;
 
@@ -153,8 +153,12 @@ export class HumanOutput {
         }
         this.showChild(reply, `  ${this.paint.dim("│")} `);
         return;
-      default:
-        return;
+      default: {
+        const line = eventLine(reply, this.paint);
+        if (line === undefined) return;
+        this.newBlock();
+        this.write(`${line}\n`);
+      }
     }
   }
 

@@ -182,4 +182,31 @@ describe("human output of a turn with a format", () => {
     // Without one, nothing is added.
     expect(rendered([{ kind: "delta", trace_id: t, content: "Here." }, { kind: "final", trace_id: t, content: "Here." }])).toBe("Here.\n");
   });
+
+  it("a line for each answered ask, provider retry and compaction, each on a line of its own", () => {
+    const text = rendered([
+      { kind: "ask", trace_id: t, ask_id: "per_1", type: "permission", request: { permission: "bash", patterns: ["ls"] }, decision: "once" },
+      { kind: "ask", trace_id: t, ask_id: "per_2", type: "permission", request: {}, decision: "reject" },
+      { kind: "ask", trace_id: t, ask_id: "que_1", type: "question", request: { questions: [] }, decision: [["Red"], ["Small", "Round"]] },
+      { kind: "ask", trace_id: t, ask_id: "que_2", type: "question", request: { questions: [] }, decision: "reject" },
+      { kind: "delta", trace_id: t, content: "Partly" },
+      { kind: "retry", trace_id: t, attempt: 1, message: "Rate limited\ntry later" },
+      { kind: "compaction", trace_id: t },
+      { kind: "delta", trace_id: t, content: " done." },
+      { kind: "final", trace_id: t, content: "Partly done." },
+    ]);
+    expect(text).toBe(
+      [
+        "? bash: allowed once",
+        "? permission: rejected",
+        "? a question: answered Red; Small, Round",
+        "? a question: rejected",
+        "Partly",
+        "↻ retry 1: Rate limited try later",
+        "· opencode compacted the session",
+        " done.",
+        "",
+      ].join("\n"),
+    );
+  });
 });
