@@ -11,25 +11,29 @@ import { providerProblem } from "../embedded/providers.js";
 import { startOpencode } from "../embedded/server.js";
 import { UsageError } from "./command.js";
 
-/** The connection options in `node:util` `parseArgs` form; spread them into a command's own options. */
-export const connectionOptions = {
+/** The options that say which server to use, in `node:util` `parseArgs` form: every command that talks to opencode takes them. */
+export const serverOptions = {
   url: { type: "string" },
   username: { type: "string" },
   password: { type: "string" },
   directory: { type: "string" },
+  "opencode-bin": { type: "string" },
+  demo: { type: "boolean" },
+  verbose: { type: "boolean" },
+} as const satisfies NonNullable<ParseArgsConfig["options"]>;
+
+/** The server options and a turn's settings; spread them into the options of a command that runs turns. */
+export const connectionOptions = {
+  ...serverOptions,
   session: { type: "string" },
   model: { type: "string" },
   agent: { type: "string" },
   system: { type: "string" },
   permissions: { type: "string" },
   timeout: { type: "string" },
-  "opencode-bin": { type: "string" },
-  demo: { type: "boolean" },
-  verbose: { type: "boolean" },
 } as const satisfies NonNullable<ParseArgsConfig["options"]>;
 
-/** The `--help` lines of the connection options. */
-export const connectionUsage = `Connection:
+const serverLines = `Connection:
   --url URL                 a running opencode server (env OPENCODE_URL); without it,
                             opencode-turns starts \`opencode serve\` itself and stops it after
   --username NAME           its Basic-auth user (env OPENCODE_SERVER_USERNAME, default opencode)
@@ -39,7 +43,14 @@ export const connectionUsage = `Connection:
   --demo                    start opencode with a built-in offline model, in a temporary
                             directory (no API key, no network); with --permissions, its bash
                             call is asked about, and the mode decides
-  --directory DIR           the project directory (default: the server's, or here when started here)
+  --directory DIR           the project directory (default: the server's, or here when started here)`;
+
+/** The `--help` lines of the server options, for a command that runs no turn. */
+export const serverUsage = `${serverLines}
+  --verbose                 diagnostics on stderr`;
+
+/** The `--help` lines of the connection options. */
+export const connectionUsage = `${serverLines}
 Turn:
   --session ID              continue this session (ses...) instead of starting a new one
   --model PROVIDER/MODEL    e.g. anthropic/claude-sonnet-4-5 (default: opencode's configured model)

@@ -6,16 +6,16 @@
 import { OpenCodeAdapter } from "../host/adapter.js";
 import { asTurnError } from "../contract/turn-error.js";
 import { EXIT, generalUsage, UsageError, type CommandIO } from "./command.js";
-import { connect, connectionOptions, connectionUsage, withSession, type ConnectionValues, type ServerConnection } from "./connection.js";
+import { connect, serverOptions, serverUsage, type ConnectionValues, type ServerConnection } from "./connection.js";
 import { ADVICE } from "./human-output.js";
 
 export const operationOptions = {
-  ...connectionOptions,
+  ...serverOptions,
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
 
-export const operationUsage = `${connectionUsage}
+export const operationUsage = `${serverUsage}
 ${generalUsage}
 
 Exit status: 0 when it is done, 1 when it fails (the reason and what to do on stderr), 2 for a
@@ -26,7 +26,7 @@ usage error.`;
  * The adapter redacts the password from what it reports, as it does for a turn.
  */
 export async function operate(values: ConnectionValues, io: CommandIO, session: string | undefined, operation: (adapter: OpenCodeAdapter) => Promise<void>): Promise<number> {
-  const given = session === undefined ? values : withSession(values, session);
+  const given = session === undefined ? values : { ...values, session };
   const diagnostic = (line: string) => io.stderr.write(`opencode-turns: ${line}\n`);
   let connection: ServerConnection | undefined;
   let adapter: OpenCodeAdapter | undefined;
@@ -39,7 +39,8 @@ export async function operate(values: ConnectionValues, io: CommandIO, session: 
     if (error instanceof UsageError) throw error;
     const failure = asTurnError(error);
     diagnostic(`${failure.message} (${failure.code})`);
-    io.stderr.write(`${ADVICE[failure.code]}\n`);
+    // The session was this command's argument, not --session: the advice says how to find one.
+    io.stderr.write(`${failure.code === "session_not_found" ? "Check the session id (ses...): `opencode-turns sessions` lists them." : ADVICE[failure.code]}\n`);
     return EXIT.failed;
   } finally {
     await adapter?.close();

@@ -185,6 +185,9 @@ describe.each(["1.18.33", "1.15.13"] as OpencodeVersion[])("the CLI's session co
       const missing = await cli(...args);
       expect(missing.code, args.join(" ")).toBe(1);
       expect(missing.stderr).toContain("(session_not_found)");
+      // The session was the argument: the advice points at the list, not at --session.
+      expect(missing.stderr).toContain("`opencode-turns sessions` lists them");
+      expect(missing.stderr).not.toContain("--session");
     }
     const command = await cli("command", "--json", "ses_missing", "greet");
     expect(command.code).toBe(1);

@@ -216,7 +216,10 @@ describe("opencode-turns run usage", () => {
     [["command", "--tool", "bash=off", "ses_x", "greet"], "Unknown option --tool."],
     [["command", "--session", "ses_y", "ses_x", "greet"], "leave out --session"],
     [["summarize", "--session", "ses_y", "--model", "p/m", "ses_x"], "leave out --session"],
-    [["fork", "--session", "ses_y", "ses_x"], "leave out --session"],
+    // The commands that run no turn take the server's options only.
+    [["fork", "--session", "ses_y", "ses_x"], "Unknown option --session."],
+    [["sessions", "--model", "p/m"], "Unknown option --model."],
+    [["history", "--permissions", "once", "ses_x"], "Unknown option --permissions."],
     [["summarize"], "Give one session id"],
     [["summarize", "ses_x"], "Give --model PROVIDER/MODEL"],
     [["sessions", "extra"], 'Unexpected argument "extra"'],
