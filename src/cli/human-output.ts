@@ -10,6 +10,7 @@ import yoctoSpinner, { type Spinner } from "yocto-spinner";
 import { oneLine } from "../contract/one-line.js";
 import type { ErrorCode, Reply, TurnResult } from "../contract/replies.js";
 import { Checklist, checklist, diffSummary, eventLine, liveOutput, stepLine } from "./full-output.js";
+import { describeArgs, firstLine } from "./tool-lines.js";
 
 type Of<K extends Reply["kind"]> = Extract<Reply, { kind: K }>;
 
@@ -31,23 +32,6 @@ export const ADVICE: Record<ErrorCode, string> = {
   closed: "The turn was stopped while it ran; try again.",
   internal: "This is a bug in opencode-turns: run again with --verbose and report what it prints.",
 };
-
-const LINE_LIMIT = 100;
-
-/** The part of a tool's arguments a person recognises it by. */
-function describeArgs(args: Record<string, unknown>): string {
-  for (const key of ["command", "filePath", "path", "pattern", "url", "query", "description"]) {
-    const value = args[key];
-    if (typeof value === "string" && value) return oneLine(value, 60);
-  }
-  return Object.keys(args).length === 0 ? "" : oneLine(JSON.stringify(args), 60);
-}
-
-/** The first non-empty line of a tool's result. */
-function firstLine(result: unknown): string {
-  const text = typeof result === "string" ? result : result === undefined ? "" : JSON.stringify(result);
-  return oneLine(text.split("\n").find((line) => line.trim()) ?? "", LINE_LIMIT);
-}
 
 interface Running {
   tool: string;

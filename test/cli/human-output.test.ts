@@ -183,6 +183,21 @@ describe("human output of a turn with a format", () => {
     expect(rendered([{ kind: "delta", trace_id: t, content: "Here." }, { kind: "final", trace_id: t, content: "Here." }])).toBe("Here.\n");
   });
 
+  it("a result line says what the result says: no JSON document's opening bracket, no bare markup line", () => {
+    const list = JSON.stringify([{ content: "Plan", status: "pending", priority: "high" }], null, 2);
+    const text = rendered([
+      { kind: "tool_call", trace_id: t, tool: "todowrite", args: { todos: [] }, call_id: "c1" },
+      { kind: "tool_result", trace_id: t, tool: "todowrite", result: list, success: true, call_id: "c1", title: "1 todos" },
+      { kind: "tool_call", trace_id: t, tool: "task", args: { description: "Child job" }, call_id: "c2" },
+      { kind: "tool_result", trace_id: t, tool: "task", result: '<task id="ses_child" state="completed">\n\nChild done.\n</task>', success: true, call_id: "c2", title: "Child job" },
+      { kind: "tool_call", trace_id: t, tool: "mcp", args: {}, call_id: "c3" },
+      { kind: "tool_result", trace_id: t, tool: "mcp", result: '{"ok":true}', success: true, call_id: "c3" },
+      { kind: "final", trace_id: t, content: "" },
+    ]);
+    // A JSON document on one line is short enough to say itself.
+    expect(text).toBe(["✓ todowrite 1 todos", "✓ task Child job → Child done.", '✓ mcp → {"ok":true}', ""].join("\n"));
+  });
+
   it("a line for each answered ask, provider retry and compaction, each on a line of its own", () => {
     const text = rendered([
       { kind: "ask", trace_id: t, ask_id: "per_1", type: "permission", request: { permission: "bash", patterns: ["ls"] }, decision: "once" },
