@@ -45,7 +45,7 @@ export const MEANINGS: Record<string, Meaning> = {
     target: { on: "ratio", op: "<=", bound: 2 },
     readme: true,
     whyMissed:
-      "the machine alone (`turn.machine`: its actors answer at once, no I/O) costs 1.0 to 1.5× the raw calls by itself: XState's actor, its three invoked actors and their transitions take the whole budget the target leaves above the raw calls, and the turn still makes the same POST and reads the same events through the hub, the codec and the reply queue",
+      "the machine alone (`turn.machine`: its actors answer at once, no I/O) costs about 1.5× the raw calls by itself: XState's actor, its three invoked actors and their transitions take the whole budget the target leaves above the raw calls, and the turn still makes the same POST and reads the same events through the hub, the codec and the reply queue",
   },
   "turn.machine": {
     what: "CPU of the same tiny turn's machine alone (its actors answer at once, its events handed over parsed, no I/O)",
