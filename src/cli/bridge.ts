@@ -8,7 +8,7 @@ import { PermissionMode, QuestionMode } from "../contract/decisions.js";
 import { Vocabulary } from "../contract/replies.js";
 import { TurnError } from "../contract/turn-error.js";
 import { OpencodeStartError } from "../embedded/server.js";
-import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
+import { answerHelpOrVersion, EXIT, generalUsage, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { connect, connectionOptions, connectionUsage, type ServerConnection } from "./connection.js";
 import { onInterrupt } from "./interrupt.js";
 import { openWebhook, sinkOptions, sinkUsage } from "./sink-options.js";
@@ -59,14 +59,8 @@ export const bridgeCommand: Command = { name: "bridge", summary: "serve turns as
 
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values } = parseCommandLine(args, options, false);
-  if (values.help) {
-    io.stdout.write(`${usage}\n`);
-    return EXIT.ok;
-  }
-  if (values.version) {
-    io.stdout.write(`${packageVersion()}\n`);
-    return EXIT.ok;
-  }
+  const answered = answerHelpOrVersion(values, usage, io);
+  if (answered !== undefined) return answered;
   if (values.describe) {
     io.stdout.write(`${JSON.stringify(describeProtocol(), null, 2)}\n`);
     return EXIT.ok;

@@ -33,6 +33,17 @@ export function packageVersion(): string {
   return (createRequire(import.meta.url)("opencode-turns/package.json") as { version: string }).version;
 }
 
+/**
+ * `--help` and `--version`, which every command takes: prints the command's usage or the version and
+ * gives the exit code, or gives undefined when neither was asked for and the command goes on.
+ */
+export function answerHelpOrVersion(values: { help?: boolean | undefined; version?: boolean | undefined }, usage: string, io: CommandIO): number | undefined {
+  if (values.help) io.stdout.write(`${usage}\n`);
+  else if (values.version) io.stdout.write(`${packageVersion()}\n`);
+  else return undefined;
+  return EXIT.ok;
+}
+
 /** The options every command takes; the last group of each command's `--help`. */
 export const generalUsage = `General:
   -h, --help                this text

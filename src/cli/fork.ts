@@ -1,5 +1,5 @@
 /** `opencode-turns fork SESSION [--message ID]`: a new session with the session's messages (before ID); prints its id. */
-import { EXIT, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
+import { answerHelpOrVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { operate, operationOptions, operationUsage } from "./session-operation.js";
 
 const options = { ...operationOptions, message: { type: "string" } } as const;
@@ -18,14 +18,8 @@ export const forkCommand: Command = { name: "fork", summary: "copy a session int
 
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseCommandLine(args, options, true);
-  if (values.help) {
-    io.stdout.write(`${usage}\n`);
-    return EXIT.ok;
-  }
-  if (values.version) {
-    io.stdout.write(`${packageVersion()}\n`);
-    return EXIT.ok;
-  }
+  const answered = answerHelpOrVersion(values, usage, io);
+  if (answered !== undefined) return answered;
   if (positionals.length !== 1) throw new UsageError("Give one session id (ses...).");
   return operate(values, io, positionals[0], async (adapter) => {
     io.stdout.write(`${await adapter.fork(values.message)}\n`);

@@ -4,7 +4,7 @@
  * `trace_id` is the id of its turn's user message.
  */
 import { createColors } from "picocolors";
-import { EXIT, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
+import { answerHelpOrVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 import { operate, operationOptions, operationUsage } from "./session-operation.js";
 import { vocabularyOf } from "./turn-command.js";
@@ -32,14 +32,8 @@ export const historyCommand: Command = { name: "history", summary: "show a sessi
 
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseCommandLine(args, options, true);
-  if (values.help) {
-    io.stdout.write(`${usage}\n`);
-    return EXIT.ok;
-  }
-  if (values.version) {
-    io.stdout.write(`${packageVersion()}\n`);
-    return EXIT.ok;
-  }
+  const answered = answerHelpOrVersion(values, usage, io);
+  if (answered !== undefined) return answered;
   if (positionals.length !== 1) throw new UsageError("Give one session id (ses...).");
   const vocabulary = vocabularyOf(values);
   return operate(values, io, positionals[0], async (adapter) => {

@@ -5,7 +5,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { recordedReplies, RecordingError, replay } from "../observe/recording.js";
 import type { Reply } from "../contract/replies.js";
-import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
+import { answerHelpOrVersion, EXIT, generalUsage, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { HumanOutput, wantsColour } from "./human-output.js";
 
 const options = {
@@ -30,14 +30,8 @@ export const replayCommand: Command = { name: "replay", summary: "reproduce a re
 
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseCommandLine(args, options, true);
-  if (values.help) {
-    io.stdout.write(`${usage}\n`);
-    return EXIT.ok;
-  }
-  if (values.version) {
-    io.stdout.write(`${packageVersion()}\n`);
-    return EXIT.ok;
-  }
+  const answered = answerHelpOrVersion(values, usage, io);
+  if (answered !== undefined) return answered;
   if (positionals.length !== 1) throw new UsageError("Give one recording file.");
   const file = positionals[0]!;
   const human = values.json ? undefined : new HumanOutput(io.stdout, io.stderr, wantsColour(io.stdout, io.env));

@@ -1,5 +1,5 @@
 /** `opencode-turns revert SESSION MESSAGE`: undoes the session from MESSAGE on, until `unrevert` or the next prompt. */
-import { EXIT, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
+import { answerHelpOrVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { operate, operationOptions, operationUsage } from "./session-operation.js";
 
 const usage = `Usage: opencode-turns revert [options] SESSION MESSAGE
@@ -13,14 +13,8 @@ export const revertCommand: Command = { name: "revert", summary: "undo a session
 
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseCommandLine(args, operationOptions, true);
-  if (values.help) {
-    io.stdout.write(`${usage}\n`);
-    return EXIT.ok;
-  }
-  if (values.version) {
-    io.stdout.write(`${packageVersion()}\n`);
-    return EXIT.ok;
-  }
+  const answered = answerHelpOrVersion(values, usage, io);
+  if (answered !== undefined) return answered;
   const [session, message] = positionals;
   if (positionals.length !== 2 || session === undefined || message === undefined) throw new UsageError("Give the session (ses...) and the message to revert from (msg...).");
   return operate(values, io, session, async (adapter) => {

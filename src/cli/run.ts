@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { lookup } from "mrmime";
 import type { Attachment } from "../host/prompt.js";
-import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
+import { answerHelpOrVersion, generalUsage, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { connectionUsage } from "./connection.js";
 import { observeUsage } from "./observe.js";
 import { sinkUsage } from "./sink-options.js";
@@ -45,14 +45,8 @@ export const runCommand: Command = { name: "run", summary: "run one turn and sho
 
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseCommandLine(args, options, true);
-  if (values.help) {
-    io.stdout.write(`${usage}\n`);
-    return EXIT.ok;
-  }
-  if (values.version) {
-    io.stdout.write(`${packageVersion()}\n`);
-    return EXIT.ok;
-  }
+  const answered = answerHelpOrVersion(values, usage, io);
+  if (answered !== undefined) return answered;
   const prompt = positionals.length > 0 ? positionals.join(" ") : io.stdin.isTTY ? "" : await readAll(io.stdin);
   if (!prompt.trim()) throw new UsageError("Give a prompt: as arguments, or on standard input.");
   const attachments = await Promise.all((values.attach ?? []).map(readAttachment));

@@ -1,6 +1,6 @@
 /** `opencode-turns sessions [--json]`: the server's sessions, most recently updated first. */
 import type { SessionSummary } from "../host/session-operations.js";
-import { EXIT, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
+import { answerHelpOrVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { operate, operationOptions, operationUsage } from "./session-operation.js";
 
 const options = { ...operationOptions, json: { type: "boolean" } } as const;
@@ -19,14 +19,8 @@ export const sessionsCommand: Command = { name: "sessions", summary: "list the s
 
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseCommandLine(args, options, true);
-  if (values.help) {
-    io.stdout.write(`${usage}\n`);
-    return EXIT.ok;
-  }
-  if (values.version) {
-    io.stdout.write(`${packageVersion()}\n`);
-    return EXIT.ok;
-  }
+  const answered = answerHelpOrVersion(values, usage, io);
+  if (answered !== undefined) return answered;
   if (positionals.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(positionals[0])}: sessions takes options only.`);
   return operate(values, io, undefined, async (adapter) => {
     const sessions = (await adapter.sessions()).sort((a, b) => (b.updated ?? 0) - (a.updated ?? 0));

@@ -2,7 +2,7 @@
  * `opencode-turns command SESSION NAME [ARGS...]`: a slash command configured in opencode, run as a
  * turn on a session and shown as `run` shows a turn.
  */
-import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
+import { answerHelpOrVersion, generalUsage, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { connectionUsage, withSession } from "./connection.js";
 import { observeUsage } from "./observe.js";
 import { sinkUsage } from "./sink-options.js";
@@ -34,14 +34,8 @@ export const slashCommand: Command = { name: "command", summary: "run a slash co
 
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseCommandLine(args, options, true);
-  if (values.help) {
-    io.stdout.write(`${usage}\n`);
-    return EXIT.ok;
-  }
-  if (values.version) {
-    io.stdout.write(`${packageVersion()}\n`);
-    return EXIT.ok;
-  }
+  const answered = answerHelpOrVersion(values, usage, io);
+  if (answered !== undefined) return answered;
   const [session, name, ...rest] = positionals;
   if (session === undefined || name === undefined) throw new UsageError("Give the session (ses...) and the command's name, then its arguments if any.");
   const choices = turnChoices(values);

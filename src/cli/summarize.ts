@@ -2,7 +2,7 @@
  * `opencode-turns summarize SESSION`: opencode compacts the session (writes a summary of it that
  * stands in for the messages before), run as a turn whose answer is the summary, shown as `run` does.
  */
-import { EXIT, generalUsage, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
+import { answerHelpOrVersion, generalUsage, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { connectionUsage, withSession } from "./connection.js";
 import { observeUsage } from "./observe.js";
 import { sinkUsage } from "./sink-options.js";
@@ -27,14 +27,8 @@ export const summarizeCommand: Command = { name: "summarize", summary: "compact 
 
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseCommandLine(args, turnOptions, true);
-  if (values.help) {
-    io.stdout.write(`${usage}\n`);
-    return EXIT.ok;
-  }
-  if (values.version) {
-    io.stdout.write(`${packageVersion()}\n`);
-    return EXIT.ok;
-  }
+  const answered = answerHelpOrVersion(values, usage, io);
+  if (answered !== undefined) return answered;
   if (positionals.length !== 1) throw new UsageError("Give one session id (ses...).");
   // opencode's summarize endpoint takes the model that writes the summary; it has no default of its own.
   if (values.model === undefined && !values.demo) throw new UsageError("Give --model PROVIDER/MODEL: the model that writes the summary.");

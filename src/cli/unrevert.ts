@@ -1,5 +1,5 @@
 /** `opencode-turns unrevert SESSION`: brings back what `revert` undid, if no prompt came since. */
-import { EXIT, packageVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
+import { answerHelpOrVersion, parseCommandLine, UsageError, type Command, type CommandIO } from "./command.js";
 import { operate, operationOptions, operationUsage } from "./session-operation.js";
 
 const usage = `Usage: opencode-turns unrevert [options] SESSION
@@ -12,14 +12,8 @@ export const unrevertCommand: Command = { name: "unrevert", summary: "bring back
 
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseCommandLine(args, operationOptions, true);
-  if (values.help) {
-    io.stdout.write(`${usage}\n`);
-    return EXIT.ok;
-  }
-  if (values.version) {
-    io.stdout.write(`${packageVersion()}\n`);
-    return EXIT.ok;
-  }
+  const answered = answerHelpOrVersion(values, usage, io);
+  if (answered !== undefined) return answered;
   if (positionals.length !== 1) throw new UsageError("Give one session id (ses...).");
   return operate(values, io, positionals[0], (adapter) => adapter.unrevert());
 }
