@@ -6,7 +6,7 @@
  * in place with its final statuses. `--json` prints exactly the chosen vocabulary.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isTitleRequest, lastUserText, type ChatRequest, type Script } from "../../src/embedded/model-server.js";
+import { say, scriptsByKeyword, toolCall } from "../../testkit/step-scripts.js";
 import { FULL_ONLY_KINDS, Reply } from "../../src/contract/replies.js";
 import { runCli } from "../../testkit/cli.js";
 import { MODEL_ID, OPENCODE_VERSIONS, startTestOpencode, warmUp, type OpencodeServer } from "../../testkit/opencode-server.js";
@@ -16,38 +16,23 @@ import { runOnTerminal } from "../../testkit/terminal.js";
 
 const PLAN = ["Plan", "Build", "Check"];
 const todos = (...statuses: string[]) => PLAN.map((content, i) => ({ content, status: statuses[i]!, priority: "high" }));
-const call = (id: string, name: string, args: object): Script => ({ kind: "stream", toolCalls: [{ id, name, arguments: JSON.stringify(args) }] });
-const say = (...text: string[]): Script => ({ kind: "stream", text });
-
-/** Model steps taken since the last user message: which step of the turn a request is. */
-function stepOf(req: ChatRequest): number {
-  const messages = req.messages ?? [];
-  const lastUser = messages.findLastIndex((m) => m.role === "user");
-  return messages.slice(lastUser + 1).filter((m) => m.role === "assistant").length;
-}
 
 function scripts(directory: () => string) {
-  return (req: ChatRequest): { branch: string; script: Script } => {
-    if (isTitleRequest(req)) return { branch: "title", script: say("Title") };
-    const text = lastUserText(req);
-    const step = stepOf(req);
+  return scriptsByKeyword(() => {
     const file = `${directory()}/term-${process.pid}.txt`;
-    const steps: Record<string, Script[]> = {
+    return {
       "TERM-ALL": [
-        call("call_todo", "todowrite", { todos: todos("in_progress", "pending", "pending") }),
-        call("call_bash", "bash", { command: "for i in 1 2 3; do echo $i; sleep 0.3; done", description: "Count" }),
-        call("call_write", "write", { filePath: file, content: "one\ntwo\nthree\n" }),
-        call("call_edit", "edit", { filePath: file, oldString: "two", newString: "2\n2b" }),
-        call("call_task", "task", { description: "Child job", prompt: "TERM-CHILD: echo", subagent_type: "general" }),
-        call("call_todo2", "todowrite", { todos: todos("completed", "completed", "completed") }),
+        toolCall("call_todo", "todowrite", { todos: todos("in_progress", "pending", "pending") }),
+        toolCall("call_bash", "bash", { command: "for i in 1 2 3; do echo $i; sleep 0.3; done", description: "Count" }),
+        toolCall("call_write", "write", { filePath: file, content: "one\ntwo\nthree\n" }),
+        toolCall("call_edit", "edit", { filePath: file, oldString: "two", newString: "2\n2b" }),
+        toolCall("call_task", "task", { description: "Child job", prompt: "TERM-CHILD: echo", subagent_type: "general" }),
+        toolCall("call_todo2", "todowrite", { todos: todos("completed", "completed", "completed") }),
         say("All ", "done."),
       ],
-      "TERM-CHILD": [call("call_child", "bash", { command: "echo from-child", description: "child echo" }), say("Child ", "done.")],
+      "TERM-CHILD": [toolCall("call_child", "bash", { command: "echo from-child", description: "child echo" }), say("Child ", "done.")],
     };
-    const key = Object.keys(steps).find((k) => text.includes(k));
-    const script = key === undefined ? say("Hello.") : steps[key]![Math.min(step, steps[key]!.length - 1)]!;
-    return { branch: `${key ?? "default"}:${step}`, script };
-  };
+  });
 }
 
 const STEP = /^· step \d+ [\w-]+: \d+ in, \d+ out tokens · \$\d+\.\d{4}$/;

@@ -5,7 +5,7 @@
  */
 import { readUIMessageStream, type UIMessage, type UIMessageChunk as AiChunk } from "ai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { lastUserText, isTitleRequest, type ChatRequest, type Script } from "../../src/embedded/model-server.js";
+import { say, scriptsByKeyword, toolCall } from "../../testkit/step-scripts.js";
 import { startRecordedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 import { OpenCodeAdapter } from "../../src/host/adapter.js";
 import { CoreReply, Reply, type TurnResult, type Vocabulary } from "../../src/contract/replies.js";
@@ -22,37 +22,22 @@ const TODOS = [
   { content: "Test", status: "pending", priority: "medium" },
 ];
 
-const call = (id: string, name: string, args: object) => ({ kind: "stream" as const, toolCalls: [{ id, name, arguments: JSON.stringify(args) }] });
-const say = (...text: string[]): Script => ({ kind: "stream", text });
-
-/** Model steps taken since the last user message: which step of the turn a request is. */
-function stepOf(req: ChatRequest): number {
-  const messages = req.messages ?? [];
-  const lastUser = messages.findLastIndex((m) => m.role === "user");
-  return messages.slice(lastUser + 1).filter((m) => m.role === "assistant").length;
-}
 
 function scripts(directory: () => string) {
-  return (req: ChatRequest): { branch: string; script: Script } => {
-    if (isTitleRequest(req)) return { branch: "title", script: say("Title") };
-    const text = lastUserText(req);
-    const step = stepOf(req);
+  return scriptsByKeyword(() => {
     const file = `${directory()}/vocabulary-${process.pid}.txt`;
-    const steps: Record<string, Script[]> = {
-      "VOCAB-TODO": [call("call_todo", "todowrite", { todos: TODOS }), call("call_todo2", "todowrite", { todos: [{ ...TODOS[0], status: "completed" }] }), say("Todos ", "set.")],
-      "VOCAB-BASH": [call("call_bash", "bash", { command: BASH, description: "Count" }), say("Counted.")],
+    return {
+      "VOCAB-TODO": [toolCall("call_todo", "todowrite", { todos: TODOS }), toolCall("call_todo2", "todowrite", { todos: [{ ...TODOS[0], status: "completed" }] }), say("Todos ", "set.")],
+      "VOCAB-BASH": [toolCall("call_bash", "bash", { command: BASH, description: "Count" }), say("Counted.")],
       "VOCAB-EDIT": [
-        call("call_write", "write", { filePath: file, content: "one\ntwo\nthree\n" }),
-        call("call_edit", "edit", { filePath: file, oldString: "two", newString: "2\n2b" }),
+        toolCall("call_write", "write", { filePath: file, content: "one\ntwo\nthree\n" }),
+        toolCall("call_edit", "edit", { filePath: file, oldString: "two", newString: "2\n2b" }),
         say("Edited."),
       ],
-      "VOCAB-TASK": [call("call_task", "task", { description: "Child job", prompt: "CHILD-TASK: echo", subagent_type: "general" }), say("Parent ", "done.")],
-      "CHILD-TASK": [call("call_child", "bash", { command: "echo from-child", description: "child echo" }), say("Child ", "done.")],
+      "VOCAB-TASK": [toolCall("call_task", "task", { description: "Child job", prompt: "CHILD-TASK: echo", subagent_type: "general" }), say("Parent ", "done.")],
+      "CHILD-TASK": [toolCall("call_child", "bash", { command: "echo from-child", description: "child echo" }), say("Child ", "done.")],
     };
-    const key = Object.keys(steps).find((k) => text.includes(k));
-    const script = key === undefined ? say("Hello.") : steps[key]![Math.min(step, steps[key]!.length - 1)]!;
-    return { branch: `${key ?? "default"}:${step}`, script };
-  };
+  });
 }
 
 type Turn = { result: TurnResult; replies: Reply[] };
