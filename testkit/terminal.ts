@@ -48,7 +48,8 @@ export interface TerminalRun {
 
 export function runOnTerminal(args: string[], env: Record<string, string> = {}): TerminalRun {
   const child = spawn("python3", ["-c", PTY_HOST, process.execPath, CLI, ...args], {
-    env: cliEnv({ TERM: "xterm-256color", COLUMNS: "100", LINES: "40", ...env }),
+    // CI set, as on a CI machine, so a local run sees what CI sees: the terminal is live all the same.
+    env: cliEnv({ TERM: "xterm-256color", COLUMNS: "100", LINES: "40", CI: "1", ...env }),
     stdio: ["pipe", "pipe", "inherit"],
   });
   let screen = "";

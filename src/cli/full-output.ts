@@ -3,10 +3,10 @@
  * terminal), a tool's live output under its spinner, a line per model step, and a subagent's work
  * indented under its task. `HumanOutput` writes what these make.
  */
-import { stripVTControlCharacters } from "node:util";
 import type { createColors } from "picocolors";
 import { oneLine } from "../contract/one-line.js";
 import type { Reply, Todo } from "../contract/replies.js";
+import { cursorRow } from "./terminal.js";
 
 type Colors = ReturnType<typeof createColors>;
 type Of<K extends Reply["kind"]> = Extract<Reply, { kind: K }>;
@@ -62,18 +62,6 @@ export function liveOutput(output: string | undefined, columns: number, paint: C
 export function diffSummary(reply: Of<"tool_result">, paint: Colors, indent = ""): string {
   const files = "files" in reply ? (reply.files ?? []) : [];
   return files.map((f) => `${indent}  ${paint.green(`+${f.additions}`)} ${paint.red(`−${f.deletions}`)} ${f.path}\n`).join("");
-}
-
-/** The terminal rows from the start of `text` (written from a line's start) to where the cursor stands after it. */
-function cursorRow(text: string, columns: number): number {
-  const lines = stripVTControlCharacters(text).split("\n");
-  let row = 0;
-  lines.forEach((line, i) => {
-    const width = [...line].length;
-    // A full line ends with a line break (at least one row); the cursor's own line counts only the rows it wrapped onto.
-    row += i < lines.length - 1 ? Math.max(1, Math.ceil(width / columns)) : Math.max(0, Math.ceil(width / columns) - 1);
-  });
-  return row;
 }
 
 /**

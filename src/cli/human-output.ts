@@ -6,10 +6,10 @@
  * lines as plain text.
  */
 import { createColors } from "picocolors";
-import yoctoSpinner, { type Spinner } from "yocto-spinner";
 import { oneLine } from "../contract/one-line.js";
 import type { ErrorCode, Reply, TurnResult } from "../contract/replies.js";
 import { Checklist, checklist, diffSummary, eventLine, liveOutput, stepLine } from "./full-output.js";
+import { Spinner } from "./terminal.js";
 import { describeArgs, firstLine } from "./tool-lines.js";
 
 type Of<K extends Reply["kind"]> = Extract<Reply, { kind: K }>;
@@ -59,8 +59,7 @@ export class HumanOutput {
     private readonly live: boolean,
   ) {
     this.paint = createColors(live);
-    // handleSignals: false, or the spinner would exit on Ctrl-C before the turn is cancelled on the server.
-    this.spinner = live ? yoctoSpinner({ stream: out, handleSignals: false }) : undefined;
+    this.spinner = live ? new Spinner(out, this.paint.cyan) : undefined;
     this.checklist = new Checklist(out);
   }
 
@@ -115,9 +114,9 @@ export class HumanOutput {
       case "todo": {
         const list = checklist(reply.todos, this.paint);
         // In place: from where the cursor stands, which may be mid-line (the answer streaming).
-        if (this.live && this.checklist.inPlace) return void this.out.write(this.checklist.draw(list));
+        if (this.live && this.checklist.inPlace) return void this.put(this.checklist.draw(list));
         this.newBlock();
-        if (this.live) this.out.write(this.checklist.draw(list));
+        if (this.live) this.put(this.checklist.draw(list));
         else this.write(list);
         return;
       }
@@ -198,9 +197,7 @@ export class HumanOutput {
     const call = [...this.running.values()].at(-1);
     if (this.spinner === undefined) return;
     if (call === undefined) return void this.spinner.stop();
-    const text = `${call.label}${liveOutput(call.output, this.out.columns || 80, this.paint)}`;
-    if (this.spinner.isSpinning) this.spinner.text = text;
-    else this.spinner.start(text);
+    this.spinner.show(`${call.label}${liveOutput(call.output, this.out.columns || 80, this.paint)}`);
   }
 
   /** Stops the spinner while something else uses the terminal; the returned function restarts it. */
@@ -264,9 +261,15 @@ export class HumanOutput {
   /** `plain` is `text` without colour codes, for knowing where the line stands. */
   private write(text: string, plain = text): void {
     if (!plain) return;
-    this.out.write(text);
+    this.put(text);
     this.checklist.wrote(text);
     this.atLineStart = plain.endsWith("\n");
+  }
+
+  /** On a terminal, above the spinner when one spins. */
+  private put(text: string): void {
+    if (this.spinner === undefined) this.out.write(text);
+    else this.spinner.write(text);
   }
 
   /** A new block starts on its own line. */

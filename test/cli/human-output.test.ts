@@ -1,6 +1,6 @@
 import { PassThrough } from "node:stream";
 import { cursorTo, moveCursor, clearLine } from "node:readline";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { HumanOutput } from "../../src/cli/human-output.js";
 import type { Reply, Todo } from "../../src/contract/replies.js";
 import { screenOf } from "../../testkit/screen.js";
@@ -112,6 +112,10 @@ describe("human output of the full vocabulary, without a terminal", () => {
 });
 
 describe("human output of the full vocabulary, on a terminal", () => {
+  // As on a CI machine: what the terminal shows does not depend on the environment's CI.
+  beforeEach(() => void vi.stubEnv("CI", "1"));
+  afterEach(() => void vi.unstubAllEnvs());
+
   it("the checklist is redrawn in place: the screen shows it once, with the latest statuses, and what came after it below", () => {
     const { human, text } = render(true);
     human.sink(todo("in_progress", "pending", "pending"));

@@ -106,9 +106,8 @@ describe("opencode-turns run against a running opencode (--url)", () => {
     const command = [process.execPath, CLI, "run", ...connection(), "--permissions", "ask", "please use a tool"]
       .map((word) => `'${word.replace(/'/g, "'\\''")}'`)
       .join(" ");
-    // Without CI: the spinner (yocto-spinner) does not animate on a CI machine, even on a terminal.
-    const { CI: _ci, ...env } = cliEnv({ TERM: "xterm-256color" });
-    const terminal = spawn("script", ["-qfec", command, "/dev/null"], { env, stdio: ["pipe", "pipe", "inherit"] });
+    // CI=1 as on a CI machine: a terminal is live there too (the CLI decides that, not the environment's CI).
+    const terminal = spawn("script", ["-qfec", command, "/dev/null"], { env: cliEnv({ TERM: "xterm-256color", CI: "1" }), stdio: ["pipe", "pipe", "inherit"] });
     let screen = "";
     terminal.stdout!.on("data", (chunk: Buffer) => (screen += chunk.toString("utf8")));
     const exited = new Promise<number | null>((resolve) => terminal.once("close", resolve));

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { TurnResult } from "../../src/contract/replies.js";
-import { OPENCODE_VERSIONS, startTestOpencode, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
+import { OPENCODE_VERSIONS, startTestOpencode, warmUp, type OpencodeServer, type OpencodeVersion } from "../../testkit/opencode-server.js";
 import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 const SKEWED_HOST = fileURLToPath(new URL("../../testkit/skewed-host.ts", import.meta.url));
@@ -63,6 +63,8 @@ describe.each(OPENCODE_VERSIONS.map((version) => ({ version })))("host clock off
   beforeAll(async () => {
     model = await startScriptedModel();
     server = await startTestOpencode({ version, modelUrl: model.url });
+    // The bound is on a turn, not on a fresh server's first one (seconds more on a loaded machine).
+    await warmUp(server);
   });
 
   afterAll(async () => {
