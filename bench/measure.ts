@@ -41,6 +41,12 @@ export function gc(): void {
   gcFn();
 }
 
+/** A scavenge of the young generation only. */
+function minorGc(): void {
+  if (gcFn === undefined) throw new Error("run with node --expose-gc (npm run bench)");
+  (gcFn as (options: { type: "minor" }) => void)({ type: "minor" });
+}
+
 /** Total GC pause time observed so far, in ms (PerformanceObserver 'gc' entries). */
 let gcPauseMs = 0;
 const gcObserver = new PerformanceObserver((list) => {
@@ -56,10 +62,21 @@ export interface Cost {
   gcMs: number;
 }
 
-/** CPU and GC pause time of `run`, after a full GC so one run's garbage is not billed to the next. */
-export async function cost(run: () => Promise<unknown>): Promise<Cost> {
-  gc();
-  // GC entries are delivered asynchronously: let the full GC above be counted before the mark.
+/**
+ * Between rounds: `full` collects everything, so one run's garbage is not billed to the next; `minor`
+ * only the young generation, for runs of many small turns. A forced full GC at a moment when no turn
+ * is alive lets V8 drop what it learned of the turn's objects (their maps, and the optimized code
+ * built on them): the turn machine's next 300 turns then cost 2 to 3 times its steady state (measured:
+ * about 400 µs a turn after a minor GC or none, 900 to 1,400 µs after a full one), which is a cold
+ * start the bench would bill as the turn's cost, not garbage.
+ */
+export type Collect = "full" | "minor";
+
+/** CPU and GC pause time of `run`, after a GC (see `Collect`). */
+export async function cost(run: () => Promise<unknown>, collect: Collect = "full"): Promise<Cost> {
+  if (collect === "full") gc();
+  else minorGc();
+  // GC entries are delivered asynchronously: let the GC above be counted before the mark.
   await new Promise((resolve) => setImmediate(resolve));
   const gcBefore = gcPauseMs;
   const before = process.cpuUsage();
@@ -69,17 +86,23 @@ export async function cost(run: () => Promise<unknown>): Promise<Cost> {
   return { cpuMs: (used.user + used.system) / 1000, gcMs: gcPauseMs - gcBefore };
 }
 
+export interface RoundOptions {
+  /** Untimed rounds first, for the JIT to settle (a small turn's code takes about 2,000 turns). Default 1. */
+  warmups?: number;
+  collect?: Collect;
+}
+
 /**
  * Rounds of every variant, the order rotating each round so a burst of load from elsewhere hits
- * them all alike; one warm-up round first. Returns each variant's costs, one per round.
+ * them all alike; warm-up rounds first. Returns each variant's costs, one per round.
  */
-export async function rounds<K extends string>(size: Size, variants: Record<K, () => Promise<unknown>>): Promise<Record<K, Cost[]>> {
+export async function rounds<K extends string>(size: Size, variants: Record<K, () => Promise<unknown>>, { warmups = 1, collect = "full" }: RoundOptions = {}): Promise<Record<K, Cost[]>> {
   const names = Object.keys(variants) as K[];
   const out = Object.fromEntries(names.map((n) => [n, [] as Cost[]])) as Record<K, Cost[]>;
-  for (let r = -1; r < size.rounds; r++) {
+  for (let r = -warmups; r < size.rounds; r++) {
     for (let k = 0; k < names.length; k++) {
       const name = names[(k + Math.max(r, 0)) % names.length]!;
-      const c = await cost(variants[name]);
+      const c = await cost(variants[name], collect);
       if (r >= 0) out[name].push(c);
     }
   }

@@ -88,7 +88,7 @@ async function scaling(server: OpencodeServer, size: Size): Promise<ScalePoint[]
     const costs = await rounds({ ...size, rounds: size.tiny ? 1 : Math.min(size.rounds, n >= 50 ? 3 : 5) }, {
       perTurnReaders: () => concurrentTurns(server, sessions, false),
       sharedHub: () => concurrentTurns(server, sessions, true),
-    });
+    }, { collect: "minor" });
     points.push({
       turns: n,
       perTurnReadersMs: round(cpu(costs.perTurnReaders), 1),
