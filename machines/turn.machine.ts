@@ -5,22 +5,13 @@ import { concernsTurn, mapOpencodeEvents } from "../src/codec/map.js";
 import { reconcile, streamGap } from "../src/codec/reconcile.js";
 import { initialTurnState, type CodecResult, type Failure } from "../src/codec/state.js";
 import type { TurnPrompt } from "../src/opencode/prompt-body.js";
-import { asTurnError } from "../src/contract/turn-error.js";
 import { turnOutputOf, type AskRef, type EnsureSessionInput, type SessionRef, type StoredSession, type TurnContext, type TurnEmitted, type TurnEvent, type TurnInput, type TurnOutput } from "./turn.types.js";
+
+import { cancelReason, deadlinePassed, errorFailure, refusal, reopenFailure, stopReason } from "./turn.failures.js";
 
 export * from "./turn.types.js";
 
-// The failures a turn can end with, for the `fail` and `stop` actions' params.
-const cancelled: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
-const cancelReason = ({ event }: { event: TurnEvent }): Failure => (event.type === "CANCEL" && event.failure) || cancelled;
-const deadlinePassed = ({ context }: { context: TurnContext }): Failure => ({ code: "timeout", error: `The turn ran past its deadline of ${context.input.turnTimeoutMs} ms and was stopped.` });
-const stopReason = ({ context }: { context: TurnContext }): Failure => context.turn.stopReason ?? cancelled;
-const refusal = ({ context }: { context: TurnContext }): Failure => context.turn.refusal ?? cancelled;
-const errorFailure = ({ event }: { event: { error: unknown } }): Failure => ({ code: asTurnError(event.error).code, error: asTurnError(event.error).message });
-const reopenFailure = ({ event }: { event: { error: unknown } }): Failure => ({
-  code: "stream_lost",
-  error: `The event stream was lost and could not be reopened: ${asTurnError(event.error).message}`,
-});
+const knownSession = ({ context }: { context: TurnContext }): string => context.input.sessionId!;
 
 /** What `applyStep` needs of `enqueueActions`' queue. */
 interface StepQueue {
@@ -115,6 +106,8 @@ export const turnMachine = setup({
     /** A stop before the prompt was sent: nothing reached opencode, so the turn ends at once. */
     stoppedBeforePrompt: ({ context }) => context.turn.stopReason !== undefined && !context.turn.promptSent,
     hasAsk: ({ context }) => context.turn.asks.length > 0,
+    /** The host gave a session it knows exists (a turn or ensureSession() found or created it). */
+    sessionKnown: ({ context }) => context.input.sessionId !== undefined && context.input.sessionVerified === true,
     hasRefusal: ({ context }) => context.turn.refusal !== undefined,
     mayReconnect: ({ context }) => context.reconnects < context.input.maxReconnects,
     streamIsDown: ({ context }) => context.streamDown,
@@ -159,7 +152,13 @@ export const turnMachine = setup({
   initial: "idle",
   states: {
     idle: {
-      on: { START: "ensuringSession" },
+      on: {
+        START: [
+          // A session the host knows exists needs no check: its turn goes straight to the stream.
+          { guard: "sessionKnown", target: "live", actions: [{ type: "useSession", params: knownSession }, { type: "emitSession", params: knownSession }] },
+          { target: "ensuringSession" },
+        ],
+      },
     },
     ensuringSession: {
       invoke: {

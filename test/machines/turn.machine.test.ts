@@ -159,26 +159,43 @@ function abstractState(snapshot: Snap): string {
 
 const { logic: traversalLogic, timersOf } = withPendingTimers<Snap, ModelEvent, TurnInput>(turnMachine);
 
-const model = new TestModel<Snap, ModelEvent, TurnInput>(traversalLogic, {
-  input: INPUT,
-  events: (snapshot) =>
-    snapshot.status !== "active"
-      ? []
-      : CANDIDATES.filter(
-          (e) =>
-            snapshot.can(e as unknown as TurnEvent) &&
-            (!AFTER_EVENTS.has(e.type) || timersOf(snapshot).has(e.type)) &&
-            // Events queued while reconnecting pile up without bound: one batch in the queue is enough.
-            !(e.type === "EVENTS" && snapshot.context.queued.length > 0),
-        ),
-  // The vertex is an abstraction of the snapshot (finite, so the traversal ends) plus its incoming edge
-  // (event type and the state value it left): shortest paths then cover transitions, not just states.
-  serializeState: (snapshot, event, prev) =>
-    `${abstractState(snapshot)} timers=${[...timersOf(snapshot)].join(",")} via ${event?.type ?? "init"} from ${prev ? JSON.stringify(prev.value) : "-"}`,
-  serializeEvent: (event) => eventName(event),
-});
+/** The events the machine can take in `snapshot`, of `candidates`. */
+const offered = (snapshot: Snap, candidates: readonly ModelEvent[]): ModelEvent[] =>
+  snapshot.status !== "active"
+    ? []
+    : candidates.filter(
+        (e) =>
+          snapshot.can(e as unknown as TurnEvent) &&
+          (!AFTER_EVENTS.has(e.type) || timersOf(snapshot).has(e.type)) &&
+          // Events queued while reconnecting pile up without bound: one batch in the queue is enough.
+          !(e.type === "EVENTS" && snapshot.context.queued.length > 0),
+      );
 
-const paths: TestPath<Snap, ModelEvent>[] = model.getShortestPaths();
+function modelOf(input: TurnInput, candidates: readonly ModelEvent[]) {
+  return new TestModel<Snap, ModelEvent, TurnInput>(traversalLogic, {
+    input,
+    events: (snapshot) => offered(snapshot, candidates),
+    // The vertex is an abstraction of the snapshot (finite, so the traversal ends) plus its incoming edge
+    // (event type and the state value it left): shortest paths then cover transitions, not just states.
+    serializeState: (snapshot, event, prev) =>
+      `${abstractState(snapshot)} timers=${[...timersOf(snapshot)].join(",")} via ${event?.type ?? "init"} from ${prev ? JSON.stringify(prev.value) : "-"}`,
+    serializeEvent: (event) => eventName(event),
+  });
+}
+
+const paths: TestPath<Snap, ModelEvent>[] = modelOf(INPUT, CANDIDATES).getShortestPaths();
+
+/**
+ * A session the host knows exists (an earlier turn found it): the turn skips the session check. Its
+ * model is the start of a turn only (stopped, failed, or answered before the prompt), which is all
+ * that differs from the main model's: from the stream on, the turn is the same.
+ */
+const KNOWN_SESSION_INPUT: TurnInput = { ...INPUT, sessionId: SESSION, sessionVerified: true };
+const KNOWN_SESSION_EVENTS = new Set(["START", "CANCEL", "STREAM.READY", "STREAM.LOST", "xstate.done.actor.sendPrompt"]);
+const knownSessionPaths: TestPath<Snap, ModelEvent>[] = modelOf(
+  KNOWN_SESSION_INPUT,
+  CANDIDATES.filter((e) => KNOWN_SESSION_EVENTS.has(e.type) || (e.type === "EVENTS" && e.label === "answer completed, session idle")),
+).getShortestPaths();
 
 const describePath = (path: TestPath<Snap, ModelEvent>) =>
   `${path.steps
@@ -359,9 +376,9 @@ function assertContract(h: Harness): void {
   }
 }
 
-async function runPath(path: TestPath<Snap, ModelEvent>): Promise<void> {
+async function runPath(path: TestPath<Snap, ModelEvent>, input = INPUT): Promise<void> {
   const expected = modelTransitions(path);
-  const h = harness();
+  const h = harness(input);
   for (const [i, step] of path.steps.entries()) {
     const where = `step ${i} (${eventName(step.event)})`;
     const before = i === 0 ? step.state : path.steps[i - 1]!.state;
@@ -388,14 +405,21 @@ describe("turn machine: every generated path on the real actor", () => {
   for (const path of paths) it(describePath(path), () => runPath(path));
 });
 
+describe("turn machine: every generated path of a known session on the real actor", () => {
+  for (const path of knownSessionPaths) it(describePath(path), () => runPath(path, KNOWN_SESSION_INPUT));
+});
+
 describe("turn machine: coverage of the generated paths", () => {
+  const allPaths = [...paths, ...knownSessionPaths];
+
   it("generates paths", () => {
     expect(paths.length).toBeGreaterThan(0);
+    expect(knownSessionPaths.length).toBeGreaterThan(0);
   });
 
   it("visits every state node of the machine", () => {
     const expected = stateNodes(turnMachine.root).map((n) => n.id);
-    const covered = new Set(paths.flatMap((p) => p.steps.flatMap((s) => [turnMachine.root.id, ...activeIds(s.state.value, turnMachine.root.id)])));
+    const covered = new Set(allPaths.flatMap((p) => p.steps.flatMap((s) => [turnMachine.root.id, ...activeIds(s.state.value, turnMachine.root.id)])));
     expect(expected.filter((id) => !covered.has(id)), "state nodes no path visits").toEqual([]);
   });
 
@@ -408,7 +432,7 @@ describe("turn machine: coverage of the generated paths", () => {
     expect(expected.some((k) => k.includes(" on (always)"))).toBe(true);
     expect(expected.some((k) => k.includes(" on xstate.after."))).toBe(true);
 
-    const covered = new Set(paths.flatMap((p) => modelTransitions(p).flat()));
+    const covered = new Set(allPaths.flatMap((p) => modelTransitions(p).flat()));
     expect(expected.filter((k) => !covered.has(k)), "transitions no path takes").toEqual([]);
     expect([...covered].filter((k) => !expected.includes(k)), "transitions not in the machine").toEqual([]);
   });
@@ -468,6 +492,19 @@ describe("turn machine: behaviour with fake actors", () => {
     expect(sessions).toEqual([SESSION]);
     h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Hi ", "there"), { type: "no.such.event" }, E.assistantDone(SESSION, ASSISTANT, MESSAGE), E.idle(SESSION)] });
     await expect(output).resolves.toEqual({ outcome: { kind: "final" }, content: "Hi there", usage: undefined, unusable: 1, orphaned: false });
+  });
+
+  it("a session the host knows exists is not checked: the stream opens on it at once, and the host is told of it", async () => {
+    const h = harness({ ...KNOWN_SESSION_INPUT, children: ["ses_child"] });
+    const sessions: string[] = [];
+    h.actor.on("session", (event) => sessions.push(event.sessionId));
+    h.actor.send({ type: "START" });
+    expect(h.invoked("ensureSession")).toEqual([]);
+    expect(h.value()).toEqual({ live: "connectingStream" });
+    expect(h.stream().input).toEqual({ sessionId: SESSION });
+    expect(sessions).toEqual([SESSION]);
+    // The children known of it are kept, as when the check finds it.
+    expect([...h.actor.getSnapshot().context.turn.family]).toEqual([SESSION, "ses_child"]);
   });
 
   it("keeps a message id the host gave over the stream's, and knows the turn by it", async () => {
