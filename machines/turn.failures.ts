@@ -4,7 +4,7 @@ import type { TurnContext, TurnEvent } from "./turn.types.js";
 
 // The failures a turn can end with, as the turn machine's `fail` and `stop` actions take them (their params).
 
-export const cancelled: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
+const cancelled: Failure = { code: "aborted", error: "The turn was cancelled by the host." };
 export const cancelReason = ({ event }: { event: TurnEvent }): Failure => (event.type === "CANCEL" && event.failure) || cancelled;
 export const deadlinePassed = ({ context }: { context: TurnContext }): Failure => ({ code: "timeout", error: `The turn ran past its deadline of ${context.input.turnTimeoutMs} ms and was stopped.` });
 export const stopReason = ({ context }: { context: TurnContext }): Failure => context.turn.stopReason ?? cancelled;

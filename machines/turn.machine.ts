@@ -5,9 +5,8 @@ import { concernsTurn, mapOpencodeEvents } from "../src/codec/map.js";
 import { reconcile, streamGap } from "../src/codec/reconcile.js";
 import { initialTurnState, type CodecResult, type Failure } from "../src/codec/state.js";
 import type { TurnPrompt } from "../src/opencode/prompt-body.js";
-import { turnOutputOf, type AskRef, type EnsureSessionInput, type SessionRef, type StoredSession, type TurnContext, type TurnEmitted, type TurnEvent, type TurnInput, type TurnOutput } from "./turn.types.js";
-
 import { cancelReason, deadlinePassed, errorFailure, refusal, reopenFailure, stopReason } from "./turn.failures.js";
+import { turnOutputOf, type AskRef, type EnsureSessionInput, type SessionRef, type StoredSession, type TurnContext, type TurnEmitted, type TurnEvent, type TurnInput, type TurnOutput } from "./turn.types.js";
 
 export * from "./turn.types.js";
 
