@@ -13,7 +13,7 @@ import { runTurn } from "../src/engine/turn-runner.js";
 import { OpenCodeAdapter } from "../src/host/adapter.js";
 import * as E from "../testkit/events.js";
 import { FakeOpencode } from "../testkit/fake-opencode.js";
-import { cpu, createSession, gc, openRawReader, pairedRatio, postPrompt, round, rounds, turnEnd, type Row, type Size } from "./measure.js";
+import { cpu, createSession, gc, openRawReader, pairedRatio, postPrompt, round, rounds, turnEnd, type Cost, type Row, type Size } from "./measure.js";
 import { startStandIn } from "./throughput.bench.js";
 
 function heapAfterGc(): number {
@@ -125,23 +125,18 @@ export async function fixedCostBench(size: Size): Promise<Row[]> {
     }, { warmups: size.tiny ? 1 : 7, collect: "minor" });
     reader.close();
     await adapter.close();
+    /** CPU per turn of `candidate` against the raw calls', paired round by round. */
+    const perTurn = (name: string, candidate: Cost[], note: string): Row => ({
+      name,
+      value: round((cpu(candidate) * 1000) / turns, 1),
+      unit: "µs CPU per turn",
+      baseline: round((cpu(costs.raw) * 1000) / turns, 1),
+      ratio: round(1 / pairedRatio(costs.raw, candidate), 2),
+      note,
+    });
     return [
-      {
-        name: "turn.fixed",
-        value: round((cpu(costs.adapter) * 1000) / turns, 1),
-        unit: "µs CPU per turn",
-        baseline: round((cpu(costs.raw) * 1000) / turns, 1),
-        ratio: round(1 / pairedRatio(costs.raw, costs.adapter), 2),
-        note: "adapter CPU / raw calls CPU for a three-delta turn (session known, stream open); lower is better; target <= 2",
-      },
-      {
-        name: "turn.machine",
-        value: round((cpu(costs.machine) * 1000) / turns, 1),
-        unit: "µs CPU per turn",
-        baseline: round((cpu(costs.raw) * 1000) / turns, 1),
-        ratio: round(1 / pairedRatio(costs.raw, costs.machine), 2),
-        note: "the same turn's machine alone (actors answer at once, no I/O) CPU / raw calls CPU; lower is better",
-      },
+      perTurn("turn.fixed", costs.adapter, "adapter CPU / raw calls CPU for a three-delta turn (session known, stream open); lower is better; target <= 2"),
+      perTurn("turn.machine", costs.machine, "the same turn's machine alone (actors answer at once, no I/O) CPU / raw calls CPU; lower is better"),
     ];
   } finally {
     await server.stop();

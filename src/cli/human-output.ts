@@ -34,7 +34,6 @@ export const ADVICE: Record<ErrorCode, string> = {
 };
 
 interface Running {
-  tool: string;
   label: string;
   output?: string;
 }
@@ -84,7 +83,7 @@ export class HumanOutput {
       case "tool_call":
         this.newBlock();
         this.block = "line";
-        this.running.set(reply.call_id, { tool: reply.tool, label: `${this.paint.bold(reply.tool)} ${describeArgs(reply.args)}`.trimEnd() });
+        this.running.set(reply.call_id, { label: `${this.paint.bold(reply.tool)} ${describeArgs(reply.args)}`.trimEnd() });
         this.spin();
         return;
       case "tool_result":
@@ -152,7 +151,7 @@ export class HumanOutput {
     const lines = (text: string) => text.split("\n").filter((line) => line.trim()).map((line) => `${indent}${line}\n`).join("");
     switch (inner.kind) {
       case "tool_call":
-        this.childCalls.set(key, { tool: inner.tool, label: `${this.paint.bold(inner.tool)} ${describeArgs(inner.args)}`.trimEnd() });
+        this.childCalls.set(key, { label: `${this.paint.bold(inner.tool)} ${describeArgs(inner.args)}`.trimEnd() });
         return;
       case "tool_update":
         return this.update(inner, this.childCalls.get(key));
