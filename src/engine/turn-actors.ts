@@ -92,7 +92,14 @@ export function followSession(hub: EventHub, sessionId: string, sendBack: (event
   const unsubscribe = hub.subscribe(
     sessionId,
     {
-      events: (events) => live && sendBack({ type: "EVENTS", events }),
+      events: (events) => {
+        if (!live) return;
+        const cut = textCut(events);
+        if (cut === 0) return sendBack({ type: "EVENTS", events });
+        sendBack({ type: "EVENTS", events: events.slice(0, cut) });
+        // The first half may have ended the turn (and with it this follow).
+        if (live) sendBack({ type: "EVENTS", events: events.slice(cut) });
+      },
       lost: (error) => live && sendBack({ type: "STREAM.LOST", error }),
     },
     { watchProgress: true },
@@ -106,6 +113,19 @@ export function followSession(hub: EventHub, sessionId: string, sendBack: (event
     live = false;
     unsubscribe();
   };
+}
+
+/**
+ * Where a batch is sent to the machine in two: after its last delta, when other events follow it;
+ * 0 for a batch sent whole. The machine's replies leave at the end of its step, so in one step the
+ * text would wait for what follows it in the batch: a part's end, a tool's, the turn's end, the
+ * costly events (measured: 1 to 5 ms for a turn's end, against 0.2 ms for a delta).
+ */
+export function textCut(events: readonly unknown[]): number {
+  for (let i = events.length - 1; i >= 0; i--) {
+    if ((events[i] as { type?: unknown } | null)?.type === "message.part.delta") return i + 1 < events.length ? i + 1 : 0;
+  }
+  return 0;
 }
 
 /**
