@@ -13,8 +13,8 @@ import { OpencodeHttp } from "../src/opencode/http.js";
 import { abandonTurn, provideTurnMachine } from "../src/engine/turn-actors.js";
 import { runTurn } from "../src/engine/turn-runner.js";
 import { startTestOpencode, type OpencodeServer } from "../testkit/opencode-server.js";
-import { startScriptedModel } from "../testkit/scripted-model.js";
 import { createParser } from "eventsource-parser";
+import { startChildServer } from "./child-server.js";
 import { cpu, createSession, openRawReader, pairedRatio, percentile, round, rounds, turnInput, type Row, type Server, type Size } from "./measure.js";
 
 export interface ScalePoint {
@@ -25,7 +25,8 @@ export interface ScalePoint {
 }
 
 export async function realOpencodeBench(size: Size): Promise<{ rows: Row[]; scale: ScalePoint[] }> {
-  const model = await startScriptedModel();
+  // The model in a child process: its work and garbage are opencode's upstream, not the engine's.
+  const model = await startChildServer<{ url: string }>("./model-process.ts");
   let server: OpencodeServer | undefined;
   try {
     server = await startTestOpencode({ modelUrl: model.url });
@@ -44,7 +45,7 @@ export async function realOpencodeBench(size: Size): Promise<{ rows: Row[]; scal
     return { rows, scale };
   } finally {
     await server?.stop();
-    await model.close();
+    await model.stop();
   }
 }
 

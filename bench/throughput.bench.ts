@@ -8,8 +8,6 @@
  *   pipeline  OpenCodeAdapter.prompt(): hub → machine → codec → reply queue → sink
  *   sdk       @opencode-ai/sdk v2 `event.subscribe()`, reading until our session is idle
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import { OpenCodeAdapter } from "../src/host/adapter.js";
 import { promptSent } from "../src/codec/ending.js";
@@ -19,6 +17,7 @@ import { newMessageId } from "../src/opencode/server-clock.js";
 import { EventHub } from "../src/opencode/event-hub.js";
 import { OpencodeHttp } from "../src/opencode/http.js";
 import * as api from "../src/opencode/api.js";
+import { startChildServer } from "./child-server.js";
 import { authorization, type Cost, type Event, cpu, createSession, gcPause, pairedRatio, postPrompt, rawTurn, round, rounds, turnEnd, type Row, type Server, type Size } from "./measure.js";
 
 export interface StandIn extends Server {
@@ -26,24 +25,8 @@ export interface StandIn extends Server {
 }
 
 /** Starts bench/stand-in.ts in a child process. */
-export async function startStandIn(deltas: number, noiseEvery: number): Promise<StandIn> {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", new URL("./stand-in.ts", import.meta.url).pathname, String(deltas), String(noiseEvery)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`the stand-in exited with ${code}`)));
-  });
-  const { url, password } = JSON.parse(first) as Server;
-  return {
-    url,
-    password,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
+export function startStandIn(deltas: number, noiseEvery: number): Promise<StandIn> {
+  return startChildServer<Server>("./stand-in.ts", [String(deltas), String(noiseEvery)]);
 }
 
 const target = (server: Server) => ({ baseUrl: server.url, username: "opencode", password: server.password, directory: undefined, connectTimeoutMs: 10_000, bodyTimeoutMs: 60_000 });
