@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
@@ -221,11 +221,30 @@ export function isolatedDirs(root: string) {
 async function isolatedEnv(root: string): Promise<Record<string, string>> {
   const dirs = isolatedDirs(root);
   await Promise.all(Object.values(dirs).map((dir) => mkdir(dir, { recursive: true })));
+  await seedConfigDir(path.join(dirs.XDG_CONFIG_HOME, "opencode"));
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith("OPENCODE") && !key.startsWith("XDG_")) env[key] = value;
   }
   return { ...env, ...dirs, OPENCODE_DISABLE_LSP_DOWNLOAD: "1", OPENCODE_DISABLE_MODELS_FETCH: "1" };
+}
+
+/** The package opencode installs into each config dir it loads, for the plugins and tools kept there. */
+const PLUGIN_PACKAGE = "@opencode-ai/plugin";
+
+/**
+ * Marks an isolated server's config dir as holding its dependencies. opencode 1.18 installs
+ * `@opencode-ai/plugin` from npm into every config dir it loads, unless the dir has a `node_modules`
+ * and its `package-lock.json` lists each package `package.json` names; it does so for the local
+ * plugins and tools a user keeps there. An isolated config dir holds none (its config is ours), so
+ * that install would only be a call to the npm registry, from a demo meant to run offline, and about
+ * half a second of opencode's CPU on the first turn.
+ */
+async function seedConfigDir(dir: string): Promise<void> {
+  const dependencies = { [PLUGIN_PACKAGE]: "*" };
+  await mkdir(path.join(dir, "node_modules"), { recursive: true });
+  await writeFile(path.join(dir, "package.json"), JSON.stringify({ dependencies }));
+  await writeFile(path.join(dir, "package-lock.json"), JSON.stringify({ lockfileVersion: 3, packages: { "": { dependencies } } }));
 }
 
 /** Resolves with the URL from opencode's "listening" line; rejects if it exits or stays silent first. */

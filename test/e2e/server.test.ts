@@ -1,16 +1,20 @@
 /**
  * `startOpencode`, the library's embedded opencode (real 1.18.33): it listens on a loopback port we
  * chose, with the generated credentials, and leaves no process behind: after `stop()`, when its
- * host exits without stopping it, and when its host is killed outright.
+ * host exits without stopping it, and when its host is killed outright. Isolated (1.18.33 and
+ * 1.15.13), it fetches nothing from npm.
  */
 import { spawn } from "node:child_process";
-import { stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { findOpencode, OpencodeStartError, startOpencode } from "../../src/embedded/server.js";
 import { alive, eventually } from "../../testkit/cli.js";
-import { basicAuthHeaders, opencodeBinary } from "../../testkit/opencode-server.js";
+import { OpenCodeAdapter } from "../../src/host/adapter.js";
+import { basicAuthHeaders, OPENCODE_VERSIONS, opencodeBinary, startTestOpencode } from "../../testkit/opencode-server.js";
+import { startScriptedModel } from "../../testkit/scripted-model.js";
 
 const bin = opencodeBinary("1.18.33");
 const serverModule = fileURLToPath(new URL("../../src/embedded/server.ts", import.meta.url));
@@ -98,5 +102,22 @@ describe("startOpencode", () => {
       void gone(directory).then((yes) => (removed.done = yes));
       return removed.done;
     }, "its temp dir to be removed");
+  });
+
+  it.each(OPENCODE_VERSIONS)("an isolated %s installs nothing from npm into its config dir: its first turn reaches no registry", async (version) => {
+    const model = await startScriptedModel();
+    const server = await startTestOpencode({ version, modelUrl: model.url });
+    try {
+      const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password }, () => undefined);
+      expect((await adapter.prompt("say hello")).outcome).toBe("final");
+      await adapter.close();
+      // opencode starts the install when it loads its config; npm keeps what it fetched under HOME.
+      const root = path.dirname(server.directory);
+      expect(await gone(path.join(root, "home", ".npm"))).toBe(true);
+      expect(await readdir(path.join(root, "xdg-config", "opencode", "node_modules"))).toEqual([]);
+    } finally {
+      await server.stop();
+      await model.close();
+    }
   });
 });
