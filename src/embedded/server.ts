@@ -238,7 +238,7 @@ const PLUGIN_PACKAGE = "@opencode-ai/plugin";
  * and its `package-lock.json` lists each package `package.json` names; it does so for the local
  * plugins and tools a user keeps there. An isolated config dir holds none (its config is ours), so
  * that install would only be a call to the npm registry, from a demo meant to run offline, and about
- * half a second of opencode's CPU on the first turn.
+ * 2 s of opencode's CPU after each start (measured on 1.18 and 1.15).
  */
 async function seedConfigDir(dir: string): Promise<void> {
   const dependencies = { [PLUGIN_PACKAGE]: "*" };
