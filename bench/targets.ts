@@ -45,7 +45,7 @@ export const MEANINGS: Record<string, Meaning> = {
     target: { on: "ratio", op: "<=", bound: 2 },
     readme: true,
     whyMissed:
-      "the machine alone (`turn.machine`: its actors answer at once, no I/O) is now about 0.65× the raw calls; the rest is the turn's own I/O path, which the raw calls skip: its POST made from an invoked actor with its abort signal, the hub's routing and progress watch, the codec's checks of each event and the reply queue. A machine of the same shape that lives across turns spent about 95 µs less per turn than one actor per turn (146 against 241 µs), which would not close the gap either"
+      "the machine alone (`turn.machine`: its actors answer at once, no I/O) is about 0.65 to 0.7× the raw calls; the rest is the turn's own I/O path, which the raw calls skip: its POST made from an invoked actor with its abort signal, the hub's routing and progress watch, the codec's checks of each event and the reply queue. About 3% of it (25 to 30 µs, paired in one process) is the machine's second step for a batch whose deltas are followed by the turn's end, which lets the text out before the end is read (see the latency rows). A machine of the same shape that lives across turns spent about 95 µs less per turn than one actor per turn (146 against 241 µs), which would not close the gap either"
   },
   "turn.machine": {
     what: "CPU of the same tiny turn's machine alone (its actors answer at once, its events handed over parsed, no I/O)",
@@ -88,7 +88,7 @@ export const MEANINGS: Record<string, Meaning> = {
     against: "",
     target: { on: "value", op: "<", bound: 1, unit: "ms", everyRun: true },
     readme: true,
-    whyMissed: "the p99 of 600 deltas is their 6th slowest: a few pauses of the process (a GC, the shared cores' scheduling under other processes' load) in a run move it past 1 ms, while the p50 stays at 0.2 to 0.7 ms; on a quieter machine it was under 1 ms on two of three runs (0.91 and 0.98 ms), never on every run of three",
+    whyMissed: "the p99 of 600 deltas is their 6th slowest, and what is left above 1 ms is pauses of the process: young-generation GC pauses of 5 to 13 ms (one to four in a run of six turns), a turn's first batch (its text part opening) at 1 to 2 ms, and waits for the shared cores; the p50 is 0.2 to 0.3 ms, and one run of three was under 1 ms (0.95 ms)",
   },
   "scale.cpu.n1": { what: "client CPU of 1 turn on one real opencode, its own hub", against: "a hub (an `/event` reader) per turn" },
   "scale.cpu.n10": { what: "client CPU of 10 concurrent turns on one real opencode, one shared hub", against: "a hub (an `/event` reader) per turn" },
@@ -98,7 +98,7 @@ export const MEANINGS: Record<string, Meaning> = {
     target: { on: "ratio", op: ">=", bound: 5 },
     readme: true,
     whyMissed:
-      "the shared hub still pays for each turn's actor, HTTP calls and replies (about 6 ms of CPU per turn against opencode's real events, which are many more than the stand-in's); only the parsing of other turns' events is saved, and the baseline's readers skip other sessions' frames unparsed too",
+      "the shared hub still pays for each turn's actor, HTTP calls and replies (about 3 ms of CPU per turn against opencode's real events, which are larger than the stand-in's); only the parsing of other turns' events is saved, and the baseline's readers skip other sessions' frames unparsed too",
   },
   "bridge.replies": {
     what: "opencode deltas per second of the big turn through `opencode-turns bridge`, its NDJSON parsed by a Node reader",
