@@ -45,7 +45,7 @@ export const MEANINGS: Record<string, Meaning> = {
     target: { on: "ratio", op: "<=", bound: 2 },
     readme: true,
     whyMissed:
-      "the machine alone (`turn.machine`: its actors answer at once, no I/O) is about 0.65 to 0.7× the raw calls; the rest is the turn's own I/O path, which the raw calls skip: its POST made from an invoked actor with its abort signal, the hub's routing and progress watch, the codec's checks of each event and the reply queue. About 3% of it (25 to 30 µs, paired in one process) is the machine's second step for a batch whose deltas are followed by the turn's end, which lets the text out before the end is read (see the latency rows). A machine of the same shape that lives across turns spent about 95 µs less per turn than one actor per turn (146 against 241 µs), which would not close the gap either"
+      "the machine alone (`turn.machine`: its actors answer at once, no I/O) is about 0.65 to 0.77× the raw calls; the rest is the turn's own I/O path, which the raw calls skip: its POST made from an invoked actor with its abort signal, the hub's routing and progress watch, the codec's checks of each event and the reply queue. About 3% of it (25 to 30 µs, paired in one process) is the machine's second step for a batch whose deltas are followed by the turn's end, which lets the text out before the end is read (see the latency rows). A machine of the same shape that lives across turns spent about 95 µs less per turn than one actor per turn (146 against 241 µs), which would not close the gap either"
   },
   "turn.machine": {
     what: "CPU of the same tiny turn's machine alone (its actors answer at once, its events handed over parsed, no I/O)",
@@ -88,7 +88,7 @@ export const MEANINGS: Record<string, Meaning> = {
     against: "",
     target: { on: "value", op: "<", bound: 1, unit: "ms", everyRun: true },
     readme: true,
-    whyMissed: "the p99 of 600 deltas is their 6th slowest, and what is left above 1 ms is pauses of the process: young-generation GC pauses of 5 to 13 ms (one to four in a run of six turns), a turn's first batch (its text part opening) at 1 to 2 ms, and waits for the shared cores; the p50 is 0.2 to 0.3 ms, and one run of three was under 1 ms (0.95 ms)",
+    whyMissed: "the p99 of 600 deltas is their 6th slowest, and what is left above 1 ms is pauses of the process: young-generation GC pauses of 5 to 13 ms (one to four in a run of six turns), a turn's first batch (its text part opening) at 1 to 2 ms, and waits for the shared cores; the p50 is 0.2 to 0.4 ms, and in two of three bench sessions one run of three was under 1 ms (0.95 and 0.85 ms)",
   },
   "scale.cpu.n1": { what: "client CPU of 1 turn on one real opencode, its own hub", against: "a hub (an `/event` reader) per turn" },
   "scale.cpu.n10": { what: "client CPU of 10 concurrent turns on one real opencode, one shared hub", against: "a hub (an `/event` reader) per turn" },
