@@ -233,7 +233,7 @@ async function isolatedEnv(root: string): Promise<Record<string, string>> {
 const PLUGIN_PACKAGE = "@opencode-ai/plugin";
 
 /**
- * Marks an isolated server's config dir as holding its dependencies. opencode 1.18 installs
+ * Marks an isolated server's config dir as holding its dependencies. opencode (1.18 and 1.15) installs
  * `@opencode-ai/plugin` from npm into every config dir it loads, unless the dir has a `node_modules`
  * and its `package-lock.json` lists each package `package.json` names; it does so for the local
  * plugins and tools a user keeps there. An isolated config dir holds none (its config is ours), so

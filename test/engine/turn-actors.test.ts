@@ -1,16 +1,25 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fromPromise } from "xstate";
-import type { TurnEvent } from "../../machines/turn.machine.js";
+import type { TurnEvent, TurnInput } from "../../machines/turn.machine.js";
 import type { Reply } from "../../src/contract/replies.js";
 import { followSession, provideTurnMachine, textCut } from "../../src/engine/turn-actors.js";
 import { runTurn } from "../../src/engine/turn-runner.js";
 import type { EventHub, HubListener } from "../../src/opencode/event-hub.js";
 import * as E from "../../testkit/events.js";
-import { turnInput } from "../../bench/measure.js";
 
 const SESSION = "ses_cut";
 const USER = "msg_cut_user";
+const INPUT: TurnInput = {
+  traceId: "trace-cut",
+  prompt: { parts: [{ type: "text", text: "hi" }] },
+  sessionId: SESSION,
+  sessionVerified: true,
+  children: [],
+  maxProviderRetries: 1,
+  maxReconnects: 1,
+  graceMs: 1000,
+};
 
 /** What followSession and the machine's other actors need of a hub: its listener is handed out, its stream is open at once. */
 function stubHub() {
@@ -86,7 +95,7 @@ describe("a batch of the hub, sent to the turn machine", () => {
       },
     });
     const batches: Reply["kind"][][] = [];
-    const { output } = await runTurn(machine, { input: turnInput("trace-cut", SESSION, "hi"), onReplies: (replies) => batches.push(replies.map((reply) => reply.kind)) });
+    const { output } = await runTurn(machine, { input: INPUT, onReplies: (replies) => batches.push(replies.map((reply) => reply.kind)) });
     expect(output?.outcome.kind).toBe("final");
     expect(batches).toEqual([["delta", "delta"], ["final"]]);
   });
