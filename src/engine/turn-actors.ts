@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fromCallback, fromPromise } from "xstate";
 import { turnMachine, type EnsureSessionInput, type TurnEvent, type TurnMachine } from "../../machines/turn.machine.js";
 import type { PermissionReplyBody, QuestionDecision } from "../contract/decisions.js";
-import type { PermissionRequest, QuestionRequest } from "../opencode/events.js";
+import { isPartDelta, type PermissionRequest, type QuestionRequest } from "../opencode/events.js";
 import type { EventHub } from "../opencode/event-hub.js";
 import { UPSTREAM_DOWN, type OpencodeHttp } from "../opencode/http.js";
 import * as api from "../opencode/api.js";
@@ -123,7 +123,7 @@ export function followSession(hub: EventHub, sessionId: string, sendBack: (event
  */
 export function textCut(events: readonly unknown[]): number {
   for (let i = events.length - 1; i >= 0; i--) {
-    if ((events[i] as { type?: unknown } | null)?.type === "message.part.delta") return i + 1 < events.length ? i + 1 : 0;
+    if (isPartDelta(events[i])) return i + 1 < events.length ? i + 1 : 0;
   }
   return 0;
 }

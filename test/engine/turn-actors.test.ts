@@ -36,7 +36,10 @@ function stubHub() {
   return { hub, listeners };
 }
 
-const typed = (type: string) => ({ type, properties: {} });
+const typed = (type: string) =>
+  type === "message.part.delta"
+    ? { type, properties: { sessionID: SESSION, messageID: "msg_a", partID: "prt_a", field: "text", delta: "x" } }
+    : { type, properties: {} };
 
 describe("a batch of the hub, sent to the turn machine", () => {
   it("is cut after its last delta when other events follow it, and sent whole otherwise", () => {
@@ -47,6 +50,8 @@ describe("a batch of the hub, sent to the turn machine", () => {
     expect(textCut([u, u])).toBe(0);
     expect(textCut([])).toBe(0);
     expect(textCut([null, 3, d, "x"])).toBe(3);
+    // A delta the codec would skip (no text) is not text to send ahead.
+    expect(textCut([d, { type: "message.part.delta", properties: {} }, u])).toBe(1);
   });
 
   it("any batch: the two halves make the batch, the first ends with its last delta, the second holds none", () => {
