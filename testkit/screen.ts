@@ -2,8 +2,12 @@
  * A minimal terminal screen: what a terminal of `columns` × `rows` shows after the bytes a program
  * wrote to it, for the control sequences the CLI and its spinner use (cursor up, down and to a
  * column, erase in line and below; colours and cursor visibility are ignored). Lines wrap at
- * `columns`; what scrolls off the top stays in the scrollback, above the screen.
+ * `columns`; what scrolls off the top stays in the scrollback, above the screen. CJK characters and
+ * emoji drawn as such take two columns, as terminals draw them (told by script here, not by the
+ * CLI's own width table, so that the two check each other).
  */
+const WIDE = /\p{Script=Han}|\p{Script=Hangul}|\p{Script=Hiragana}|\p{Script=Katakana}|\p{Emoji_Presentation}/u;
+
 export function screenOf(written: string, columns = 100, rows = 40): string[] {
   const lines: string[][] = [[]];
   let row = 0;
@@ -49,11 +53,19 @@ export function screenOf(written: string, columns = 100, rows = 40): string[] {
         col = 0;
         pendingWrap = false;
       }
+      const width = WIDE.test(text) ? 2 : 1;
+      // A wide character that does not fit in the row's last column goes to the next row whole.
+      if (col + width > columns) {
+        down();
+        col = 0;
+      }
       const cells = line();
       while (cells.length < col) cells.push(" ");
       cells[col] = text;
-      if (col === columns - 1) pendingWrap = true;
-      else col += 1;
+      // Its second cell shows nothing of its own.
+      if (width === 2) cells[col + 1] = "";
+      if (col + width >= columns) pendingWrap = true;
+      else col += width;
     }
   }
   const shown = lines.map((cells) => cells.join("").trimEnd());

@@ -6,17 +6,36 @@
  * which counts on the spinner clearing what it drew.
  */
 import { stripVTControlCharacters } from "node:util";
+import { graphemeWidths } from "../contract/one-line.js";
 
 /** The terminal rows from the start of `text` (written from a line's start) to where the cursor stands after it. */
 export function cursorRow(text: string, columns: number): number {
   const lines = stripVTControlCharacters(text).split("\n");
   let row = 0;
   lines.forEach((line, i) => {
-    const width = [...line].length;
+    const rows = rowsTaken(line, columns);
     // A full line ends with a line break (at least one row); the cursor's own line counts only the rows it wrapped onto.
-    row += i < lines.length - 1 ? Math.max(1, Math.ceil(width / columns)) : Math.max(0, Math.ceil(width / columns) - 1);
+    row += i < lines.length - 1 ? Math.max(1, rows) : Math.max(0, rows - 1);
   });
   return row;
+}
+
+/**
+ * The rows one line takes when it wraps at `columns` (none when empty). A wide character (two
+ * columns) that does not fit in the last column of a row goes to the next row whole, as terminals draw it.
+ */
+function rowsTaken(line: string, columns: number): number {
+  let rows = 0;
+  let column = columns;
+  for (const width of graphemeWidths(line)) {
+    if (width === 0) continue;
+    if (column + width > columns) {
+      rows += 1;
+      column = 0;
+    }
+    column += width;
+  }
+  return rows;
 }
 
 const FRAMES = process.platform === "win32" ? ["-", "\\", "|", "/"] : ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];

@@ -19,7 +19,7 @@ afterEach(() => {
   for (const human of outputs.splice(0)) human.sink({ kind: "final", trace_id: "t", content: "" });
 });
 
-function render(tty: boolean, rows = 40): Rendered {
+function render(tty: boolean, rows = 40, columns = 100): Rendered {
   const out = new PassThrough();
   let text = "";
   out.on("data", (chunk: Buffer) => void (text += chunk.toString("utf8")));
@@ -27,7 +27,7 @@ function render(tty: boolean, rows = 40): Rendered {
     // What the spinner needs of a tty.WriteStream; the escape sequences are readline's, as on a real one.
     Object.assign(out, {
       isTTY: true,
-      columns: 100,
+      columns,
       rows,
       cursorTo: (x: number) => cursorTo(out, x),
       moveCursor: (dx: number, dy: number) => moveCursor(out, dx, dy),
@@ -131,6 +131,22 @@ describe("human output of the full vocabulary, on a terminal", () => {
     // The second list goes up over the first (the cursor was on the 6th row, mid-line), erases below and writes all again.
     expect(text()).toContain("\r\u001b[5A\u001b[J");
     expect(text()).toContain("\u001b[1m[~] Test\u001b[22m\n");
+  });
+
+  it("a list of wide characters that wraps is redrawn over all the rows it took, as the terminal drew them", () => {
+    const { human, text } = render(true, 40, 20);
+    const list = (...statuses: string[]): Reply => ({
+      kind: "todo",
+      trace_id: t,
+      todos: ["计划一下这个改动吧", "为它写好测试用例", "发布"].map((content, i) => ({ content, status: statuses[i]!, priority: "high" })),
+    });
+    human.sink(list("in_progress", "pending", "pending"));
+    human.sink({ kind: "delta", trace_id: t, content: "好的" });
+    human.sink(list("completed", "in_progress", "pending"));
+    human.sink(list("completed", "completed", "in_progress"));
+    human.sink({ kind: "final", trace_id: t, content: "好的" });
+    // "[x] " and 9 wide characters are 22 columns: two rows of 20 each; a list drawn over too few rows would show twice.
+    expect(screenOf(text(), 20, 40)).toEqual(["[x] 计划一下这个改动", "吧", "[x] 为它写好测试用例", "[~] 发布", "好的"]);
   });
 
   it("a list of another length redraws too; once the old list has scrolled out of view the new one is written below", () => {

@@ -72,4 +72,18 @@ describe("cursorRow", () => {
     expect(cursorRow(`${"a".repeat(25)}\nb`, 10)).toBe(3);
     expect(cursorRow("\u001b[32mgreen\u001b[39m\n", 10)).toBe(1);
   });
+
+  it("counts a wide character as two columns, and wraps one that does not fit in a row's last column to the next row", () => {
+    // Ten CJK characters are 20 columns: two full rows of 10, the cursor at the end of the second.
+    expect(cursorRow("你好世界你好世界你好", 10)).toBe(1);
+    expect(cursorRow("你好世界你好世界你好\n", 10)).toBe(2);
+    // "ab" then a wide character fits in 4 columns; the next one does not: 3 rows in 3 columns, not ceil(6 / 3) = 2.
+    expect(cursorRow("ab你你\n", 3)).toBe(3);
+    expect(cursorRow("✅ done\n", 6)).toBe(2);
+    expect(cursorRow("✅ don\n", 6)).toBe(1);
+    // A letter and its combining accent, a family emoji of joined code points: one grapheme each.
+    expect(cursorRow("e\u0301".repeat(10), 10)).toBe(0);
+    expect(cursorRow("👨‍👩‍👧".repeat(5), 10)).toBe(0);
+    expect(cursorRow("👨‍👩‍👧".repeat(6), 10)).toBe(1);
+  });
 });
