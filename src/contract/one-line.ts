@@ -1,4 +1,6 @@
-const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+/** A Node built without Intl (small boards) has no segmenter: its graphemes are then code points. */
+const segmenter = typeof Intl === "object" && typeof Intl.Segmenter === "function" ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : undefined;
+const graphemesOf = (text: string): Iterable<string> => (segmenter ? Array.from(segmenter.segment(text), ({ segment }) => segment) : text);
 
 /** Emoji a terminal draws two columns wide: emoji presentation, a pictograph asked to be one (VS16), a keycap, a flag's letters. */
 const WIDE_EMOJI = /\p{Emoji_Presentation}|\p{Extended_Pictographic}\uFE0F|\u20E3|\p{Regional_Indicator}/u;
@@ -41,14 +43,14 @@ function graphemeWidth(grapheme: string): number {
 export function graphemeWidths(text: string): number[] {
   // ASCII is a column a character: the common case skips segmenting.
   if (/^[\x20-\x7e]*$/.test(text)) return Array.from({ length: text.length }, () => 1);
-  return Array.from(graphemes.segment(text), ({ segment }) => graphemeWidth(segment));
+  return Array.from(graphemesOf(text), graphemeWidth);
 }
 
 /** The columns `text` (one line, no control sequences) takes on a terminal. */
 export function displayWidth(text: string): number {
   if (/^[\x20-\x7e]*$/.test(text)) return text.length;
   let width = 0;
-  for (const { segment } of graphemes.segment(text)) width += graphemeWidth(segment);
+  for (const grapheme of graphemesOf(text)) width += graphemeWidth(grapheme);
   return width;
 }
 
@@ -62,10 +64,10 @@ export function oneLine(text: string, limit: number): string {
   if (displayWidth(line) <= limit) return line;
   let kept = "";
   let width = 0;
-  for (const { segment } of graphemes.segment(line)) {
-    width += graphemeWidth(segment);
+  for (const grapheme of graphemesOf(line)) {
+    width += graphemeWidth(grapheme);
     if (width > limit - 1) break;
-    kept += segment;
+    kept += grapheme;
   }
   return `${kept}…`;
 }

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { displayWidth, oneLine } from "../../src/contract/one-line.js";
 
 const graphemes = (text: string) => Array.from(new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(text), ({ segment }) => segment);
@@ -54,5 +54,21 @@ describe("displayWidth", () => {
     expect(displayWidth("e\u0301")).toBe(1);
     expect(displayWidth("\u200b")).toBe(0);
     expect(displayWidth("café ☕")).toBe(7);
+  });
+});
+
+describe("on a Node built without Intl (no grapheme segmenter)", () => {
+  it("counts code points as graphemes: wide characters are still two columns, and a surrogate pair is never cut", async () => {
+    vi.stubGlobal("Intl", undefined);
+    vi.resetModules();
+    try {
+      const bare = await import("../../src/contract/one-line.js");
+      expect(bare.displayWidth("你好 ok")).toBe(7);
+      expect(bare.oneLine("𝐀𝐁𝐂𝐃", 3)).toBe("𝐀𝐁…");
+      expect(bare.oneLine("你好世界", 6)).toBe("你好…");
+    } finally {
+      vi.unstubAllGlobals();
+      vi.resetModules();
+    }
   });
 });
