@@ -39,16 +39,18 @@ function graphemeWidth(grapheme: string): number {
   return WIDE_RANGES.some(([low, high]) => code >= low && code <= high) ? 2 : 1;
 }
 
+/** Printable ASCII is a column a character: the common case skips segmenting. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** The columns each grapheme of `text` (one line, no control sequences) takes on a terminal, in order. */
 export function graphemeWidths(text: string): number[] {
-  // ASCII is a column a character: the common case skips segmenting.
-  if (/^[\x20-\x7e]*$/.test(text)) return Array.from({ length: text.length }, () => 1);
+  if (PRINTABLE_ASCII.test(text)) return Array.from({ length: text.length }, () => 1);
   return Array.from(graphemesOf(text), graphemeWidth);
 }
 
 /** The columns `text` (one line, no control sequences) takes on a terminal. */
 export function displayWidth(text: string): number {
-  if (/^[\x20-\x7e]*$/.test(text)) return text.length;
+  if (PRINTABLE_ASCII.test(text)) return text.length;
   let width = 0;
   for (const grapheme of graphemesOf(text)) width += graphemeWidth(grapheme);
   return width;
