@@ -20,21 +20,35 @@ export function cursorRow(text: string, columns: number): number {
   return row;
 }
 
+/** Terminals stop a tab every 8 columns. */
+const TAB_STOP = 8;
+
 /**
- * The rows one line takes when it wraps at `columns` (none when empty). A wide character (two
- * columns) that does not fit in the last column of a row goes to the next row whole, as terminals draw it.
+ * The rows one line takes when it wraps at `columns` (none when empty), as terminals draw it: a
+ * wide character (two columns) that does not fit in the last column of a row goes to the next row
+ * whole, and a tab moves to the next tab stop, never past the row's last column.
  */
 function rowsTaken(line: string, columns: number): number {
   let rows = 0;
+  // `columns` stands for "no room left on this row": the first character starts a row.
   let column = columns;
-  for (const width of graphemeWidths(line)) {
-    if (width === 0) continue;
-    if (column + width > columns) {
-      rows += 1;
-      column = 0;
+  line.split("\t").forEach((text, i) => {
+    if (i > 0) {
+      if (rows === 0) {
+        rows = 1;
+        column = 0;
+      }
+      if (column < columns) column = Math.min(columns - 1, (Math.floor(column / TAB_STOP) + 1) * TAB_STOP);
     }
-    column += width;
-  }
+    for (const width of graphemeWidths(text)) {
+      if (width === 0) continue;
+      if (column + width > columns) {
+        rows += 1;
+        column = 0;
+      }
+      column += width;
+    }
+  });
   return rows;
 }
 

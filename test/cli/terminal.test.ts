@@ -86,4 +86,14 @@ describe("cursorRow", () => {
     expect(cursorRow("👨‍👩‍👧".repeat(5), 10)).toBe(0);
     expect(cursorRow("👨‍👩‍👧".repeat(6), 10)).toBe(1);
   });
+
+  it("moves a tab to the next stop of 8 columns, never past the row's last column", () => {
+    // The tab takes 8 columns: 19 in 12, two rows (counted a column a character it would be one).
+    expect(cursorRow("\tabcdefghijk", 12)).toBe(1);
+    expect(cursorRow("a\tb\n", 12)).toBe(1);
+    // At column 9 of 10 a tab stops at the last column; what follows wraps.
+    expect(cursorRow("abcdefghi\tx", 10)).toBe(0);
+    expect(cursorRow("abcdefghi\txy", 10)).toBe(1);
+    expect(cursorRow("\t\n", 10)).toBe(1);
+  });
 });
