@@ -1,6 +1,10 @@
-/** A Node built without Intl (small boards) has no segmenter: its graphemes are then code points. */
 const segmenter = typeof Intl === "object" && typeof Intl.Segmenter === "function" ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : undefined;
-const graphemesOf = (text: string): Iterable<string> => (segmenter ? Array.from(segmenter.segment(text), ({ segment }) => segment) : text);
+
+/** The graphemes of `text`; on a Node built without Intl (small boards), which has no segmenter, its code points. */
+function* graphemesOf(text: string): Generator<string> {
+  if (segmenter === undefined) return yield* text;
+  for (const { segment } of segmenter.segment(text)) yield segment;
+}
 
 /** Emoji a terminal draws two columns wide: emoji presentation, a pictograph asked to be one (VS16), a keycap, a flag's letters. */
 const WIDE_EMOJI = /\p{Emoji_Presentation}|\p{Extended_Pictographic}\uFE0F|\u20E3|\p{Regional_Indicator}/u;
@@ -50,10 +54,7 @@ export function graphemeWidths(text: string): number[] {
 
 /** The columns `text` (one line, no control sequences) takes on a terminal. */
 export function displayWidth(text: string): number {
-  if (PRINTABLE_ASCII.test(text)) return text.length;
-  let width = 0;
-  for (const grapheme of graphemesOf(text)) width += graphemeWidth(grapheme);
-  return width;
+  return PRINTABLE_ASCII.test(text) ? text.length : graphemeWidths(text).reduce((sum, width) => sum + width, 0);
 }
 
 /**

@@ -14,7 +14,7 @@ import { DEFAULT_TEXT, startScriptedModel, type ScriptedModel } from "../../test
 
 /**
  * Short, to keep the test short; long enough that a loaded machine's pauses before the answer
- * streams are not losses (3 s and 1 s were not, once, in a whole suite run beside the soak: the
+ * streams are not losses (3 s and 1 s were not, once, in a whole suite run as CI runs it: the
  * frozen turn's answer had not begun after 15 s).
  */
 const HEARTBEAT_MS = 5000;
