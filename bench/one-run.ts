@@ -7,6 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { bridgeBench } from "./bridge.bench.js";
+import { cliBench } from "./cli.bench.js";
 import { stopGcObserver, type Row, type Size } from "./measure.js";
 import { realOpencodeBench } from "./real-opencode.bench.js";
 import { throughputBench } from "./throughput.bench.js";
@@ -31,6 +32,8 @@ log("throughput of the big turn");
 rows.push(...(await throughputBench(size)));
 log("the big turn through the bridge and the Python adapter");
 rows.push(...(await bridgeBench(size)));
+log("the CLI's start");
+rows.push(...(await cliBench(size)));
 log("real opencode: latency and scale");
 const real = await realOpencodeBench(size);
 rows.push(...real.rows);

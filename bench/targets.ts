@@ -112,6 +112,11 @@ export const MEANINGS: Record<string, Meaning> = {
     readme: true,
   },
   "python.cpu": { what: "CPU of the Python process, same turn", against: "its bridge process's CPU", readme: true },
+  "cli.start": {
+    what: "CPU of a start of the CLI as built (`opencode-turns --help`: every module loaded, nothing run), as every run and every Python host's bridge pays it",
+    against: "Node starting with nothing to run (`node -e \"\"`)",
+    readme: true,
+  },
 };
 
 /** A row's meaning; a row nobody described yet is told by its note. */

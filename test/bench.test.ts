@@ -41,6 +41,7 @@ describe("npm run bench", () => {
         "bridge.cpu",
         "python.replies",
         "python.cpu",
+        "cli.start",
       ]) {
         expect(names).toContain(name);
       }

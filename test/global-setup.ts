@@ -24,6 +24,6 @@ function builtAt(): number {
 }
 
 export default function setup(): void {
-  const sources = Math.max(...["index.ts", "src", "machines", "package.json", "tsconfig.json", "tsconfig.build.json"].map((p) => newest(path.join(root, p))));
+  const sources = Math.max(...["index.ts", "src", "machines", "scripts/bundle-cli.ts", "package.json", "tsconfig.json", "tsconfig.build.json"].map((p) => newest(path.join(root, p))));
   if (sources > builtAt()) execFileSync("npm", ["run", "build"], { cwd: root, stdio: "ignore" });
 }

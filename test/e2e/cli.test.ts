@@ -4,14 +4,14 @@
  * embedded server it starts without --url.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Reply } from "../../src/contract/replies.js";
 import { alive, CLI, cliEnv, eventually, runCli, spawnCli } from "../../testkit/cli.js";
-import { opencodeBinary, scriptedConfig, startTestOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
+import { freePort, opencodeBinary, scriptedConfig, startTestOpencode, type OpencodeServer } from "../../testkit/opencode-server.js";
 import { startScriptedModel, type ScriptedModel } from "../../testkit/scripted-model.js";
 
 /** stdout of --json as replies, each checked against the contract's schema. */
@@ -346,5 +346,35 @@ describe("opencode-turns run --demo", () => {
     expect(list.at(-1)).toMatchObject({ content: expect.stringContaining(directory!) });
     // The run removed its temporary directory.
     await expect(import("node:fs/promises").then((fs) => fs.stat(directory!))).rejects.toThrow();
+  });
+});
+
+describe("the built CLI", () => {
+  it("is one file: copied alone into an empty directory, it prints its help and runs a turn to its end", async () => {
+    const alone = await mkdtemp(path.join(os.tmpdir(), "cli-alone-"));
+    try {
+      await copyFile(CLI, path.join(alone, "main.js"));
+      await writeFile(path.join(alone, "package.json"), '{ "type": "module" }\n');
+      const lone = (args: string[]) =>
+        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, [path.join(alone, "main.js"), ...args], { cwd: alone, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
+          let stdout = "";
+          let stderr = "";
+          child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+          child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+          child.once("close", (code) => resolve({ code, stdout, stderr }));
+        });
+      const help = await lone(["--help"]);
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/^Usage: opencode-turns <command>/);
+      // The whole turn path (undici, XState, zod, the codec) is in the file: a turn against a port
+      // nobody listens on ends as the contract says, with no module missing.
+      const url = `http://127.0.0.1:${await freePort()}`;
+      const turn = await lone(["run", "--url", url, "--json", "say hello"]);
+      expect(turn.code, turn.stderr).toBe(1);
+      expect(replies(turn.stdout)).toEqual([expect.objectContaining({ kind: "error", code: "unreachable", error: expect.stringContaining(`Cannot reach opencode at ${url}`) })]);
+    } finally {
+      await rm(alone, { recursive: true, force: true });
+    }
   });
 });

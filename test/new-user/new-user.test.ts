@@ -217,10 +217,10 @@ describe("a new user on a fresh clone", () => {
       expect(installWarnings).not.toMatch(/prepare|script/i);
     });
 
-    it("ships the build, the sources its maps point at, README, LICENSE and the README's pictures, and no tests", async () => {
+    it("ships the build, the bundled CLI's licenses, the sources its maps point at, README, LICENSE and the README's pictures, and no tests", async () => {
       const pictures = [...(await readFile(path.join(clone, "README.md"), "utf8")).matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((match) => match[1]!);
       expect(pictures.length).toBeGreaterThan(0);
-      for (const file of [...pictures, "dist/index.js", "dist/index.d.ts", "dist/src/cli/main.js", "dist/src/embedded/server.js", "README.md", "LICENSE", "package.json"]) {
+      for (const file of [...pictures, "dist/index.js", "dist/index.d.ts", "dist/src/cli/main.js", "dist/src/cli/THIRD-PARTY-LICENSES.txt", "dist/src/embedded/server.js", "README.md", "LICENSE", "package.json"]) {
         expect(files).toContain(file);
       }
       expect(files.filter((file) => file.startsWith("test/"))).toEqual([]);
