@@ -115,6 +115,9 @@ export async function startTestOpencode(options: StartTestOpencodeOptions): Prom
     startOpencode({
       bin: opencodeBinary(version),
       isolated: true,
+      // The config defines the scripted provider whole (models, limits, variants). The tests that are
+      // about the providers opencode knows of itself (test/e2e/no-provider.test.ts) start theirs with the catalog.
+      emptyModelCatalog: true,
       config: scriptedConfig(options),
       ...(options.password ? { password: options.password } : {}),
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),

@@ -52,6 +52,8 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<DemoSer
     server = await startOpencode({
       ...(options.bin ? { bin: options.bin } : {}),
       isolated: true,
+      // The demo's config defines its one provider and model: the bundled catalog would be read for nothing.
+      emptyModelCatalog: true,
       config: {
         autoupdate: false,
         share: "disabled",

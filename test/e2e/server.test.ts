@@ -38,6 +38,13 @@ function host(then: "wait" | "exit") {
   return { child, started, exited };
 }
 
+/** The ids of the providers opencode knows of (`GET /provider`'s `all`: its catalog's and the config's). */
+async function providers(server: { url: string }, password: string, username?: string): Promise<string[]> {
+  const response = await fetch(`${server.url}/provider`, { headers: basicAuthHeaders(password, username) });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { all: { id: string }[] }).all.map((provider) => provider.id);
+}
+
 describe("startOpencode", () => {
   it("finds the binary: the one given, OPENCODE_BIN, then the installed opencode-ai package", () => {
     expect(findOpencode(bin, {})).toBe(bin);
@@ -50,7 +57,7 @@ describe("startOpencode", () => {
   it("listens on a loopback port of ours with the generated password and the given user, and stop() leaves nothing", async () => {
     const [first, second] = await Promise.all([
       startOpencode({ bin, isolated: true, username: "turns" }),
-      startOpencode({ bin, isolated: true }),
+      startOpencode({ bin, isolated: true, emptyModelCatalog: true }),
     ]);
     try {
       expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -62,6 +69,9 @@ describe("startOpencode", () => {
       expect(await health(first, first.password, "turns")).toBe(200);
       expect(await health(first, first.password, "opencode")).toBe(401);
       expect(await health(second, first.password)).toBe(401);
+      // The bundled models.dev catalog, or with emptyModelCatalog none: no config, so no provider at all.
+      expect((await providers(first, first.password, "turns")).length).toBeGreaterThan(50);
+      expect(await providers(second, second.password)).toEqual([]);
     } finally {
       await Promise.all([first.stop(), second.stop()]);
     }
@@ -69,6 +79,10 @@ describe("startOpencode", () => {
     expect(alive(second.pid)).toBe(false);
     expect(await gone(first.directory)).toBe(true);
     await first.stop();
+  });
+
+  it("refuses emptyModelCatalog for a server that is not isolated: the catalog file would have no home", async () => {
+    await expect(startOpencode({ bin, emptyModelCatalog: true })).rejects.toThrow("emptyModelCatalog is for an isolated server: give isolated: true as well");
   });
 
   it("rejects with the server's output when opencode exits before it listens", async () => {
@@ -115,6 +129,8 @@ describe("startOpencode", () => {
       const root = path.dirname(server.directory);
       expect(await gone(path.join(root, "home", ".npm"))).toBe(true);
       expect(await readdir(path.join(root, "xdg-config", "opencode", "node_modules"))).toEqual([]);
+      // The test servers' catalog is empty: opencode knows the scripted provider only.
+      expect(await providers(server, server.password)).toEqual(["scripted"]);
     } finally {
       await server.stop();
       await model.close();
