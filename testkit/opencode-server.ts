@@ -6,7 +6,8 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { modelProviderConfig } from "../src/embedded/model-server.js";
-import { isolatedDirs, startOpencode, type OpencodeProcess } from "../src/embedded/server.js";
+import { isolatedDirs } from "../src/embedded/isolated-home.js";
+import { startOpencode, type OpencodeProcess } from "../src/embedded/server.js";
 import { OpenCodeAdapter } from "../src/host/adapter.js";
 
 export { freePort } from "../src/embedded/server.js";

@@ -338,10 +338,12 @@ describe("opencode-turns run --demo", () => {
     const [directory, listing] = String(result?.kind === "tool_result" && result.result).split("\n");
     expect(directory).toMatch(new RegExp(`^${os.tmpdir()}/opencode-turns-\\w+/work$`));
     expect(listing).toBe("NOTES.md");
-    // Streamed: in several pieces (the hub joins deltas that arrive together, so not one per word),
-    // which make the final exactly.
+    // The text came as deltas that make the final exactly. How many depends on the machine: the hub
+    // joins deltas that arrive together, and on a loaded machine the demo's whole paced answer
+    // (its model runs in the CLI's own process) once arrived at once. Streaming while the turn runs
+    // is proven with a slower model (test/e2e/scenarios.ts, 7a and 7b).
     const deltas = list.flatMap((reply) => (reply.kind === "delta" ? [reply.content] : []));
-    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.join("")).toContain("This is the offline demo of opencode-turns");
     expect(list.at(-1)).toMatchObject({ content: deltas.join("") });
     expect(list.at(-1)).toMatchObject({ content: expect.stringContaining(directory!) });
     // The run removed its temporary directory.
