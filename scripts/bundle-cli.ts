@@ -18,7 +18,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-export const CLI_BUNDLE = path.join(root, "dist/src/cli/main.js");
+const CLI_BUNDLE = path.join(root, "dist/src/cli/main.js");
 /** Loaded on demand, from node_modules: only an inspected turn needs them. */
 const EXTERNAL = ["@statelyai/inspect", "ws"];
 const NOTICES = "THIRD-PARTY-LICENSES.txt";
