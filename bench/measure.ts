@@ -4,6 +4,7 @@ import { request } from "undici";
 import type { TurnInput } from "../machines/turn.machine.js";
 import { newMessageId } from "../src/opencode/server-clock.js";
 import { MAX_RECONNECTS } from "../src/engine/turn-actors.js";
+import { childrenCpuMs } from "./process-cpu.js";
 
 /** One line of bench/results.json. `ratio` reads as the row's `better` says. */
 export interface Row {
@@ -72,37 +73,50 @@ export interface Cost {
  */
 export type Collect = "full" | "minor";
 
+/** Whose CPU a cost counts: this process's, or that of the child processes it waited for (Linux only). */
+export type CpuOf = "process" | "children";
+
+const cpuNowMs: Record<CpuOf, () => number> = {
+  process: () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  },
+  children: childrenCpuMs,
+};
+
 /** CPU and GC pause time of `run`, after a GC (see `Collect`). */
-export async function cost(run: () => Promise<unknown>, collect: Collect = "full"): Promise<Cost> {
+export async function cost(run: () => Promise<unknown>, collect: Collect = "full", of: CpuOf = "process"): Promise<Cost> {
   if (collect === "full") gc();
   else minorGc();
   // GC entries are delivered asynchronously: let the GC above be counted before the mark.
   await new Promise((resolve) => setImmediate(resolve));
   const gcBefore = gcPauseMs;
-  const before = process.cpuUsage();
+  const before = cpuNowMs[of]();
   await run();
-  const used = process.cpuUsage(before);
+  const cpuMs = cpuNowMs[of]() - before;
   await new Promise((resolve) => setImmediate(resolve));
-  return { cpuMs: (used.user + used.system) / 1000, gcMs: gcPauseMs - gcBefore };
+  return { cpuMs, gcMs: gcPauseMs - gcBefore };
 }
 
 export interface RoundOptions {
   /** Untimed rounds first, for the JIT to settle (a small turn's code takes about 2,000 turns). Default 1. */
   warmups?: number;
   collect?: Collect;
+  /** Default `process`. */
+  cpuOf?: CpuOf;
 }
 
 /**
  * Rounds of every variant, the order rotating each round so a burst of load from elsewhere hits
  * them all alike; warm-up rounds first. Returns each variant's costs, one per round.
  */
-export async function rounds<K extends string>(size: Size, variants: Record<K, () => Promise<unknown>>, { warmups = 1, collect = "full" }: RoundOptions = {}): Promise<Record<K, Cost[]>> {
+export async function rounds<K extends string>(size: Size, variants: Record<K, () => Promise<unknown>>, { warmups = 1, collect = "full", cpuOf = "process" }: RoundOptions = {}): Promise<Record<K, Cost[]>> {
   const names = Object.keys(variants) as K[];
   const out = Object.fromEntries(names.map((n) => [n, [] as Cost[]])) as Record<K, Cost[]>;
   for (let r = -warmups; r < size.rounds; r++) {
     for (let k = 0; k < names.length; k++) {
       const name = names[(k + Math.max(r, 0)) % names.length]!;
-      const c = await cost(variants[name], collect);
+      const c = await cost(variants[name], collect, cpuOf);
       if (r >= 0) out[name].push(c);
     }
   }

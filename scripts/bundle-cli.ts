@@ -40,9 +40,10 @@ export async function bundleCli(outfile = CLI_BUNDLE): Promise<string[]> {
       js: `// opencode-turns CLI, bundled with its dependencies: their licenses are in ${NOTICES} beside this file.\nimport { createRequire as createRequireOfBundle } from "node:module";\nconst require = createRequireOfBundle(import.meta.url);`,
     },
   });
-  const packages = [...new Set(Object.keys(result.metafile.inputs).map(packageDirOf).filter((dir) => dir !== undefined))].sort();
-  writeFileSync(path.join(path.dirname(outfile), NOTICES), packages.map(noticeOf).join("\n"));
-  return packages.map((dir) => (JSON.parse(readFileSync(path.join(root, dir, "package.json"), "utf8")) as { name: string }).name);
+  const dirs = [...new Set(Object.keys(result.metafile.inputs).map(packageDirOf).filter((dir) => dir !== undefined))].sort();
+  const packages = dirs.map(bundledPackage);
+  writeFileSync(path.join(path.dirname(outfile), NOTICES), packages.map(({ notice }) => notice).join("\n"));
+  return packages.map(({ name }) => name);
 }
 
 /** `node_modules/undici` for `node_modules/undici/lib/core/request.js` (scoped names keep their scope). */
@@ -53,15 +54,16 @@ function packageDirOf(input: string): string | undefined {
   return input.slice(0, at) + (first!.startsWith("@") ? `node_modules/${first}/${second}` : `node_modules/${first}`);
 }
 
-function noticeOf(dir: string): string {
+/** A bundled package's name and its entry in the licenses file. */
+function bundledPackage(dir: string): { name: string; notice: string } {
   const manifest = JSON.parse(readFileSync(path.join(root, dir, "package.json"), "utf8")) as { name: string; version: string; license?: string };
   const licenseFile = readdirSync(path.join(root, dir)).find((name) => /^(licen[cs]e|copying)/i.test(name));
   if (licenseFile === undefined) throw new Error(`${manifest.name} is bundled into the CLI but has no license file to ship with it`);
   const text = readFileSync(path.join(root, dir, licenseFile), "utf8").trim();
-  return `${manifest.name}@${manifest.version} (${manifest.license ?? "see below"})\n\n${text}\n\n${"-".repeat(72)}\n`;
+  return { name: manifest.name, notice: `${manifest.name}@${manifest.version} (${manifest.license ?? "see below"})\n\n${text}\n\n${"-".repeat(72)}\n` };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const packages = await bundleCli(process.argv[2] ? path.resolve(process.argv[2]) : CLI_BUNDLE);
+  const packages = await bundleCli(process.argv[2] ? path.resolve(process.argv[2]) : undefined);
   console.error(`bundled the CLI with ${packages.join(", ")}`);
 }

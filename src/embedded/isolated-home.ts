@@ -28,12 +28,9 @@ export async function isolatedEnv(root: string, emptyCatalog: boolean): Promise<
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith("OPENCODE") && !key.startsWith("XDG_")) env[key] = value;
   }
-  const catalog: Record<string, string> = {};
-  if (emptyCatalog) {
-    catalog.OPENCODE_MODELS_PATH = path.join(root, "models.json");
-    await writeFile(catalog.OPENCODE_MODELS_PATH, "{}\n");
-  }
-  return { ...env, ...dirs, OPENCODE_DISABLE_LSP_DOWNLOAD: "1", OPENCODE_DISABLE_MODELS_FETCH: "1", ...catalog };
+  const catalog = path.join(root, "models.json");
+  if (emptyCatalog) await writeFile(catalog, "{}\n");
+  return { ...env, ...dirs, OPENCODE_DISABLE_LSP_DOWNLOAD: "1", OPENCODE_DISABLE_MODELS_FETCH: "1", ...(emptyCatalog ? { OPENCODE_MODELS_PATH: catalog } : {}) };
 }
 
 /** The package opencode installs into each config dir it loads, for the plugins and tools kept there. */
