@@ -262,7 +262,12 @@ describe("opencode-turns run usage", () => {
   });
 });
 
-describe("opencode-turns run starting opencode itself (no --url)", () => {
+// These runs start opencode with a user's HOME and so its whole model catalog: start and first turn
+// cost about 9 s of CPU, and in a CI run beside the soak a run once took longer than 20 s to its
+// first delta. The waits and the tests allow for that.
+const USER_START_MS = 60_000;
+
+describe("opencode-turns run starting opencode itself (no --url)", { timeout: 3 * USER_START_MS }, () => {
   let model: ScriptedModel;
   let home: string;
   /** An environment where the user's opencode is configured with the scripted model. */
@@ -300,7 +305,7 @@ describe("opencode-turns run starting opencode itself (no --url)", () => {
 
   it("Ctrl-C cancels, stops the server and exits 130; a second Ctrl-C exits at once and still leaves no server", async () => {
     const once = spawnCli(["run", "--verbose", "--json", "slow answer please"], { env, cwd: home });
-    await eventually(() => once.stdout().includes('"kind":"delta"'), "the first delta");
+    await eventually(() => once.stdout().includes('"kind":"delta"'), "the first delta", USER_START_MS);
     once.child.kill("SIGINT");
     const first = await once.exited;
     expect(first.code).toBe(130);
@@ -308,7 +313,7 @@ describe("opencode-turns run starting opencode itself (no --url)", () => {
     expect(alive(pidOf(first.stderr))).toBe(false);
 
     const twice = spawnCli(["run", "--verbose", "--json", "slow answer please"], { env, cwd: home });
-    await eventually(() => twice.stdout().includes('"kind":"delta"'), "the first delta");
+    await eventually(() => twice.stdout().includes('"kind":"delta"'), "the first delta", USER_START_MS);
     twice.child.kill("SIGINT");
     await eventually(() => twice.stderr().includes("Cancelling"), "the first interrupt to be seen");
     twice.child.kill("SIGINT");
@@ -316,7 +321,7 @@ describe("opencode-turns run starting opencode itself (no --url)", () => {
     expect(second.code).toBe(130);
     const pid = pidOf(second.stderr);
     await eventually(() => !alive(pid), "the embedded opencode to be gone");
-  }, 90_000);
+  });
 
   it("says how to install opencode when there is none", async () => {
     const run = await runCli(["run", "say hello"], { env: { ...env, OPENCODE_BIN: "/no/such/opencode" } });
