@@ -132,4 +132,14 @@ describe("ServerClock", () => {
     const second = clock.nextMessageId();
     expect(second > first).toBe(true);
   });
+
+  it("gives every id a random tail of its own, across the refills of the random pool", () => {
+    const clock = new ServerClock(fakeClocks(SERVER_MS));
+    // More ids than one pool holds (256), several times over.
+    const tails = Array.from({ length: 2_000 }, () => clock.nextMessageId().slice(16));
+    for (const tail of tails) expect(tail).toMatch(/^[0-9A-Za-z]{14}$/);
+    expect(new Set(tails).size).toBe(tails.length);
+    // Every digit shows up: the tails are not drawn from a few bytes of the pool.
+    expect(new Set(tails.join("")).size).toBe(62);
+  });
 });
