@@ -5,7 +5,7 @@
  *   node --import tsx bench/model-process.ts
  */
 import { startScriptedModel } from "../testkit/scripted-model.js";
+import { serveUntilStopped } from "./child-server.js";
 
 const model = await startScriptedModel();
-process.stdout.write(`${JSON.stringify({ url: model.url })}\n`);
-process.on("SIGTERM", () => void model.close().then(() => process.exit(0)));
+serveUntilStopped({ url: model.url }, model);

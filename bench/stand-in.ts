@@ -8,6 +8,7 @@
  */
 import * as E from "../testkit/events.js";
 import { FakeOpencode, type Step } from "../testkit/fake-opencode.js";
+import { serveUntilStopped } from "./child-server.js";
 
 const deltas = Number(process.argv[2] ?? 200_000);
 const noiseEvery = Number(process.argv[3] ?? 4);
@@ -49,5 +50,4 @@ setInterval(() => {
   server.requests.length = 0;
   server.prompts.length = 0;
 }, 1000).unref();
-process.stdout.write(`${JSON.stringify({ url: server.url, password: server.password })}\n`);
-process.on("SIGTERM", () => void server.close().then(() => process.exit(0)));
+serveUntilStopped({ url: server.url, password: server.password }, server);

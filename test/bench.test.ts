@@ -1,4 +1,5 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +9,7 @@ import type { Row } from "../bench/measure.js";
 import { aggregate, readResults, type ResultRow } from "../bench/results.js";
 import { performanceTable, readmeTable, TABLE_FILES, tableIn, unexplained } from "../bench/tables.js";
 import { MEANINGS, verdict } from "../bench/targets.js";
+import { alive } from "../testkit/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -128,5 +130,24 @@ describe("bench/scale.svg", () => {
       const drawn = valueAt(perTurn[i]![1]!) / valueAt(shared[i]![1]!);
       expect(Math.abs(drawn - label!) / label!).toBeLessThan(0.02);
     });
+  });
+});
+
+describe("the benches' child servers", () => {
+  it("end with the bench process, however it ends: a bench killed with SIGKILL leaves no server behind", async () => {
+    // A bench process that starts the stand-in, says its pid, and is then killed without running any handler.
+    const script = `import { startChildServer } from "./bench/child-server.ts";
+      const server = await startChildServer("./stand-in.ts", ["10", "4"]);
+      process.stdout.write(String(server.pid) + "\\n");
+      setInterval(() => {}, 1000);`;
+    const bench = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    const pid = Number(await new Promise<string>((resolve) => createInterface({ input: bench.stdout! }).once("line", resolve)));
+    try {
+      expect(alive(pid)).toBe(true);
+      bench.kill("SIGKILL");
+      await expect.poll(() => alive(pid), { timeout: 10_000 }).toBe(false);
+    } finally {
+      if (alive(pid)) process.kill(pid, "SIGKILL");
+    }
   });
 });
