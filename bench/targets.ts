@@ -45,7 +45,7 @@ export const MEANINGS: Record<string, Meaning> = {
     target: { on: "ratio", op: "<=", bound: 2 },
     readme: true,
     whyMissed:
-      "the machine alone (`turn.machine`: its actors answer at once, no I/O) is about 0.65 to 0.77× the raw calls; the rest is the turn's own I/O path, which the raw calls skip: its POST made from an invoked actor with its abort signal, the hub's routing and progress watch, the codec's checks of each event and the reply queue. About 3% of it (25 to 30 µs, paired in one process) is the machine's second step for a batch whose deltas are followed by the turn's end, which lets the text out before the end is read (see the latency rows). A machine of the same shape that lives across turns spent about 95 µs less per turn than one actor per turn (146 against 241 µs), which would not close the gap either"
+      "the hub and its HTTP alone (subscribe, POST, read the events to the turn's end, no machine) take 1.0 to 1.1× the raw calls; the rest is the turn machine with its real actors, about 350 µs of a 615 µs turn in one process: its steps on freshly parsed events (about 270 µs; 40 µs of it is the second step that lets a batch's text out before the turn's end is read, see the latency rows) and its invoked actors for the POST and the stream (about 85 µs); the adapter adds about 60 µs. A machine of the same shape that lives across turns spent about 95 µs less per turn than one actor per turn (146 against 241 µs), about the gap, but a turn would then no longer be an actor of its own, which is the machine's contract (`turnMachine`, `runTurn`)"
   },
   "turn.machine": {
     what: "CPU of the same tiny turn's machine alone (its actors answer at once, its events handed over parsed, no I/O)",
@@ -88,7 +88,8 @@ export const MEANINGS: Record<string, Meaning> = {
     against: "",
     target: { on: "value", op: "<", bound: 1, unit: "ms", everyRun: true },
     readme: true,
-    whyMissed: "the p99 of 600 deltas is their 6th slowest, and what is left above 1 ms is pauses of the process: waits for the shared cores (timed with the process's CPU beside them, most machine steps over 1 ms had a fraction of their wall time as CPU: 2.9 ms with 0.26 ms of CPU, 8.9 ms with 2.8), young-generation GC pauses of 5 to 13 ms (one to four in a run of six turns), and a turn's first batch (its text part opening, 1 to 2 ms live, 0.05 to 0.12 ms replayed into the machine alone); the p50 is 0.2 to 0.4 ms, and in two of three bench sessions one run of three was under 1 ms (0.95 and 0.85 ms). The runs in this table were on a machine that did the same work about 1.6 times slower (the floor of the big turn: 1,298 against 816 ms of CPU the session before), which the ratios absorb and these milliseconds do not: p50 0.53 to 0.60 ms, p99 3.0 to 5.4 ms",
+    whyMissed:
+      "the p99 of 600 deltas is their 6th slowest, and what is above 1 ms is pauses of the process: waits for the shared cores, young-generation GC pauses of 5 to 13 ms, and a turn's first batch (its text part opening, 1 to 2 ms live); on a fast, quiet machine every run is under 1 ms (0.68 to 0.91 ms), on one that did the same work 1.6 times slower the runs gave 3.0 to 5.4 ms"
   },
   "scale.cpu.n1": { what: "client CPU of 1 turn on one real opencode, its own hub", against: "a hub (an `/event` reader) per turn" },
   "scale.cpu.n10": { what: "client CPU of 10 concurrent turns on one real opencode, one shared hub", against: "a hub (an `/event` reader) per turn" },
@@ -98,7 +99,7 @@ export const MEANINGS: Record<string, Meaning> = {
     target: { on: "ratio", op: ">=", bound: 5 },
     readme: true,
     whyMissed:
-      "the shared hub still pays for each turn's actor, HTTP calls and replies (about 3 ms of CPU per turn against opencode's real events, which are larger than the stand-in's); only the parsing of other turns' events is saved, and the baseline's readers skip other sessions' frames unparsed too; of a machine step for one delta (17 to 23 µs) the codec is 0.6 µs and XState's transition the rest, and two reshapings of the machine measured within the noise",
+      "the shared hub saves each turn its own stream, and what is left is each turn's own work, which the baseline pays too: in one process, 50 turns took 57 to 102 ms of CPU through one hub with no machine against 401 to 539 ms with a hub each (5.3 to 7×), and 114 to 205 ms with the turn machine against 522 to 674 ms (3.3 to 4.6×; medians of two runs of 9 rounds): its steps and actors are about 1.1 ms a turn on real opencode's 21 events in 7 batches, of which the codec is 25 to 30 µs; each round's new hub opens a connection for each of its 50 POSTs, and one hub kept across rounds against per-turn hubs on one shared HTTP pool measured 4.4×"
   },
   "bridge.replies": {
     what: "opencode deltas per second of the big turn through `opencode-turns bridge`, its NDJSON parsed by a Node reader",
