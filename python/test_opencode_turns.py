@@ -440,6 +440,13 @@ class DropIn(unittest.IsolatedAsyncioTestCase):
         self.assertIn('base_url=""', opencode_turns._config_problem(OpenCodeConfig(base_url=URL, demo=True)) or "")
         self.assertIn("directory", opencode_turns._config_problem(OpenCodeConfig(base_url="", demo=True, directory="/tmp")) or "")
 
+    def test_the_config_s_vocabulary_is_the_bridge_s_flag(self) -> None:
+        self.assertNotIn("--vocabulary", opencode_turns._bridge_args(OpenCodeConfig(base_url=URL), None))
+        args = opencode_turns._bridge_args(OpenCodeConfig(base_url=URL, vocabulary="full"), None)
+        self.assertEqual(args[args.index("--vocabulary") + 1], "full")
+        with self.assertRaises(ValueError):
+            OpenCodeAdapter({"base_url": URL, "vocabulary": "loud"}, print)
+
 
 class InsideTheSink(unittest.IsolatedAsyncioTestCase):
     """The sink is awaited by the task that reads the bridge: calls from there must never wait for a turn."""
@@ -584,12 +591,13 @@ class BridgeLifetime(unittest.IsolatedAsyncioTestCase):
 
 
 class TurnOptionsAndSessionOperations(unittest.IsolatedAsyncioTestCase):
-    """A turn's own options, and the session operations, against the bridge's own opencode with the
-    offline demo model (base_url "" and demo=True)."""
+    """A turn's own options, and the session operations, against the test's opencode. (A bridge that
+    starts its own opencode is BridgeLifetime's test: one start per test here would be about 3 s of
+    opencode's CPU each, for nothing these tests look at.)"""
 
     async def asyncSetUp(self) -> None:
         self.sink = Recorder()
-        self.adapter = OpenCodeAdapter(OpenCodeConfig(base_url="", demo=True), self.sink)
+        self.adapter = OpenCodeAdapter(config(), self.sink)
 
     async def asyncTearDown(self) -> None:
         await self.adapter.close()
@@ -660,12 +668,6 @@ class TurnOptionsAndSessionOperations(unittest.IsolatedAsyncioTestCase):
         self.assertIn(summary["outcome"], ("final", "error"))
         self.assertEqual(self.sink.replies[-1]["trace_id"], "sum")
 
-    def test_the_config_s_vocabulary_is_the_bridge_s_flag(self) -> None:
-        self.assertNotIn("--vocabulary", opencode_turns._bridge_args(OpenCodeConfig(base_url=URL), None))
-        args = opencode_turns._bridge_args(OpenCodeConfig(base_url=URL, vocabulary="full"), None)
-        self.assertEqual(args[args.index("--vocabulary") + 1], "full")
-        with self.assertRaises(ValueError):
-            OpenCodeAdapter({"base_url": URL, "vocabulary": "loud"}, print)
 
 
 HERE = Path(__file__).resolve().parent
