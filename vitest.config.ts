@@ -7,12 +7,17 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 // first, which are not the long ones, and end on a long file started last.
 const LONGEST = [
   "test/e2e/python.test.ts",
-  "test/machines/turn.machine.test.ts",
   "test/e2e/session-ops.test.ts",
+  "test/e2e/cli.test.ts",
+  "test/e2e/cli-session-ops.test.ts",
+  "test/e2e/no-provider.test.ts",
   "test/e2e/opencode-1.18.33.test.ts",
-  "test/e2e/bridge.test.ts",
-  "test/codec/faults.test.ts",
   "test/e2e/opencode-1.15.13.test.ts",
+  "test/e2e/hostile-server.test.ts",
+  "test/e2e/bridge.test.ts",
+  "test/machines/turn.machine.test.ts",
+  "test/bench.test.ts",
+  "test/e2e/crash.test.ts",
 ];
 
 class LongestFirst extends BaseSequencer {
