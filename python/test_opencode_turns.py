@@ -592,7 +592,7 @@ class BridgeLifetime(unittest.IsolatedAsyncioTestCase):
 
 class TurnOptionsAndSessionOperations(unittest.IsolatedAsyncioTestCase):
     """A turn's own options, and the session operations, against the test's opencode. (A bridge that
-    starts its own opencode is BridgeLifetime's test: one start per test here would be about 3 s of
+    starts its own opencode is BridgeLifetime's test: one start per test here would be about 2.5 s of
     opencode's CPU each, for nothing these tests look at.)"""
 
     async def asyncSetUp(self) -> None:
@@ -667,7 +667,6 @@ class TurnOptionsAndSessionOperations(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(summary["trace_id"], "sum")
         self.assertIn(summary["outcome"], ("final", "error"))
         self.assertEqual(self.sink.replies[-1]["trace_id"], "sum")
-
 
 
 HERE = Path(__file__).resolve().parent
