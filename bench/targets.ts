@@ -99,7 +99,7 @@ export const MEANINGS: Record<string, Meaning> = {
     target: { on: "ratio", op: ">=", bound: 5 },
     readme: true,
     whyMissed:
-      "the shared hub saves each turn its own stream, and what is left is each turn's own work, which the baseline pays too: in one process, 50 turns took 57 to 102 ms of CPU through one hub with no machine against 401 to 539 ms with a hub each (5.3 to 7×), and 114 to 205 ms with the turn machine against 522 to 674 ms (3.3 to 4.6×; medians of two runs of 9 rounds): its steps and actors are about 1.1 ms a turn on real opencode's 21 events in 7 batches, of which the codec is 25 to 30 µs; each round's new hub opens a connection for each of its 50 POSTs, and one hub kept across rounds against per-turn hubs on one shared HTTP pool measured 4.4×"
+      "the shared hub saves each turn its own stream, and what is left is each turn's own work, which the baseline pays too: in one process, 50 turns took 57 to 102 ms of CPU through one hub with no machine against 401 to 539 ms with a hub each (5.3 to 7×), and 114 to 205 ms with the turn machine against 522 to 674 ms (3.3 to 4.6×; medians of two runs of 9 rounds): the machine with its real actors adds 1.1 to 1.4 ms a turn over the same turns' I/O through the hub alone, while the machine given a recorded turn's events with actors that answer at once costs about 0.3 ms a turn (the codec 25 to 30 µs of it), 50 at a time as one at a time, and where the rest goes was not found; each round's new hub opens a connection for each of its 50 POSTs, and one hub kept across rounds against per-turn hubs on one shared HTTP pool measured 4.4×"
   },
   "bridge.replies": {
     what: "opencode deltas per second of the big turn through `opencode-turns bridge`, its NDJSON parsed by a Node reader",

@@ -263,7 +263,7 @@ describe("opencode-turns run usage", () => {
 });
 
 // These runs start opencode with a user's HOME and so its whole model catalog: start and first turn
-// cost about 9 s of CPU, and in a CI run beside the soak a run once took longer than 20 s to its
+// cost 5 to 9 s of CPU by machine, and in a CI run beside the soak a run once took longer than 20 s to its
 // first delta. The waits and the tests allow for that.
 const USER_START_MS = 60_000;
 
