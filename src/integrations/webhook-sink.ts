@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Pool } from "undici";
+import { Pool, request } from "../opencode/undici.js";
 import { backoffDelay } from "../contract/backoff.js";
 import type { Reply } from "../contract/replies.js";
 
@@ -96,7 +96,7 @@ export class WebhookSink {
 
   private async post(body: string, headers: Record<string, string>): Promise<Attempt> {
     try {
-      const response = await this.pool.request({
+      const response = await request(this.pool, {
         method: "POST",
         path: this.path,
         headers,

@@ -1,4 +1,4 @@
-import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
+import { Pool, errors as undiciErrors, request, type Dispatcher } from "./undici.js";
 import { credentialForms, redactor } from "../contract/redact.js";
 import type { ErrorCode } from "../contract/replies.js";
 import { TurnError } from "../contract/turn-error.js";
@@ -80,7 +80,7 @@ export class OpencodeHttp {
     let response;
     let text: string;
     try {
-      response = await this.pool.request({
+      response = await request(this.pool, {
         method,
         path: this.path(path),
         headers,
@@ -111,7 +111,7 @@ export class OpencodeHttp {
   async openEvents(signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
     let response;
     try {
-      response = await this.pool.request({
+      response = await request(this.pool, {
         method: "GET",
         path: this.path("/event"),
         headers: { ...this.#headers, accept: "text/event-stream" },
