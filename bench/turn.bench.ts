@@ -98,33 +98,37 @@ export async function fixedCostBench(size: Size): Promise<Row[]> {
   const turns = size.tiny ? 20 : 300;
   try {
     const sessionId = await createSession(server);
-    const adapter = new OpenCodeAdapter({ baseUrl: server.url, password: server.password, sessionId }, () => undefined);
-    await adapter.prompt("warm");
+    // Each variant has open only what it needs while it runs: an adapter follows its session between
+    // turns too (its model changes), and a raw reader parses every frame, so either one left open
+    // would bill its reading of the other's turns to the other.
+    const target = { baseUrl: server.url, password: server.password, sessionId };
     let ended: (() => void) | undefined;
     let isEnd = turnEnd(sessionId);
-    const reader = await openRawReader(server, (event) => {
-      if (isEnd(event)) ended?.();
-    });
     const machineTurn = machineOnly();
     const costs = await rounds(size, {
       raw: async () => {
+        const reader = await openRawReader(server, (event) => {
+          if (isEnd(event)) ended?.();
+        });
         for (let i = 0; i < turns; i++) {
           isEnd = turnEnd(sessionId);
           const done = new Promise<void>((resolve) => (ended = resolve));
           await postPrompt(server, sessionId, "tiny");
           await done;
         }
+        reader.close();
       },
+      // Its first turn opens the stream and checks the session: once in 300 turns.
       adapter: async () => {
+        const adapter = new OpenCodeAdapter(target, () => undefined);
         for (let i = 0; i < turns; i++) await adapter.prompt("tiny");
+        await adapter.close();
       },
       machine: async () => {
         for (let i = 0; i < turns; i++) await machineTurn();
       },
       // Steady state: a tiny turn's CPU once the JIT has settled, not the cold start a full GC makes (see `Collect`).
     }, { warmups: size.tiny ? 1 : 7, collect: "minor" });
-    reader.close();
-    await adapter.close();
     /** CPU per turn of `candidate` against the raw calls', paired round by round. */
     const perTurn = (name: string, candidate: Cost[], note: string): Row => ({
       name,
