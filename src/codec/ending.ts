@@ -25,7 +25,7 @@ export function promptSent(state: TurnState): TurnState {
   return state.promptSent ? state : { ...state, promptSent: true };
 }
 
-export function onIdle(state: TurnState): CodecResult {
+function onIdle(state: TurnState): CodecResult {
   if (state.outcome) return unchanged(state);
   if (!state.userSeen) {
     // Before this turn's user message an idle is the tail of an earlier turn, unless opencode

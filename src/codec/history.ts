@@ -100,7 +100,7 @@ function replayEvents(start: TurnState, events: Iterable<Replayed>, idle: boolea
     current = step.state;
     replies.push(...step.replies);
   }
-  if (idle) replies.push(...mapOpencodeEvents([{ type: "session.idle", properties: { sessionID: start.sessionId } }], current).replies);
+  if (idle) replies.push(...mapOpencodeEvents([{ type: "session.status", properties: { sessionID: start.sessionId, status: { type: "idle" } } }], current).replies);
   return replies;
 }
 
@@ -155,7 +155,7 @@ function* liveEventsBefore(sessionId: string, part: Part, scope: Scope): Generat
   yield { event: { type: "message.part.updated", properties: { sessionID: part.sessionID, part: { ...part, state: { ...running, status: "running" } } } } };
   yield { event: { type: "session.created", properties: { sessionID: child, info: { id: child, parentID: sessionId } } } };
   yield* sessionEvents(child!, storedOf(child!, messages), { ...scope, turnId: undefined, depth: scope.depth + 1 });
-  if (scope.idle) yield { event: { type: "session.idle", properties: { sessionID: child } } };
+  if (scope.idle) yield { event: { type: "session.status", properties: { sessionID: child, status: { type: "idle" } } } };
 }
 
 /** The list a todowrite call set: opencode keeps it in the part's metadata, and the call's input holds it too. */

@@ -1,7 +1,7 @@
 import type { Reply } from "../contract/replies.js";
-import { AskSettled, childSessionOf, PermissionAsked, PermissionV2Asked, QuestionAsked, QuestionV2Asked, SessionDeleted, SessionError, SessionIdle, sessionIdOf, SessionStatus } from "../opencode/events.js";
+import { AskSettled, childSessionOf, PermissionAsked, PermissionV2Asked, QuestionAsked, QuestionV2Asked, SessionDeleted, SessionError, sessionIdOf, SessionStatus } from "../opencode/events.js";
 import { addAsk, settleAsk } from "./asks.js";
-import { onIdle, onSessionDeleted, onSessionError, onStatus } from "./ending.js";
+import { onSessionDeleted, onSessionError, onStatus } from "./ending.js";
 import { onMessage, onPart } from "./messages.js";
 import { type CodecResult, countUnusable, NONE, parsed, type TurnState, unchanged } from "./state.js";
 import { onDelta } from "./text.js";
@@ -30,6 +30,10 @@ const IRRELEVANT = new Set([
   "vcs.branch.updated",
   "installation.updated",
   "command.executed",
+  // opencode's older end of a turn: each one an echo of a `session.status` idle, which both versions
+  // send before it, and the one that ends the turn. 1.18 publishes the echo on its own schedule, and
+  // it was seen live after the next prompt's user message, where it would end that turn unanswered.
+  "session.idle",
 ]);
 
 /**
@@ -64,8 +68,6 @@ function mapCoreEvent(event: unknown, state: TurnState): CodecResult {
       return onMessage(event, state);
     case "message.part.updated":
       return onPart(event, state);
-    case "session.idle":
-      return parsed(SessionIdle, event, state, (e) => (e.properties.sessionID === state.sessionId ? onIdle(state) : unchanged(state)));
     case "session.status":
       return parsed(SessionStatus, event, state, (e) => onStatus(e, state));
     case "session.error":

@@ -83,7 +83,7 @@ export function reconcile(state: TurnState, snapshot: StoredSession, queued: rea
       apply({ type: "session.error", properties: { sessionID, error: info.error } });
     }
   }
-  if (snapshot.sessionIdle) apply({ type: "session.idle", properties: { sessionID } });
+  if (snapshot.sessionIdle) apply({ type: "session.status", properties: { sessionID, status: { type: "idle" } } });
   apply(...queued);
   if (snapshot.sessionIdle && current.promptSent && !current.userSeen && current.outcome === undefined && current.refusal === undefined) {
     // opencode took the prompt (204) yet is idle with no message for it. Read right after the 204,

@@ -120,11 +120,6 @@ function isId(value: unknown): value is string {
   return typeof value === "string" && value.length > 0;
 }
 
-export const SessionIdle = z.looseObject({
-  type: z.literal("session.idle"),
-  properties: z.looseObject({ sessionID: id }),
-});
-
 export const SessionStatus = z.looseObject({
   type: z.literal("session.status"),
   properties: z.looseObject({

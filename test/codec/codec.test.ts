@@ -151,7 +151,7 @@ describe("rule 1: reasoning is classified by its part type, never by the delta's
       E.partOpened(S, A, "p_t", "text"),
       E.delta(S, A, "p_t", "answer"),
       E.assistantDone(S, A, U),
-      E.idle(S),
+      ...E.idleEnd(S),
     ]);
     expect(show(replies)).toEqual(["reasoning:hmm", "delta:answer", "final:answer"]);
   });
@@ -167,7 +167,7 @@ describe("rule 1: reasoning is classified by its part type, never by the delta's
       E.partOpened(S, A, "p_t", "text"),
       E.delta(S, A, "p_t", "more"),
       E.assistantDone(S, A, U),
-      E.idle(S),
+      ...E.idleEnd(S),
     ]);
     expect(show(replies)).toEqual(["reasoning:early ", "reasoning:thought", "delta:text ", "delta:more", "final:text more"]);
   });
@@ -183,7 +183,7 @@ describe("rule 1: reasoning is classified by its part type, never by the delta's
       expect(held.before).toBe(before);
       expect(held.delta).toBe(word);
     }
-    const { replies } = feed([E.partOpened(S, A, "p_late", "text"), E.assistantDone(S, A, U), E.idle(S)], state);
+    const { replies } = feed([E.partOpened(S, A, "p_late", "text"), E.assistantDone(S, A, U), ...E.idleEnd(S)], state);
     expect(replies).toHaveLength(words.length + 1);
     expect(replies.slice(0, 3).map((r) => r.kind === "delta" && r.content)).toEqual(["w0 ", "w1 ", "w2 "]);
     expect(replies.at(-1)).toEqual({ kind: "final", trace_id: "trace-1", content: words.join("") });
@@ -198,7 +198,7 @@ describe("rule 1: reasoning is classified by its part type, never by the delta's
       E.partClosed(S, A, "p_t", "text", "Hello!"),
       E.partClosed(S, A, "p_t", "text", "Hello!"),
       E.assistantDone(S, A, U),
-      E.idle(S),
+      ...E.idleEnd(S),
     ]);
     expect(show(replies)).toEqual(["delta:Hel", "delta:lo!", "final:Hello!"]);
   });
@@ -271,7 +271,7 @@ describe("rule 2: tool calls", () => {
 
 describe("rule 3: the user's own text is never output", () => {
   it("the user's text part and its message produce nothing", () => {
-    const { replies } = feed([E.userMessage(S, U), E.userText(S, U, "say hello"), E.delta(S, U, `prt_user_${U}`, "say hello"), E.assistantDone(S, A, U), E.idle(S)]);
+    const { replies } = feed([E.userMessage(S, U), E.userText(S, U, "say hello"), E.delta(S, U, `prt_user_${U}`, "say hello"), E.assistantDone(S, A, U), ...E.idleEnd(S)]);
     expect(show(replies)).toEqual(["final:"]);
   });
 });
@@ -293,9 +293,9 @@ describe("rule 4: session errors", () => {
   });
 
   it("an error or idle after the terminal reply, or a duplicate, adds nothing", () => {
-    const { replies } = feed([...pre, E.sessionError(S, "APIError", "a"), E.statusIdle(S), E.idle(S), E.sessionError(S, "APIError", "a"), E.idle(S)]);
+    const { replies } = feed([...pre, E.sessionError(S, "APIError", "a"), ...E.idleEnd(S), E.sessionError(S, "APIError", "a"), ...E.idleEnd(S)]);
     expect(show(replies)).toEqual(["error:provider_error:The model provider failed: a"]);
-    const done = feed([...E.textTurn(S, U, A, ["x"]), E.sessionError(S, "APIError", "late"), E.idle(S)]);
+    const done = feed([...E.textTurn(S, U, A, ["x"]), E.sessionError(S, "APIError", "late"), ...E.idleEnd(S)]);
     expect(show(done.replies)).toEqual(["delta:x", "final:x"]);
   });
 
@@ -309,10 +309,10 @@ describe("rule 4: session errors", () => {
 describe("rule 5: the turn is known by its own messageID", () => {
   it("stale idles and errors before this turn's user message do not end it", () => {
     const { replies } = feed([
+      // An aborted turn's ends, as opencode sends them: the error, then two idle pairs.
       E.sessionError(S, "MessageAbortedError", "Aborted"),
-      E.statusIdle(S),
-      E.idle(S),
-      E.idle(S),
+      ...E.idleEnd(S),
+      ...E.idleEnd(S),
       ...E.textTurn(S, U, A, ["whole ", "answer"]),
     ]);
     expect(show(replies)).toEqual(["delta:whole ", "delta:answer", "final:whole answer"]);
@@ -334,18 +334,18 @@ describe("rule 5b: opencode refusing the prompt (no user message ever comes)", (
   const sent = () => promptSent(start());
 
   it("an error after the prompt was sent, then an idle, ends the turn as bad_request with the server's message", () => {
-    const { replies } = feed([E.sessionError(S, "UnknownError", "Agent not found: nope"), E.sessionError(S, "UnknownError", "second"), E.statusIdle(S), E.idle(S)], sent());
+    const { replies } = feed([E.sessionError(S, "UnknownError", "Agent not found: nope"), E.sessionError(S, "UnknownError", "second"), ...E.idleEnd(S)], sent());
     expect(show(replies)).toEqual(["error:bad_request:opencode did not start the turn: Agent not found: nope"]);
   });
 
   it("before the prompt was sent, errors and idles are an earlier turn's", () => {
-    const { replies, state } = feed([E.sessionError(S, "UnknownError", "old"), E.idle(S)]);
+    const { replies, state } = feed([E.sessionError(S, "UnknownError", "old"), ...E.idleEnd(S)]);
     expect(replies).toEqual([]);
     expect(state.refusal).toBeUndefined();
   });
 
   it("an abort error is an earlier turn's even after the prompt was sent", () => {
-    expect(feed([E.sessionError(S, "MessageAbortedError", "Aborted"), E.idle(S), E.idle(S)], sent()).replies).toEqual([]);
+    expect(feed([E.sessionError(S, "MessageAbortedError", "Aborted"), ...E.idleEnd(S), ...E.idleEnd(S)], sent()).replies).toEqual([]);
   });
 
   it("a stale error is forgotten once the turn's own user message arrives", () => {
@@ -383,10 +383,10 @@ describe("rule 6: session membership", () => {
     const { replies } = feed([
       E.userMessage(S, U),
       E.sessionCreated("ses_child", S),
-      E.idle("ses_child"),
+      ...E.idleEnd("ses_child"),
       ...E.textTurn("ses_other", U, A, ["theirs"]),
       E.assistantDone(S, A, U),
-      E.idle(S),
+      ...E.idleEnd(S),
     ]);
     expect(show(replies)).toEqual(["final:"]);
   });
@@ -426,7 +426,7 @@ describe("rule 8: final is exactly the concatenation of the deltas", () => {
       E.delta(S, A2, "t2", "Done: "),
       E.delta(S, A2, "t2", "ok"),
       E.assistantDone(S, A2, U),
-      E.idle(S),
+      ...E.idleEnd(S),
     ]);
     const deltas = replies.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content);
     expect(replies.at(-1)).toEqual({ kind: "final", trace_id: "trace-1", content: deltas.join("") });
@@ -444,7 +444,7 @@ describe("rule 9: what cannot be used is skipped and counted, never thrown", () 
     ["a delta without fields", { type: "message.part.delta", properties: { sessionID: S } }],
     ["a part without an id", { type: "message.part.updated", properties: { part: { type: "text" } } }],
     ["a message without info", { type: "message.updated", properties: {} }],
-    ["an idle without a session", { type: "session.idle", properties: {} }],
+    ["an idle without a session", { type: "session.status", properties: { status: { type: "idle" } } }],
     ["an ask with a bad shape", { type: "permission.asked", properties: { sessionID: S, id: 3 } }],
   ])("%s", (_label, event) => {
     const before = start();
@@ -480,7 +480,7 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
 
   it("a part streaming across the gap is held: later deltas are not sent, its closing update brings the rest", () => {
     let state = streamGap(streaming());
-    const after = feed([E.delta(S, A, "t1", "world"), E.partClosed(S, A, "t1", "text", "Hello wide wonderful world"), E.assistantDone(S, A, U), E.idle(S)], state);
+    const after = feed([E.delta(S, A, "t1", "world"), E.partClosed(S, A, "t1", "text", "Hello wide wonderful world"), E.assistantDone(S, A, U), ...E.idleEnd(S)], state);
     expect(show(after.replies)).toEqual(["delta:wonderful world", "final:Hello wide wonderful world"]);
     state = after.state;
     expect(state.content).toBe("Hello wide wonderful world");
@@ -503,13 +503,13 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
     const mid = reconcile(streamGap(streaming()), snap(snapshot, false));
     expect(show([...mid.replies])).toEqual(["delta:one."]);
     // t2 began during the gap: its live deltas are mid-text, so only its closing update counts.
-    const rest = feed([E.delta(S, A, "t2", "tail"), E.partClosed(S, A, "t2", "text", " Two, tail"), E.assistantDone(S, A, U), E.idle(S)], mid.state);
+    const rest = feed([E.delta(S, A, "t2", "tail"), E.partClosed(S, A, "t2", "text", " Two, tail"), E.assistantDone(S, A, U), ...E.idleEnd(S)], mid.state);
     expect(show(rest.replies)).toEqual(["delta: Two, tail", "final:Hello wide one. Two, tail"]);
   });
 
   it("deltas of a part not yet announced when the gap came are dropped; the part is held", () => {
     const before = feed([E.userMessage(S, U), E.assistantMessage(S, A, U), E.delta(S, A, "t9", "early")]).state;
-    const { replies } = feed([E.partOpened(S, A, "t9", "text"), E.delta(S, A, "t9", " late"), E.partClosed(S, A, "t9", "text", "early middle late"), E.assistantDone(S, A, U), E.idle(S)], streamGap(before));
+    const { replies } = feed([E.partOpened(S, A, "t9", "text"), E.delta(S, A, "t9", " late"), E.partClosed(S, A, "t9", "text", "early middle late"), E.assistantDone(S, A, U), ...E.idleEnd(S)], streamGap(before));
     expect(show(replies)).toEqual(["delta:early middle late", "final:early middle late"]);
   });
 
@@ -527,7 +527,7 @@ describe("a gap in the stream, then reconciling with the stored messages", () =>
 
   it("events of the new stream that came while the store was read are applied after it, in the answer's order", () => {
     const A2 = "msg_assistant_2";
-    const queued = [E.assistantMessage(S, A2, U), E.partOpened(S, A2, "t2", "text"), E.delta(S, A2, "t2", "Next."), E.partClosed(S, A2, "t2", "text", "Next."), E.assistantDone(S, A2, U), E.idle(S)];
+    const queued = [E.assistantMessage(S, A2, U), E.partOpened(S, A2, "t2", "text"), E.delta(S, A2, "t2", "Next."), E.partClosed(S, A2, "t2", "text", "Next."), E.assistantDone(S, A2, U), ...E.idleEnd(S)];
     const { replies } = reconcile(streamGap(streaming()), snap([stored(U, "user", []), stored(A, "assistant", [textPart("t1", "Hello wide world. ", true)])], false), queued);
     expect(show([...replies])).toEqual(["delta:world. ", "delta:Next.", "final:Hello wide world. Next."]);
   });
@@ -558,15 +558,13 @@ describe("an idle ends the turn well only once its answer was finished", () => {
   const answering = [E.userMessage(S, U), E.assistantMessage(S, A, U), E.partOpened(S, A, "t1", "text"), E.delta(S, A, "t1", "Half an ")];
 
   it("an idle after an assistant message opencode never completed is an error, not final", () => {
-    const { replies, state } = feed([...answering, E.idle(S)]);
+    const { replies, state } = feed([...answering, ...E.idleEnd(S)]);
     expect(show(replies)).toEqual(["delta:Half an ", cutOff(8)]);
     expect(state.outcome).toMatchObject({ kind: "error", code: "internal" });
-    // The status form of the idle says the same, once.
-    expect(show(feed([...answering, E.statusIdle(S), E.idle(S)]).replies)).toEqual(["delta:Half an ", cutOff(8)]);
   });
 
   it("an idle after the completed assistant message is final", () => {
-    const { replies } = feed([...answering, E.partClosed(S, A, "t1", "text", "Half an answer."), E.assistantDone(S, A, U), E.idle(S)]);
+    const { replies } = feed([...answering, E.partClosed(S, A, "t1", "text", "Half an answer."), E.assistantDone(S, A, U), ...E.idleEnd(S)]);
     expect(show(replies)).toEqual(["delta:Half an ", "delta:answer.", "final:Half an answer."]);
   });
 
@@ -579,20 +577,20 @@ describe("an idle ends the turn well only once its answer was finished", () => {
       E.partOpened(S, A2, "t2", "text"),
       E.delta(S, A2, "t2", "then"),
     ];
-    expect(show(feed([...steps, E.idle(S)]).replies).at(-1)).toBe(cutOff(12));
-    expect(show(feed([...steps, E.assistantDone(S, A2, U), E.idle(S)]).replies).at(-1)).toBe("final:Half an then");
+    expect(show(feed([...steps, ...E.idleEnd(S)]).replies).at(-1)).toBe(cutOff(12));
+    expect(show(feed([...steps, E.assistantDone(S, A2, U), ...E.idleEnd(S)]).replies).at(-1)).toBe("final:Half an then");
     // A late update of the older step does not stand for the newest one.
-    expect(show(feed([...steps, E.assistantDone(S, A, U, "tool-calls"), E.idle(S)]).replies).at(-1)).toBe(cutOff(12));
+    expect(show(feed([...steps, E.assistantDone(S, A, U, "tool-calls"), ...E.idleEnd(S)]).replies).at(-1)).toBe(cutOff(12));
   });
 
   it("a step that ends on tool calls is a whole answer: opencode stops there after a rejected call", () => {
     const rejected = E.toolPart(S, A, "p1", "c1", "bash", { status: "error", input: {}, error: "The user rejected permission" });
-    const { replies } = feed([E.userMessage(S, U), E.assistantMessage(S, A, U), rejected, E.assistantDone(S, A, U, "tool-calls"), E.idle(S)]);
+    const { replies } = feed([E.userMessage(S, U), E.assistantMessage(S, A, U), rejected, E.assistantDone(S, A, U, "tool-calls"), ...E.idleEnd(S)]);
     expect(show(replies).at(-1)).toBe("final:");
   });
 
   it("an idle after this turn's user message but before any answer is cut off too", () => {
-    expect(show(feed([E.userMessage(S, U), E.idle(S)]).replies)).toEqual([cutOff(0, "before the model answered")]);
+    expect(show(feed([E.userMessage(S, U), ...E.idleEnd(S)]).replies)).toEqual([cutOff(0, "before the model answered")]);
   });
 
   it("reconciling with a store whose answer was never completed (opencode restarted mid-answer) is an error", () => {
@@ -608,8 +606,8 @@ describe("an idle ends the turn well only once its answer was finished", () => {
   });
 
   it("a stop or a failing provider still says why, not that the answer was cut off", () => {
-    expect(show(feed([E.idle(S)], stopTurn(feed(answering).state, { code: "timeout", error: "late" })).replies)).toEqual(["error:timeout:late"]);
-    const { replies } = feed([...answering, E.retry(S, 1, "503"), E.idle(S)]);
+    expect(show(feed(E.idleEnd(S), stopTurn(feed(answering).state, { code: "timeout", error: "late" })).replies)).toEqual(["error:timeout:late"]);
+    const { replies } = feed([...answering, E.retry(S, 1, "503"), ...E.idleEnd(S)]);
     expect(show(replies).at(-1)).toBe("error:provider_error:The turn ended while the model provider was failing: 503");
   });
 });
@@ -618,7 +616,7 @@ describe("stopping a turn", () => {
   it("the idle after an abort ends the turn with the stopping reason, not as aborted", () => {
     let state = feed([E.userMessage(S, U), E.assistantMessage(S, A, U), E.partOpened(S, A, "t", "text"), E.delta(S, A, "t", "partial")]).state;
     state = stopTurn(state, { code: "timeout", error: "The turn ran past its deadline" });
-    const { replies } = feed([E.sessionError(S, "MessageAbortedError", "Aborted"), E.idle(S)], state);
+    const { replies } = feed([E.sessionError(S, "MessageAbortedError", "Aborted"), ...E.idleEnd(S)], state);
     expect(show(replies)).toEqual(["error:timeout:The turn ran past its deadline"]);
   });
 });

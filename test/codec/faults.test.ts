@@ -1,7 +1,8 @@
 /**
  * The codec on the faults of opencode 1.18.33 captured from the real server (`captures/`: auto
  * compaction mid-turn and after the answer, the session deleted mid-answer, a subagent's provider
- * retrying), on the v2 asks (shapes from its `/doc`), and on a turn of 100,000 tool calls.
+ * retrying, a turn's idle echo arriving after the next prompt), on the v2 asks (shapes from its
+ * `/doc`), and on a turn of 100,000 tool calls.
  */
 import { readFileSync } from "node:fs";
 import { createParser } from "eventsource-parser";
@@ -78,6 +79,39 @@ describe("the session deleted mid-answer (real 1.18.33 capture)", () => {
     // The error opencode sends when its write fails ends the turn with the deletion, not "the model provider failed".
     const rest = mapOpencodeEvents(c.events.slice(c.events.findIndex((e: any) => e.type === "session.deleted") + 1), state);
     expect(rest.replies.at(-1)).toMatchObject({ kind: "error", code: "session_not_found" });
+  });
+});
+
+describe("a turn's session.idle echo after the next prompt's user message (real 1.18.33 capture)", () => {
+  const c = capture("idle-echo-after-next-prompt");
+  const meta = JSON.parse(readFileSync(new URL("./captures/idle-echo-after-next-prompt.json", import.meta.url), "utf8")) as { userMessageIDs: string[]; texts: string[] };
+  const at = (test: (e: any) => boolean, from = 0) => c.events.findIndex((e, i) => i >= from && test(e));
+  const isUser = (id: string) => (e: any) => e.type === "message.updated" && e.properties.info.id === id;
+
+  it("the capture holds the race: the first turn's echo comes after the second's user message, before its busy", () => {
+    const secondUser = at(isUser(meta.userMessageIDs[1]!));
+    const echo = at((e) => e.type === "session.idle");
+    expect(at((e) => e.type === "session.status" && e.properties.status.type === "idle")).toBeLessThan(secondUser);
+    expect(echo).toBeGreaterThan(secondUser);
+    expect(echo).toBeLessThan(at((e) => e.type === "session.status" && e.properties.status.type === "busy", secondUser));
+  });
+
+  it("each turn ends at its session.status idle with its whole answer: the echo ends nothing", () => {
+    // The turns in sequence, as an adapter runs them: the second starts on the events after the first's end.
+    let rest = c.events;
+    meta.userMessageIDs.forEach((messageId, i) => {
+      let state = promptSent(initialTurnState({ traceId: `t${i}`, sessionId: c.sessionID, messageId, maxProviderRetries: 3 }));
+      const replies: Reply[] = [];
+      let used = 0;
+      while (state.outcome === undefined && used < rest.length) {
+        const step = mapOpencodeEvent(rest[used++], state);
+        state = step.state;
+        replies.push(...step.replies);
+      }
+      expect(replies.at(-1)).toEqual({ kind: "final", trace_id: `t${i}`, content: meta.texts[i] });
+      expect(text(replies)).toBe(meta.texts[i]);
+      rest = rest.slice(used);
+    });
   });
 });
 

@@ -58,8 +58,12 @@ const turn = fc.array(fc.array(segment, { minLength: 1, maxLength: 4 }), { minLe
   return { segments: segments.flat(), events };
 });
 
-/** Another session's turn, and the tail of an earlier (aborted) turn of ours: neither may leak in. */
+/**
+ * Another session's turn, and the tail of an earlier (aborted) turn of ours: neither may leak in; and
+ * earlier turns' `session.idle` echoes, which opencode 1.18 can send anywhere in the next turn.
+ */
 const noise = fc.record({
+  echoes: fc.array(fc.constant(E.idle(S)), { minLength: 1, maxLength: 3 }),
   other: fc.array(piece, { minLength: 1, maxLength: 4 }).map((w) => E.textTurn("ses_other", "msg_other_u", "msg_other_a", w.map((x) => `OTHER${x}`))),
   stale: fc.subarray([E.sessionError(S, "MessageAbortedError", "Aborted"), E.statusIdle(S), E.idle(S), E.idle(S)]),
   late: fc.subarray([E.sessionError(S, "APIError", "late"), E.idle(S), E.partClosed(S, "msg_a0", "prt_1", "text", "LATE")]),
@@ -116,8 +120,8 @@ function expectContract(replies: readonly Reply[], traceId: string, segments: Se
 describe("codec properties: random valid turns among other sessions' and stale events", () => {
   it("keep every invariant of the contract", () => {
     fc.assert(
-      fc.property(turn, noise, fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }), ({ segments, events }, { other, stale, late }, choices) => {
-        const stream = [...stale, ...interleave(events, other, choices), ...late];
+      fc.property(turn, noise, fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }), ({ segments, events }, { other, stale, late, echoes }, choices, echoAt) => {
+        const stream = [...stale, ...interleave(interleave(events, other, choices), echoes, echoAt), ...late];
         let state = initialTurnState({ traceId: "trace-p", sessionId: S, messageId: U, maxProviderRetries: 3 });
         const { state: ended, replies } = mapOpencodeEvents(stream, state);
         state = ended;
@@ -164,12 +168,12 @@ describe("pipeline properties: the same random turns through the adapter (hub, m
 
   it("keep every invariant, however the stream is cut into chunks", async () => {
     await fc.assert(
-      fc.asyncProperty(turn, noise, fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }), fc.array(fc.nat(), { maxLength: 12 }), async ({ segments, events }, { other, stale, late }, choices, cuts) => {
+      fc.asyncProperty(turn, noise, fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }), fc.array(fc.nat(), { maxLength: 12 }), async ({ segments, events }, { other, stale, late, echoes }, choices, cuts) => {
         script = (sessionId, messageId) => {
           // The generated turn, with the ids this prompt really has, as bytes cut at random places
           // (also inside a character, as a network does).
           const wire = Buffer.from(
-            [...stale, ...interleave(events, other, choices), ...late]
+            [...stale, ...interleave(interleave(events, other, choices), echoes, [...choices].reverse()), ...late]
               .map((event) => `data: ${JSON.stringify(event).replaceAll(S, sessionId).replaceAll(U, messageId)}\n\n`)
               .join(""),
           );

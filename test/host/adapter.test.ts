@@ -197,7 +197,7 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
 
   it("a proxy that answers 503 while opencode restarts is retried past three tries, and the turn goes on once it is back", async () => {
     const server = await fake({
-      onPrompt: (p) => cutAfterHel(p, [{ hold: true }, E.partClosed(p.sessionId, "msg_a", "t", "text", "Hello world"), E.assistantDone(p.sessionId, "msg_a", p.body.messageID), E.idle(p.sessionId)]),
+      onPrompt: (p) => cutAfterHel(p, [{ hold: true }, E.partClosed(p.sessionId, "msg_a", "t", "text", "Hello world"), E.assistantDone(p.sessionId, "msg_a", p.body.messageID), ...E.idleEnd(p.sessionId)]),
       store: (sessionId) => ({ messages: storedTurn(sessionId, server.prompts[0]!.body.messageID, "", false), idle: false }),
       // The first stream, then four refusals by the proxy (more than the three an answering server gets), then opencode.
       eventStatus: 503,
@@ -215,7 +215,7 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
 
   it("a lost stream is reopened and the turn caught up: the part cut by the gap comes whole from its closing update", async () => {
     const server = await fake({
-      onPrompt: (p) => cutAfterHel(p, [{ hold: true }, E.delta(p.sessionId, "msg_a", "t", " (missed middle)"), E.partClosed(p.sessionId, "msg_a", "t", "text", "Hello world"), E.assistantDone(p.sessionId, "msg_a", p.body.messageID), E.idle(p.sessionId)]),
+      onPrompt: (p) => cutAfterHel(p, [{ hold: true }, E.delta(p.sessionId, "msg_a", "t", " (missed middle)"), E.partClosed(p.sessionId, "msg_a", "t", "text", "Hello world"), E.assistantDone(p.sessionId, "msg_a", p.body.messageID), ...E.idleEnd(p.sessionId)]),
       store: (sessionId) => ({ messages: storedTurn(sessionId, server.prompts[0]!.body.messageID, "", false), idle: false }),
     });
     const { adapter, replies } = adapterFor(server);
@@ -447,9 +447,9 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
         turns++;
         if (turns === 1) return [E.userMessage(p.sessionId, p.body.messageID), { hold: true }];
         // The first turn's abort tail is still arriving when the second prompt lands.
-        return [E.idle(p.sessionId), E.statusIdle(p.sessionId), E.idle(p.sessionId), ...answer(p, ["whole ", "second ", "answer"])];
+        return [...E.idleEnd(p.sessionId), ...E.idleEnd(p.sessionId), ...answer(p, ["whole ", "second ", "answer"])];
       },
-      onAbort: (sessionId) => [E.sessionError(sessionId, "MessageAbortedError", "Aborted"), E.idle(sessionId)],
+      onAbort: (sessionId) => [E.sessionError(sessionId, "MessageAbortedError", "Aborted"), ...E.idleEnd(sessionId)],
     });
     const { adapter } = adapterFor(server);
     const first = adapter.prompt("one");
@@ -458,6 +458,21 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
     await adapter.cancel();
     expect(await first).toMatchObject({ outcome: "error", code: "aborted" });
     expect(await second).toMatchObject({ outcome: "final", content: "whole second answer" });
+  });
+
+  it("a turn's session.idle echo that comes after the next prompt's user message does not end that turn", async () => {
+    // As opencode 1.18 sent it live: the first turn ends at its session.status idle, and its
+    // session.idle follows the second prompt's user message.
+    let turns = 0;
+    const server = await fake({
+      onPrompt: (p) => {
+        const [user, text, ...rest] = answer(p, turns === 0 ? ["first"] : ["second"]);
+        return turns++ === 0 ? [user!, text!, ...rest.slice(0, -1)] : [user!, text!, E.idle(p.sessionId), ...rest];
+      },
+    });
+    const { adapter } = adapterFor(server);
+    expect(await adapter.prompt("one")).toMatchObject({ outcome: "final", content: "first" });
+    expect(await adapter.prompt("two")).toMatchObject({ outcome: "final", content: "second" });
   });
 
   it("a turn past its deadline is aborted and ends with `timeout`", async () => {
@@ -471,7 +486,7 @@ describe("OpenCodeAdapter against a loopback opencode stand-in", () => {
   it("provider retries past maxProviderRetries abort the turn with `provider_error`", async () => {
     const server = await fake({
       onPrompt: (p) => [E.userMessage(p.sessionId, p.body.messageID), E.retry(p.sessionId, 1, "rate limited"), E.retry(p.sessionId, 2, "rate limited"), { hold: true }],
-      onAbort: (sessionId) => [E.statusIdle(sessionId), E.idle(sessionId)],
+      onAbort: (sessionId) => E.idleEnd(sessionId),
     });
     const { adapter } = adapterFor(server, { maxProviderRetries: 1 });
     const result = await adapter.prompt("hi");

@@ -95,7 +95,7 @@ describe("structured output", () => {
 
   it("sends the format as json_schema and puts the object on final and the result", async () => {
     const server = await fake({
-      onPrompt: ({ sessionId: s, body }) => [E.userMessage(s, body.messageID), E.assistantMessage(s, "msg_a", body.messageID), assistantWith(s, body.messageID, { structured: { ok: true } }), E.idle(s)],
+      onPrompt: ({ sessionId: s, body }) => [E.userMessage(s, body.messageID), E.assistantMessage(s, "msg_a", body.messageID), assistantWith(s, body.messageID, { structured: { ok: true } }), ...E.idleEnd(s)],
     });
     const { adapter, replies } = adapterFor(server);
     const result = await adapter.prompt("answer", "t-f", { format: { type: "object" } });
@@ -110,7 +110,7 @@ describe("structured output", () => {
         E.userMessage(s, body.messageID),
         E.assistantMessage(s, "msg_a", body.messageID),
         assistantWith(s, body.messageID, { error: { name: "StructuredOutputError", data: { message: "Model did not produce structured output", retries: 0 } } }),
-        E.idle(s),
+        ...E.idleEnd(s),
       ],
     });
     const { adapter } = adapterFor(server);

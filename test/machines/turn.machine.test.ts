@@ -109,7 +109,7 @@ const EVENT_BATCHES: ReadonlyArray<{ label: string; events: readonly unknown[] }
   { label: "permission ask", events: [E.permissionAsked(SESSION, "per_model")] },
   { label: "question ask", events: [E.questionAsked(SESSION, "que_model")] },
   { label: "retry past the cap", events: [E.retry(SESSION, MAX_PROVIDER_RETRIES + 1)] },
-  { label: "answer completed, session idle", events: [E.assistantDone(SESSION, ASSISTANT, MESSAGE), E.idle(SESSION)] },
+  { label: "answer completed, session idle", events: [E.assistantDone(SESSION, ASSISTANT, MESSAGE), ...E.idleEnd(SESSION)] },
   { label: "session error", events: [E.sessionError(SESSION, "APIError", "the provider is down")] },
   { label: "another session's turn", events: E.textTurn("ses_someone_else", "msg_their_user", "msg_their_answer", ["not ours"]) },
 ];
@@ -490,7 +490,7 @@ describe("turn machine: behaviour with fake actors", () => {
     const output = toPromise(h.actor);
     await toReceiving(h);
     expect(sessions).toEqual([SESSION]);
-    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Hi ", "there"), { type: "no.such.event" }, E.assistantDone(SESSION, ASSISTANT, MESSAGE), E.idle(SESSION)] });
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), ...text("Hi ", "there"), { type: "no.such.event" }, E.assistantDone(SESSION, ASSISTANT, MESSAGE), ...E.idleEnd(SESSION)] });
     await expect(output).resolves.toEqual({ outcome: { kind: "final" }, content: "Hi there", usage: undefined, unusable: 1, orphaned: false });
   });
 
@@ -524,7 +524,7 @@ describe("turn machine: behaviour with fake actors", () => {
         E.partOpened(SESSION, ASSISTANT, TEXT_PART, "text"),
         E.delta(SESSION, ASSISTANT, TEXT_PART, "Hi"),
         E.assistantDone(SESSION, ASSISTANT, HOST_MESSAGE),
-        E.idle(SESSION),
+        ...E.idleEnd(SESSION),
       ],
     });
     await expect(output).resolves.toMatchObject({ outcome: { kind: "final" }, content: "Hi" });
@@ -557,7 +557,7 @@ describe("turn machine: behaviour with fake actors", () => {
 
     h.stream().sendBack({
       type: "EVENTS",
-      events: [E.permissionReplied(SESSION, "per_1"), E.delta(SESSION, ASSISTANT, TEXT_PART, "check."), E.partClosed(SESSION, ASSISTANT, TEXT_PART, "text", "Let me check."), E.assistantDone(SESSION, ASSISTANT, MESSAGE), E.idle(SESSION)],
+      events: [E.permissionReplied(SESSION, "per_1"), E.delta(SESSION, ASSISTANT, TEXT_PART, "check."), E.partClosed(SESSION, ASSISTANT, TEXT_PART, "text", "Let me check."), E.assistantDone(SESSION, ASSISTANT, MESSAGE), ...E.idleEnd(SESSION)],
     });
     expect(h.value()).toBe("done");
     expect(h.replies).toEqual([
@@ -590,7 +590,7 @@ describe("turn machine: behaviour with fake actors", () => {
     // opencode confirms: the abort call returns, then the aborted message and the idle arrive.
     await settle(abort, { output: undefined });
     expect(h.value()).toEqual(CANCELLING);
-    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), E.sessionError(SESSION, "MessageAbortedError", "aborted"), E.idle(SESSION)] });
+    h.stream().sendBack({ type: "EVENTS", events: [E.userMessage(SESSION, MESSAGE), E.sessionError(SESSION, "MessageAbortedError", "aborted"), ...E.idleEnd(SESSION)] });
     expect(h.value()).toBe("errored");
     expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "aborted", error: "The turn was cancelled by the host." }]);
     assertContract(h);
@@ -605,7 +605,7 @@ describe("turn machine: behaviour with fake actors", () => {
     h.clock.fire(DEADLINE_MS);
     expect(h.value()).toEqual(CANCELLING);
     await settle(h.running("abortSession"), { output: undefined });
-    h.stream().sendBack({ type: "EVENTS", events: [E.sessionError(SESSION, "MessageAbortedError", "aborted"), E.idle(SESSION)] });
+    h.stream().sendBack({ type: "EVENTS", events: [E.sessionError(SESSION, "MessageAbortedError", "aborted"), ...E.idleEnd(SESSION)] });
 
     expect(h.value()).toBe("errored");
     expect(h.replies.map((r) => r.kind)).toEqual(["delta", "error"]);
@@ -644,7 +644,7 @@ describe("turn machine: behaviour with fake actors", () => {
     await toReceiving(h);
     h.stream().sendBack({
       type: "EVENTS",
-      events: [E.sessionError(SESSION, "UnknownError", "Agent not found: nope"), E.sessionError(SESSION, "UnknownError", "again"), E.statusIdle(SESSION), E.idle(SESSION)],
+      events: [E.sessionError(SESSION, "UnknownError", "Agent not found: nope"), E.sessionError(SESSION, "UnknownError", "again"), ...E.idleEnd(SESSION)],
     });
     expect(h.value()).toBe("errored");
     expect(h.replies).toEqual([{ kind: "error", trace_id: TRACE, code: "bad_request", error: "opencode did not start the turn: Agent not found: nope" }]);
