@@ -102,14 +102,18 @@ describe("soak: real opencode 1.18.33", () => {
       replies.push(Reply.parse(reply));
     });
     const finals: string[] = [];
-    for (let i = 0; i < SEQUENTIAL_TURNS; i++) {
-      const expected = `${DEFAULT_TEXT} [id:q${i}]`;
-      const result = await adapter.prompt(`say hello [id:q${i}]`, `q${i}`);
-      expectWhole(result, replies.splice(0), expected);
-      finals.push(result.outcome === "final" ? result.content : "");
+    try {
+      for (let i = 0; i < SEQUENTIAL_TURNS; i++) {
+        const expected = `${DEFAULT_TEXT} [id:q${i}]`;
+        const result = await adapter.prompt(`say hello [id:q${i}]`, `q${i}`);
+        expectWhole(result, replies.splice(0), expected);
+        finals.push(result.outcome === "final" ? result.content : "");
+      }
+      expect(await stored(adapter.sessionId!)).toEqual(finals);
+    } finally {
+      // A failed turn must not leave this adapter's sockets to fail the next test's count too.
+      await adapter.close();
     }
-    expect(await stored(adapter.sessionId!)).toEqual(finals);
-    await adapter.close();
     expect(await handlesSettled(port(model.url), before)).toEqual(before);
     expect(childProcesses()).toEqual(children);
   }, 40 * MINUTES);
@@ -121,10 +125,13 @@ describe("soak: real opencode 1.18.33", () => {
         replies.push(Reply.parse(reply));
       });
       const expected = `${DEFAULT_TEXT} [id:c${i}]`;
-      const result = await adapter.prompt(`say hello [id:c${i}]`, `c${i}`);
-      expectWhole(result, replies, expected);
-      expect(await stored(adapter.sessionId!)).toEqual([expected]);
-      await adapter.close();
+      try {
+        const result = await adapter.prompt(`say hello [id:c${i}]`, `c${i}`);
+        expectWhole(result, replies, expected);
+        expect(await stored(adapter.sessionId!)).toEqual([expected]);
+      } finally {
+        await adapter.close();
+      }
     });
     await Promise.all(runs);
     expect(await handlesSettled(port(model.url), before)).toEqual(before);
