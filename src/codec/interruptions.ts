@@ -1,5 +1,5 @@
 import type { Reply } from "../contract/replies.js";
-import { SessionStatus } from "../opencode/events.js";
+import { sessionStatusOf } from "../opencode/quick-events.js";
 import type { FullTrack } from "./full-track.js";
 import type { TurnState } from "./state.js";
 
@@ -7,9 +7,9 @@ import type { TurnState } from "./state.js";
 // `busy` between them) and compaction.
 
 export function onRetryStatus(event: unknown, state: TurnState, full: FullTrack): { full: FullTrack; replies: Reply[] } | undefined {
-  const parsed = SessionStatus.safeParse(event);
-  if (!parsed.success || !state.userSeen) return undefined;
-  const { sessionID, status } = parsed.data.properties;
+  const parsed = sessionStatusOf(event);
+  if (parsed === undefined || !state.userSeen) return undefined;
+  const { sessionID, status } = parsed.properties;
   if (sessionID !== state.sessionId) return undefined;
   // The attempt went ahead: a later retry, even numbered 1 again (a later step failing), is a new one.
   if (status.type === "busy") return full.retryAttempt === 0 ? undefined : { full: { ...full, retryAttempt: 0 }, replies: [] };

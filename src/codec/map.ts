@@ -1,5 +1,6 @@
 import type { Reply } from "../contract/replies.js";
-import { AskSettled, childSessionOf, PermissionAsked, PermissionV2Asked, QuestionAsked, QuestionV2Asked, SessionDeleted, SessionError, sessionIdOf, SessionStatus } from "../opencode/events.js";
+import { AskSettled, childSessionOf, PermissionAsked, PermissionV2Asked, QuestionAsked, QuestionV2Asked, SessionDeleted, SessionError, sessionIdOf } from "../opencode/events.js";
+import { sessionStatusOf } from "../opencode/quick-events.js";
 import { addAsk, settleAsk } from "./asks.js";
 import { onSessionDeleted, onSessionError, onStatus } from "./ending.js";
 import { onMessage, onPart } from "./messages.js";
@@ -68,8 +69,10 @@ function mapCoreEvent(event: unknown, state: TurnState): CodecResult {
       return onMessage(event, state);
     case "message.part.updated":
       return onPart(event, state);
-    case "session.status":
-      return parsed(SessionStatus, event, state, (e) => onStatus(e, state));
+    case "session.status": {
+      const status = sessionStatusOf(event);
+      return status === undefined ? countUnusable(state) : onStatus(status, state);
+    }
     case "session.error":
       return parsed(SessionError, event, state, (e) => onSessionError(e, state));
     case "permission.asked":

@@ -1,5 +1,6 @@
 import type { Usage } from "../contract/replies.js";
-import { MessageUpdated, type Part, PartUpdated } from "../opencode/events.js";
+import type { Part } from "../opencode/events.js";
+import { messageUpdatedOf, partUpdatedOf } from "../opencode/quick-events.js";
 import { answersTurn, type CodecResult, countUnusable, NONE, type TurnState, unchanged, without } from "./state.js";
 import { onStructured } from "./structured.js";
 import { adoptsAsUserMessage, adoptUserMessage } from "./summarize.js";
@@ -9,9 +10,9 @@ import { onToolPart } from "./tools.js";
 // The turn's messages: its user message, its assistant steps, and the parts they carry.
 
 export function onMessage(event: unknown, state: TurnState): CodecResult {
-  const result = MessageUpdated.safeParse(event);
-  if (!result.success) return countUnusable(state);
-  const info = result.data.properties.info;
+  const message = messageUpdatedOf(event);
+  if (message === undefined) return countUnusable(state);
+  const info = message.properties.info;
   if (info.sessionID !== state.sessionId) return unchanged(state);
   if (info.role === "user") {
     return info.id === state.messageId && !state.userSeen ? { state: { ...state, userSeen: true, refusal: undefined }, replies: NONE } : unchanged(state);
@@ -32,9 +33,9 @@ function onStep(info: { id: string; time?: { completed?: number } | undefined },
 
 export function onPart(event: unknown, state: TurnState): CodecResult {
   if (state.outcome) return unchanged(state);
-  const result = PartUpdated.safeParse(event);
-  if (!result.success) return countUnusable(state);
-  const part = result.data.properties.part;
+  const updated = partUpdatedOf(event);
+  if (updated === undefined) return countUnusable(state);
+  const part = updated.properties.part;
   if (isCompactionContinue(part) && state.userSeen && part.sessionID === state.sessionId && !state.continuations.has(part.messageID)) {
     // opencode compacted the session mid-turn and goes on under its own user message.
     return { state: { ...state, continuations: new Set(state.continuations).add(part.messageID) }, replies: NONE };

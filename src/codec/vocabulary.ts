@@ -1,5 +1,6 @@
 import type { Reply } from "../contract/replies.js";
-import { PartUpdated, sessionIdOf } from "../opencode/events.js";
+import { sessionIdOf } from "../opencode/events.js";
+import { partUpdatedOf } from "../opencode/quick-events.js";
 import { ToolDetails } from "../opencode/vocabulary-events.js";
 import { noteAsk, onAskSettled } from "./answers.js";
 import type { FullTrack } from "./full-track.js";
@@ -66,9 +67,9 @@ function onOtherSession(event: unknown, sessionId: string, core: CodecResult, fu
 }
 
 function onOwnPart(event: unknown, before: TurnState, core: CodecResult, full: FullTrack): Extra {
-  const parsed = PartUpdated.safeParse(event);
-  if (!parsed.success) return undefined;
-  const part = parsed.data.properties.part;
+  const updated = partUpdatedOf(event);
+  if (updated === undefined) return undefined;
+  const part = updated.properties.part;
   if (!core.state.assistantIds.has(part.messageID)) return undefined;
   if (part.type === "step-finish") return onStepFinish(part, before, core.state, full);
   if (part.type !== "tool") return undefined;

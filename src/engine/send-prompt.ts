@@ -1,6 +1,6 @@
 import type { EventHub } from "../opencode/event-hub.js";
 import * as api from "../opencode/api.js";
-import { MessageUpdated, PartUpdated } from "../opencode/events.js";
+import { messageUpdatedOf, partUpdatedOf } from "../opencode/quick-events.js";
 import type { TurnPrompt } from "../opencode/prompt-body.js";
 import { TurnError } from "../contract/turn-error.js";
 
@@ -61,10 +61,9 @@ function takes(event: unknown, sessionId: string, messageId: string, endpoint: "
   const type = (event as { type?: unknown } | null)?.type;
   if (type === "session.error") return (event as { properties?: { sessionID?: unknown } }).properties?.sessionID === sessionId;
   if (endpoint === "command") {
-    const message = MessageUpdated.safeParse(event);
-    return message.success && message.data.properties.info.id === messageId;
+    return messageUpdatedOf(event)?.properties.info.id === messageId;
   }
   // A compaction's user message is opencode's own: the one that carries the compaction part.
-  const part = PartUpdated.safeParse(event);
-  return part.success && part.data.properties.part.sessionID === sessionId && part.data.properties.part.type === "compaction";
+  const part = partUpdatedOf(event)?.properties.part;
+  return part?.sessionID === sessionId && part.type === "compaction";
 }

@@ -22,7 +22,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 };
 
 /** What the pure layers may take from opencode/: its wire shapes, never its I/O. */
-const WIRE_SHAPES = new Set(["src/opencode/events.ts", "src/opencode/vocabulary-events.ts", "src/opencode/prompt-body.ts"]);
+const WIRE_SHAPES = new Set(["src/opencode/events.ts", "src/opencode/quick-events.ts", "src/opencode/vocabulary-events.ts", "src/opencode/prompt-body.ts"]);
 /** Packages the pure layers may use: no I/O, no clock, no randomness. */
 const PURE_PACKAGES: Record<string, readonly string[]> = { codec: ["zod"], machines: ["xstate"] };
 

@@ -1,0 +1,85 @@
+/**
+ * The schemas' parse, for the events of nearly every step of a turn (a message, a part, a status),
+ * read by hand first. A schema's parse copies the event and is slow until V8 has optimized it: for
+ * a process's first few hundred turns it was most of the codec's 100 to 300 µs a turn (18 to 27 µs
+ * once warm, after thousands). Each quick reader returns the event itself, and only where the
+ * schema's parse would succeed with data equal to it (no default or catch applied); anything else
+ * is left to the schema. A property test (test/opencode/quick-events.test.ts) holds them to that.
+ */
+import type { z } from "zod";
+import { MessageUpdated, PartUpdated, SessionStatus } from "./events.js";
+
+export type MessageUpdatedEvent = z.output<typeof MessageUpdated>;
+export type PartUpdatedEvent = z.output<typeof PartUpdated>;
+export type SessionStatusEvent = z.output<typeof SessionStatus>;
+
+/** `MessageUpdated.safeParse(event).data`. */
+export function messageUpdatedOf(event: unknown): MessageUpdatedEvent | undefined {
+  return quickMessageUpdated(event) ?? MessageUpdated.safeParse(event).data;
+}
+
+/** `PartUpdated.safeParse(event).data`. */
+export function partUpdatedOf(event: unknown): PartUpdatedEvent | undefined {
+  return quickPartUpdated(event) ?? PartUpdated.safeParse(event).data;
+}
+
+/** `SessionStatus.safeParse(event).data`. */
+export function sessionStatusOf(event: unknown): SessionStatusEvent | undefined {
+  return quickSessionStatus(event) ?? SessionStatus.safeParse(event).data;
+}
+
+export function quickMessageUpdated(event: unknown): MessageUpdatedEvent | undefined {
+  if (!isRecord(event) || event.type !== "message.updated" || !isRecord(event.properties)) return undefined;
+  const info = event.properties.info;
+  if (!isRecord(info) || !isId(info.id) || !isId(info.sessionID) || typeof info.role !== "string" || !isOptional(info.parentID, isString)) return undefined;
+  return isOptional(info.time, (time) => isRecord(time) && isOptional(time.completed, isNumber)) ? (event as MessageUpdatedEvent) : undefined;
+}
+
+export function quickPartUpdated(event: unknown): PartUpdatedEvent | undefined {
+  if (!isRecord(event) || event.type !== "message.part.updated" || !isRecord(event.properties)) return undefined;
+  const part = event.properties.part;
+  const known =
+    isRecord(part) &&
+    isId(part.id) &&
+    isId(part.sessionID) &&
+    isId(part.messageID) &&
+    typeof part.type === "string" &&
+    isOptional(part.text, isString) &&
+    isOptional(part.tool, isString) &&
+    isOptional(part.callID, isString) &&
+    isOptional(part.cost, isNumber) &&
+    isOptional(part.state, (state) => isRecord(state) && typeof state.status === "string" && isOptional(state.input, isRecord)) &&
+    isOptional(part.tokens, isWholeTokens);
+  return known ? (event as PartUpdatedEvent) : undefined;
+}
+
+export function quickSessionStatus(event: unknown): SessionStatusEvent | undefined {
+  if (!isRecord(event) || event.type !== "session.status" || !isRecord(event.properties)) return undefined;
+  const { sessionID, status } = event.properties;
+  const known = isId(sessionID) && isRecord(status) && typeof status.type === "string" && isOptional(status.attempt, isNumber) && isOptional(status.message, isString);
+  return known ? (event as SessionStatusEvent) : undefined;
+}
+
+/** Tokens with every count given: the schema's defaults would make its copy differ from the event. */
+function isWholeTokens(tokens: unknown): boolean {
+  return (
+    isRecord(tokens) &&
+    isNumber(tokens.input) &&
+    isNumber(tokens.output) &&
+    isNumber(tokens.reasoning) &&
+    isOptional(tokens.cache, (cache) => isRecord(cache) && isNumber(cache.read) && isNumber(cache.write))
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const isString = (value: unknown): value is string => typeof value === "string";
+/** As the schemas' `z.number()`: finite. */
+const isNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
+const isOptional = (value: unknown, is: (value: unknown) => boolean): boolean => value === undefined || is(value);
+
+function isId(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0;
+}
