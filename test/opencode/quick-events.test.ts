@@ -32,66 +32,54 @@ const loose = <T extends Record<string, fc.Arbitrary<unknown>>>(shape: T, always
 const id = fc.string({ minLength: 1, maxLength: 4 });
 const count = fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.double({ min: 0, max: 1 }));
 
-const messageUpdated = loose({
-  type: mostly(fc.constant("message.updated")),
-  properties: mostly(
-    loose({
-      info: mostly(
-        loose({
-          id: mostly(id),
-          sessionID: mostly(id),
-          role: mostly(fc.constantFrom("user", "assistant")),
-          parentID: mostly(id),
-          time: mostly(loose({ created: count, completed: mostly(count) })),
-        }, ["id", "sessionID", "role"]),
-      ),
-    }, ["info"]),
-  ),
-}, ["type", "properties"]);
+/** An event of `type`: its type and properties mostly as opencode sends them. */
+const event = (type: string, properties: fc.Arbitrary<unknown>) => loose({ type: mostly(fc.constant(type)), properties: mostly(properties) }, ["type", "properties"]);
 
-const partUpdated = loose({
-  type: mostly(fc.constant("message.part.updated")),
-  properties: mostly(
-    loose({
-      part: mostly(
-        loose({
-          id: mostly(id),
-          sessionID: mostly(id),
-          messageID: mostly(id),
-          type: mostly(fc.constantFrom("text", "reasoning", "tool", "step-start", "step-finish")),
-          text: mostly(fc.string({ maxLength: 4 })),
-          tool: mostly(fc.constantFrom("bash", "task")),
-          callID: mostly(id),
-          cost: mostly(count),
-          state: mostly(
-            loose({
-              status: mostly(fc.constantFrom("pending", "running", "completed", "error")),
-              input: mostly(fc.dictionary(fc.string({ maxLength: 3 }), other, { maxKeys: 2 })),
-              output: other,
-              error: other,
-            }, ["status"]),
-          ),
-          tokens: mostly(
-            loose(
-              { input: mostly(count), output: mostly(count), reasoning: mostly(count), cache: mostly(loose({ read: mostly(count), write: mostly(count) }, ["read", "write"])) },
-              ["input", "output", "reasoning"],
-            ),
-          ),
-        }, ["id", "sessionID", "messageID", "type"]),
-      ),
-    }, ["part"]),
-  ),
-}, ["type", "properties"]);
+const info = loose(
+  {
+    id: mostly(id),
+    sessionID: mostly(id),
+    role: mostly(fc.constantFrom("user", "assistant")),
+    parentID: mostly(id),
+    time: mostly(loose({ created: count, completed: mostly(count) })),
+  },
+  ["id", "sessionID", "role"],
+);
+const messageUpdated = event("message.updated", loose({ info: mostly(info) }, ["info"]));
 
-const sessionStatus = loose({
-  type: mostly(fc.constant("session.status")),
-  properties: mostly(
-    loose({
-      sessionID: mostly(id),
-      status: mostly(loose({ type: mostly(fc.constantFrom("idle", "busy", "retry")), attempt: mostly(fc.integer({ min: 1, max: 9 })), message: mostly(fc.string({ maxLength: 4 })), next: count }, ["type"])),
-    }, ["sessionID", "status"]),
-  ),
-}, ["type", "properties"]);
+const toolState = loose(
+  {
+    status: mostly(fc.constantFrom("pending", "running", "completed", "error")),
+    input: mostly(fc.dictionary(fc.string({ maxLength: 3 }), other, { maxKeys: 2 })),
+    output: other,
+    error: other,
+  },
+  ["status"],
+);
+const cache = loose({ read: mostly(count), write: mostly(count) }, ["read", "write"]);
+const tokens = loose({ input: mostly(count), output: mostly(count), reasoning: mostly(count), cache: mostly(cache) }, ["input", "output", "reasoning"]);
+const part = loose(
+  {
+    id: mostly(id),
+    sessionID: mostly(id),
+    messageID: mostly(id),
+    type: mostly(fc.constantFrom("text", "reasoning", "tool", "step-start", "step-finish")),
+    text: mostly(fc.string({ maxLength: 4 })),
+    tool: mostly(fc.constantFrom("bash", "task")),
+    callID: mostly(id),
+    cost: mostly(count),
+    state: mostly(toolState),
+    tokens: mostly(tokens),
+  },
+  ["id", "sessionID", "messageID", "type"],
+);
+const partUpdated = event("message.part.updated", loose({ part: mostly(part) }, ["part"]));
+
+const status = loose(
+  { type: mostly(fc.constantFrom("idle", "busy", "retry")), attempt: mostly(fc.integer({ min: 1, max: 9 })), message: mostly(fc.string({ maxLength: 4 })), next: count },
+  ["type"],
+);
+const sessionStatus = event("session.status", loose({ sessionID: mostly(id), status: mostly(status) }, ["sessionID", "status"]));
 
 /** `exact`: a schema with no default or catch, whose parse the quick reader matches on every event. */
 type Reader = { name: string; schema: z.ZodType; quick: (event: unknown) => unknown; of: (event: unknown) => unknown; events: fc.Arbitrary<unknown>; exact: boolean };
@@ -106,15 +94,15 @@ describe.each(READERS)("the quick reader of $name", ({ schema, quick, of, events
     let taken = 0;
     let left = 0;
     fc.assert(
-      fc.property(fc.oneof({ arbitrary: events, weight: 8 }, { arbitrary: fc.jsonValue(), weight: 1 }), (event) => {
-        const parsed = schema.safeParse(event);
-        const read = quick(event);
+      fc.property(fc.oneof({ arbitrary: events, weight: 8 }, { arbitrary: fc.jsonValue(), weight: 1 }), (value) => {
+        const parsed = schema.safeParse(value);
+        const read = quick(value);
         if (read !== undefined) {
           taken++;
           expect(parsed.success).toBe(true);
           expect(read).toEqual(parsed.data);
         } else if (parsed.success) left++;
-        expect(of(event)).toEqual(parsed.success ? parsed.data : undefined);
+        expect(of(value)).toEqual(parsed.success ? parsed.data : undefined);
       }),
       { numRuns: 3000 },
     );
