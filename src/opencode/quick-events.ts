@@ -1,8 +1,9 @@
 /**
  * The schemas' parse, for the events of nearly every step of a turn (a message, a part, a status),
- * read by hand first. A schema's parse copies the event and is slow until V8 has optimized it: for
- * a process's first few hundred turns it was most of the codec's 100 to 300 µs a turn (18 to 27 µs
- * once warm, after thousands). Each quick reader returns the event itself, and only where the
+ * read by hand first. A schema's parse copies the event and is slow until V8 has optimized it (each
+ * schema's checks warm apart): it was most of the codec's 100 to 550 µs a real turn over a process's
+ * first 500 turns, and 18 to 27 µs once warm, after thousands; with these readers 20 to 70 and 5 to
+ * 8 µs (docs/performance.md, Scale). Each quick reader returns the event itself, and only where the
  * schema's parse would succeed with data equal to it (no default or catch applied); anything else
  * is left to the schema. A property test (test/opencode/quick-events.test.ts) holds them to that.
  */
