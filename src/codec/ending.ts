@@ -6,6 +6,9 @@ import { type CodecResult, type Failure, FINAL, NONE, type TurnState, unchanged 
 
 // How a turn ends: opencode's idle, its status (busy, retrying) and its errors, and the machine's own stops.
 
+/** The session's idle as opencode reports it, for the stored session read after a gap and for history. */
+export const idleStatus = (sessionID: string) => ({ type: "session.status", properties: { sessionID, status: { type: "idle" } } });
+
 /** Ends the turn with an error unless it has already ended; the machine's own failures come here. */
 export function failTurn(state: TurnState, failure: Failure): CodecResult {
   if (state.outcome) return unchanged(state);

@@ -2,7 +2,7 @@ import type { Reply, Vocabulary } from "../contract/replies.js";
 import type { z } from "zod";
 import { type Part, StoredMessage } from "../opencode/events.js";
 import { ToolDetails } from "../opencode/vocabulary-events.js";
-import { promptSent } from "./ending.js";
+import { idleStatus, promptSent } from "./ending.js";
 import { mapOpencodeEvents } from "./map.js";
 import { answersTurn, initialTurnState, type TurnState } from "./state.js";
 
@@ -100,7 +100,7 @@ function replayEvents(start: TurnState, events: Iterable<Replayed>, idle: boolea
     current = step.state;
     replies.push(...step.replies);
   }
-  if (idle) replies.push(...mapOpencodeEvents([{ type: "session.status", properties: { sessionID: start.sessionId, status: { type: "idle" } } }], current).replies);
+  if (idle) replies.push(...mapOpencodeEvents([idleStatus(start.sessionId)], current).replies);
   return replies;
 }
 
@@ -155,7 +155,7 @@ function* liveEventsBefore(sessionId: string, part: Part, scope: Scope): Generat
   yield { event: { type: "message.part.updated", properties: { sessionID: part.sessionID, part: { ...part, state: { ...running, status: "running" } } } } };
   yield { event: { type: "session.created", properties: { sessionID: child, info: { id: child, parentID: sessionId } } } };
   yield* sessionEvents(child!, storedOf(child!, messages), { ...scope, turnId: undefined, depth: scope.depth + 1 });
-  if (scope.idle) yield { event: { type: "session.status", properties: { sessionID: child, status: { type: "idle" } } } };
+  if (scope.idle) yield { event: idleStatus(child!) };
 }
 
 /** The list a todowrite call set: opencode keeps it in the part's metadata, and the call's input holds it too. */

@@ -1,5 +1,6 @@
 import type { Reply } from "../contract/replies.js";
 import { StoredMessage } from "../opencode/events.js";
+import { idleStatus } from "./ending.js";
 import { mapOpencodeEvents } from "./map.js";
 import { answersTurn, type CodecResult, NONE, type PartTrack, type TurnState } from "./state.js";
 import { trackOf } from "./text.js";
@@ -83,7 +84,7 @@ export function reconcile(state: TurnState, snapshot: StoredSession, queued: rea
       apply({ type: "session.error", properties: { sessionID, error: info.error } });
     }
   }
-  if (snapshot.sessionIdle) apply({ type: "session.status", properties: { sessionID, status: { type: "idle" } } });
+  if (snapshot.sessionIdle) apply(idleStatus(sessionID));
   apply(...queued);
   if (snapshot.sessionIdle && current.promptSent && !current.userSeen && current.outcome === undefined && current.refusal === undefined) {
     // opencode took the prompt (204) yet is idle with no message for it. Read right after the 204,

@@ -1,5 +1,6 @@
 import type { Reply } from "../contract/replies.js";
-import { isPartDelta, type Part } from "../opencode/events.js";
+import type { Part } from "../opencode/events.js";
+import { isPartDelta } from "../opencode/quick-events.js";
 import { promptSent } from "./ending.js";
 import { type CodecResult, countUnusable, type EarlyDeltas, earlyDeltasInOrder, NONE, type PartTrack, type TurnState, unchanged, without } from "./state.js";
 

@@ -96,30 +96,6 @@ export const PartDelta = z.looseObject({
 
 export type PartDelta = z.infer<typeof PartDelta>;
 
-/**
- * `PartDelta.safeParse(event).success`, checked by hand: deltas are most of a turn's events and a
- * schema parse per delta cost more than reading the frame. A property test holds the two equal.
- */
-export function isPartDelta(event: unknown): event is PartDelta {
-  if (typeof event !== "object" || event === null) return false;
-  const { type, properties: p } = event as { type?: unknown; properties?: Record<string, unknown> };
-  return (
-    type === "message.part.delta" &&
-    typeof p === "object" &&
-    p !== null &&
-    !Array.isArray(p) &&
-    isId(p.sessionID) &&
-    isId(p.messageID) &&
-    isId(p.partID) &&
-    typeof p.field === "string" &&
-    typeof p.delta === "string"
-  );
-}
-
-function isId(value: unknown): value is string {
-  return typeof value === "string" && value.length > 0;
-}
-
 export const SessionStatus = z.looseObject({
   type: z.literal("session.status"),
   properties: z.looseObject({

@@ -1,14 +1,16 @@
 /**
- * The schemas' parse, for the events of nearly every step of a turn (a message, a part, a status),
- * read by hand first. A schema's parse copies the event and is slow until V8 has optimized it (each
- * schema's checks warm apart): it was most of the codec's 100 to 550 µs a real turn over a process's
- * first 500 turns, and 18 to 27 µs once warm, after thousands; with these readers 20 to 70 and 5 to
- * 8 µs (docs/performance.md, Scale). Each quick reader returns the event itself, and only where the
- * schema's parse would succeed with data equal to it (no default or catch applied); anything else
- * is left to the schema. A property test (test/opencode/quick-events.test.ts) holds them to that.
+ * Schema checks done by hand on the hot path: the delta guard, and the events of nearly every step
+ * of a turn (a message, a part, a status), read by hand before their schema. A schema's parse copies
+ * the event and is slow until V8 has optimized it (each schema's checks warm apart): it was most of
+ * the codec's 100 to 550 µs a real turn over a process's first 500 turns, and 18 to 27 µs once warm,
+ * after thousands; with these readers 20 to 70 and 5 to 8 µs (docs/performance.md, Scale). Each
+ * quick reader returns the event itself, and only where the schema's parse would succeed with data
+ * equal to it (no default or catch applied); anything else is left to the schema. Property tests
+ * (test/opencode/quick-events.test.ts; the delta guard's in test/codec/properties.test.ts) hold
+ * them to that.
  */
 import type { z } from "zod";
-import { MessageUpdated, PartUpdated, SessionStatus } from "./events.js";
+import { MessageUpdated, type PartDelta, PartUpdated, SessionStatus } from "./events.js";
 
 export type MessageUpdatedEvent = z.output<typeof MessageUpdated>;
 export type PartUpdatedEvent = z.output<typeof PartUpdated>;
@@ -59,6 +61,22 @@ export function quickSessionStatus(event: unknown): SessionStatusEvent | undefin
   const { sessionID, status } = event.properties;
   const known = isId(sessionID) && isRecord(status) && typeof status.type === "string" && isOptional(status.attempt, isNumber) && isOptional(status.message, isString);
   return known ? (event as SessionStatusEvent) : undefined;
+}
+
+/**
+ * `PartDelta.safeParse(event).success`, checked by hand: deltas are most of a turn's events and a
+ * schema parse per delta cost more than reading the frame. A property test holds the two equal.
+ */
+export function isPartDelta(event: unknown): event is PartDelta {
+  if (!isRecord(event) || event.type !== "message.part.delta" || !isRecord(event.properties)) return false;
+  const p = event.properties;
+  return (
+    isId(p.sessionID) &&
+    isId(p.messageID) &&
+    isId(p.partID) &&
+    typeof p.field === "string" &&
+    typeof p.delta === "string"
+  );
 }
 
 /** Tokens with every count given: the schema's defaults would make its copy differ from the event. */
